@@ -1,0 +1,280 @@
+"""Rules -> durable-rules ruleset definitions, sharded so the engine's hard limits can never be reached.
+
+durable-rules fails (C error 303) when one fact satisfies more than 64 sibling conditions under
+one node, hangs at 512 children under one node, and caps identical chains (256), shared `$or`s
+(129) and rules per ruleset (4,096). The compiler prevents all of these by construction:
+
+* Each shard holds rules of one scope and one stratum, so only that scope's records are asserted
+  into it and the root node has one child per shard (plus the end marker).
+* Each rule's top-level conditions are ordered with enum equality/membership first, so a rule's
+  chain starts with a discriminating node. Rules whose first test is on the same enum fact
+  cannot all be satisfied by one record: a record with level=middle satisfies only the rules
+  whose first test admits middle.
+* The fan-out bound of a shard is therefore U + sum over grouping facts of the largest number of
+  chains that admit one value, where U counts chains with no grouping test. It bounds the
+  satisfied siblings under any node, because a deeper node is reached by no more chains than its
+  parent. Shards are filled until the bound would pass FANOUT_BUDGET, well under 64.
+* A shard holds at most MAX_CHAINS_PER_SHARD chains, far under 129, 256, 512 and 4,096.
+
+Chaining. A rule that tests a derived fact runs in a later stratum than every rule that derives
+it; the engine evaluates strata in order and carries derived facts forward, so a derived fact
+reaches every shard that tests it. Derivation cycles are reported as errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import conditions as c
+from .errors import AdvisorError, Problem
+from .facts import Catalogue, Record
+from .rules import LoadedRule, RuleBase
+
+ENGINE_SIBLING_LIMIT = 64  # measured: 64 satisfied siblings work, 65 fail with 303
+FANOUT_BUDGET = 40
+MAX_CHAINS_PER_SHARD = 120
+END_MARKER = "__end__"
+
+
+def engine_key(fact: str) -> str:
+    """durable treats dots as paths into nested objects; our records are flat."""
+    return fact.replace(".", "__")
+
+
+def leaf_to_engine(leaf: c.Leaf, catalogue: Catalogue) -> dict[str, Any]:
+    key = engine_key(leaf.fact)
+    op, v = leaf.op, leaf.value
+    if op == "eq":
+        return {key: v}
+    if op == "neq":
+        return {"$neq": {key: v}}
+    if op == "in":
+        # One regex node instead of an $or of equalities: enum values are plain words, and $mt
+        # is a full match, so "(a|b)" matches exactly a or b.
+        return {"$mt": {key: "(" + "|".join(v) + ")"}}
+    if op == "nin":
+        return {"$and": [{"$neq": {key: x}} for x in v]}
+    if op in ("lt", "lte", "gt", "gte"):
+        return {f"${op}": {key: v}}
+    if op == "known":
+        return {"$ex": {key: 1}}
+    if op == "unknown":
+        return {"$nex": {key: 1}}
+    if op in ("has", "lacks"):
+        return {f"{key}__{v}": op == "has"}
+    raise ValueError(f"no engine form for operator {op}")
+
+
+def node_to_engine(node: c.Node, catalogue: Catalogue) -> dict[str, Any]:
+    if isinstance(node, c.Leaf):
+        return leaf_to_engine(node, catalogue)
+    parts = [node_to_engine(n, catalogue) for n in node.items]
+    if len(parts) == 1:
+        return parts[0]
+    return {"$and" if isinstance(node, c.All) else "$or": parts}
+
+
+def _grouping(node: c.Node | None, catalogue: Catalogue) -> tuple[str, tuple] | None:
+    """(fact, admitted values) when the chain starts with an enum equality or membership test."""
+    if isinstance(node, c.All) and node.items:
+        node = node.items[0]
+    if isinstance(node, c.Leaf) and node.op in ("eq", "in"):
+        spec = catalogue.specs[node.fact]
+        if spec.type == "enum":
+            return node.fact, (node.value,) if node.op == "eq" else tuple(node.value)
+    return None
+
+
+def ordered(node: c.Node | None, catalogue: Catalogue) -> c.Node | None:
+    """Put discriminating enum tests first in a top-level `all`, in a stable order."""
+    if node is None:
+        return None
+    items = node.items if isinstance(node, c.All) else (node,)
+
+    def rank(n: c.Node) -> tuple:
+        if isinstance(n, c.Leaf):
+            spec = catalogue.specs[n.fact]
+            if spec.type == "enum" and n.op in ("eq", "in"):
+                return (0, len(n.value) if n.op == "in" else 1, n.fact)
+            return (1, 0, n.fact)
+        return (2, 0, "")
+
+    items = tuple(sorted(items, key=rank))
+    return items[0] if len(items) == 1 else c.All(items)
+
+
+@dataclass
+class Shard:
+    """One durable ruleset: rules of one scope and one stratum, with its computed fan-out bound."""
+
+    name: str
+    scope: str
+    stratum: int
+    rule_ids: list[str] = field(default_factory=list)
+    fanout: int = 0
+    chains: int = 0
+    conditions: dict[str, dict] = field(default_factory=dict)  # durable rule name -> pattern
+
+    def definition(self) -> dict[str, dict]:
+        """The ruleset as durable expects it, minus the actions (the engine adds them)."""
+        rules = {name: {"all": [{"m": pattern}]} for name, pattern in self.conditions.items()}
+        rules["zz_end"] = {"all": [{"m": {"t": END_MARKER}}]}
+        return rules
+
+
+@dataclass
+class Plan:
+    """Everything the engine needs, and nothing it must work out for itself."""
+
+    shards: list[Shard]
+    derives: dict[str, tuple[str, ...]]  # rule id -> derived fact names
+    derived_facts: tuple[str, ...]
+    set_facts: dict[str, tuple[str, ...]]  # set fact -> vocabulary, for flattening
+    digest: str
+
+    def strata(self) -> list[list[Shard]]:
+        out: dict[int, list[Shard]] = defaultdict(list)
+        for s in self.shards:
+            out[s.stratum].append(s)
+        return [out[k] for k in sorted(out)]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "shards": len(self.shards),
+            "strata": len(self.strata()),
+            "max_fanout": max((s.fanout for s in self.shards), default=0),
+            "max_chains": max((s.chains for s in self.shards), default=0),
+            "fanout_budget": FANOUT_BUDGET,
+            "engine_limit": ENGINE_SIBLING_LIMIT,
+        }
+
+
+def strata(rules: list[LoadedRule]) -> dict[str, int]:
+    """Each rule's stratum: one more than the deepest rule deriving a fact it tests."""
+    producers: dict[str, list[LoadedRule]] = defaultdict(list)
+    for r in rules:
+        for name in r.rule.derive:
+            producers[name].append(r)
+    level: dict[str, int] = {}
+    visiting: list[str] = []
+    by_id = {r.id: r for r in rules}
+
+    def visit(r: LoadedRule) -> int:
+        if r.id in level:
+            return level[r.id]
+        if r.id in visiting:
+            cycle = visiting[visiting.index(r.id):] + [r.id]
+            raise AdvisorError(Problem(r.path, r.line, 1, "error", f"derived facts form a cycle: {' -> '.join(cycle)}; break it so no rule depends on its own conclusion", r.id))
+        visiting.append(r.id)
+        deps = c.facts_used(r.condition) if r.condition is not None else set()
+        depth = 0
+        for fact in sorted(deps):
+            for producer in producers.get(fact, []):
+                depth = max(depth, visit(by_id[producer.id]) + 1)
+        visiting.pop()
+        level[r.id] = depth
+        return depth
+
+    for r in rules:
+        visit(r)
+    return level
+
+
+def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: int = MAX_CHAINS_PER_SHARD) -> Plan:
+    """Shard the rule base into durable rulesets whose worst-case fan-out stays within `budget`."""
+    catalogue = base.catalogue
+    levels = strata(list(base.rules))
+    groups: dict[tuple[int, str], list[LoadedRule]] = defaultdict(list)
+    for r in base.rules:
+        groups[(levels[r.id], r.rule.scope)].append(r)
+    shards: list[Shard] = []
+    for (stratum, scope) in sorted(groups, key=lambda k: (k[0], SCOPE_ORDER[k[1]])):
+        # Rules with the same grouping test sit together, so shards fill evenly and stay stable.
+        members = sorted(groups[(stratum, scope)], key=lambda r: (_group_key(r, catalogue), r.index))
+        current: Shard | None = None
+        tally: _Tally | None = None
+        for r in members:
+            node = ordered(r.condition, catalogue)
+            chains = c.paths(node) if node is not None else 1
+            grouping = _grouping(node, catalogue)
+            if current is None or not tally.fits(grouping, chains, budget, max_chains):
+                current = Shard(f"s{len(shards):03d}_{scope}_{stratum}", scope, stratum)
+                tally = _Tally()
+                shards.append(current)
+            tally.add(grouping, chains)
+            pattern = {"t": scope} if node is None else {"$and": [{"t": scope}, *_flatten_and(node_to_engine(node, catalogue))]}
+            current.conditions[f"r{r.index:04d}"] = pattern
+            current.rule_ids.append(r.id)
+            current.fanout, current.chains = tally.bound(), tally.chains
+    set_facts = {n: s.values for n, s in catalogue.specs.items() if s.type == "set"}
+    derived = tuple(sorted(n for n, s in catalogue.specs.items() if s.derived_by_rules))
+    derives = {r.id: tuple(r.rule.derive) for r in base.rules if r.rule.derive}
+    digest = hashlib.sha256(json.dumps([(s.name, s.conditions) for s in shards], sort_keys=True, default=list).encode()).hexdigest()
+    return Plan(shards, derives, derived, set_facts, digest)
+
+
+SCOPE_ORDER = {"account": 0, "stakeholder": 1, "tie": 2, "competitor": 3, "event": 4}
+
+
+def _flatten_and(pattern: dict) -> list[dict]:
+    return pattern["$and"] if list(pattern) == ["$and"] else [pattern]
+
+
+def _group_key(r: LoadedRule, catalogue: Catalogue) -> tuple:
+    g = _grouping(ordered(r.condition, catalogue), catalogue)
+    return ("", ()) if g is None else (g[0], g[1])
+
+
+class _Tally:
+    """Running fan-out bound of a shard being filled."""
+
+    def __init__(self) -> None:
+        self.ungrouped = 0
+        self.by_value: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        self.chains = 0
+
+    def bound(self, extra: tuple | None = None, chains: int = 0) -> int:
+        ungrouped = self.ungrouped
+        per_fact = {f: dict(v) for f, v in self.by_value.items()}
+        if chains:
+            if extra is None:
+                ungrouped += chains
+            else:
+                slot = per_fact.setdefault(extra[0], {})
+                for value in extra[1]:
+                    slot[value] = slot.get(value, 0) + chains
+        return ungrouped + sum(max(v.values()) for v in per_fact.values() if v)
+
+    def fits(self, grouping: tuple | None, chains: int, budget: int, max_chains: int) -> bool:
+        return self.bound(grouping, chains) <= budget and self.chains + chains <= max_chains
+
+    def add(self, grouping: tuple | None, chains: int) -> None:
+        self.chains += chains
+        if grouping is None:
+            self.ungrouped += chains
+        else:
+            for value in grouping[1]:
+                self.by_value[grouping[0]][value] += chains
+
+
+def engine_fact(record: Record, plan: Plan, catalogue: Catalogue, derived: dict[str, bool]) -> dict[str, Any]:
+    """A record as durable sees it: flat keys, sets spread into one boolean per value, no text."""
+    out: dict[str, Any] = {"id": record.id, "t": record.scope}
+    specs = catalogue.specs
+    for name, value in record.values.items():
+        spec = specs.get(name)
+        if spec is None or spec.type == "text" or value is None:
+            continue
+        if spec.type == "set":
+            present = set(value)
+            for v in spec.values:
+                out[f"{engine_key(name)}__{v}"] = v in present
+        else:
+            out[engine_key(name)] = value
+    for name in plan.derived_facts:
+        out[engine_key(name)] = derived.get(name, False)
+    return out

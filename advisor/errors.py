@@ -1,0 +1,62 @@
+"""Problems users see (`path:line:col: level: message [rule-id]`) and the one error type that carries them."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one input, at a position a text editor can jump to."""
+
+    path: str
+    line: int
+    col: int
+    level: str  # "error" or "warning"
+    message: str
+    rule_id: str = ""
+
+    def __str__(self) -> str:
+        suffix = f" [{self.rule_id}]" if self.rule_id else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.level}: {self.message}{suffix}"
+
+
+class AdvisorError(Exception):
+    """Raised with every problem found at once; the CLI prints them without a traceback.
+
+    `exit_code` follows the CLI contract: 1 for problems in the user's files, 2 for unreadable input.
+    """
+
+    exit_code = 1
+
+    def __init__(self, problems: Sequence[Problem] | Problem):
+        if isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnreadableInput(AdvisorError):
+    """A file that cannot be read or parsed at all (missing, not UTF-8, not YAML)."""
+
+    exit_code = 2
+
+
+class EngineError(Exception):
+    """durable-rules failed in a way our compiler should have prevented; names the rules involved."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ` did you mean 'x'?` suffix when a close match exists, else ''."""
+    match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def one_of(choices: Iterable[str]) -> str:
+    """'a, b or c' for messages that list the valid values."""
+    items = [str(c) for c in choices]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]

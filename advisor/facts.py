@@ -1,0 +1,344 @@
+"""The fact catalogue (every name a rule may test) and `derive`, which turns a profile into fact records.
+
+The catalogue is the vocabulary of the rule language: lint, the compiler, `advisor facts` and the
+documentation all read it from here. A fact whose value is unknown (a field the rep left empty)
+is simply absent from its record; see `conditions.py` for what conditions make of that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from . import profile as p
+
+SCOPES = ("account", "stakeholder", "tie", "competitor", "event")
+SCOPE_MEANING = {
+    "account": "once per profile",
+    "stakeholder": "once per person under stakeholders",
+    "tie": "once per informal tie between two stakeholders",
+    "competitor": "once per competitor",
+    "event": "once per dated event",
+}
+
+# Interaction kinds that count as a form of care (3.2.1), as opposed to routine business contact.
+CARE_KINDS = ("visit", "care", "event", "service", "training", "gift", "meal")
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One testable (or, for text, quotable) fact."""
+
+    name: str  # "scope.field"
+    type: str  # enum | bool | int | number | set | text
+    meaning: str
+    values: tuple[str, ...] = ()  # the vocabulary of enum and set facts
+    unit: str = ""
+    derived_by_rules: bool = False
+
+    @property
+    def scope(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def testable(self) -> bool:
+        """Text facts are for quoting in advice ({stakeholder.name}); rules cannot test them."""
+        return self.type != "text"
+
+
+def _v(literal: Any) -> tuple[str, ...]:
+    return tuple(get_args(literal))
+
+
+LEVELS = _v(p.Level)
+FUNCTIONS = _v(p.Function)
+INDUSTRY_GROUP_VALUES = ("government", "institution", "enterprise", "finance")
+
+_BASE: tuple[FactSpec, ...] = (
+    # --- the account (every scope's record carries these too) ---
+    FactSpec("account.id", "text", "the account's id"),
+    FactSpec("account.name", "text", "the account's name"),
+    FactSpec("account.industry", "enum", "the account's industry", _v(p.Industry)),
+    FactSpec("account.industry_group", "enum", "party/government/military = government; science/education/culture/health = institution; finance/insurance = finance; else enterprise", INDUSTRY_GROUP_VALUES),
+    FactSpec("account.ownership", "enum", "ownership of an enterprise or financial firm", _v(p.Ownership)),
+    FactSpec("account.annual_revenue", "number", "our yearly revenue from the account", unit="currency"),
+    FactSpec("account.portfolio_share", "number", "that revenue as a share of the rep's portfolio", unit="0..1"),
+    FactSpec("account.revenue_rank", "int", "rank by revenue in the rep's portfolio (1 = largest)"),
+    FactSpec("account.brand_influence", "enum", "reference value as a brand name", _v(p.Level3)),
+    FactSpec("account.government_influence", "enum", "influence as or over government bodies", _v(p.Level3)),
+    FactSpec("account.growth_outlook", "enum", "the account's own growth prospects", _v(p.Outlook)),
+    FactSpec("account.mindset_shift", "bool", "newly open to new services or ways of working"),
+    FactSpec("account.industry_shift", "bool", "its industry is changing"),
+    FactSpec("account.stage", "enum", "relationship stage", _v(p.Stage)),
+    FactSpec("account.position", "enum", "incumbent (we hold it) or challenger (a competitor does)", _v(p.Position)),
+    FactSpec("account.days_since_record_update", "int", "days since the customer record was last reviewed", unit="days"),
+    FactSpec("account.stakeholders", "int", "people in the profile"),
+    FactSpec("account.levels_present", "set", "levels of the people in the profile", LEVELS),
+    FactSpec("account.functions_present", "set", "department functions of the people in the profile", FUNCTIONS),
+    FactSpec("account.levels_covered", "set", "levels where we have a working or strong relationship with someone", LEVELS),
+    FactSpec("account.functions_covered", "set", "functions where we have a working or strong relationship with someone", FUNCTIONS),
+    FactSpec("account.has_insider", "bool", "someone's insider status is identified, cultivating or secured"),
+    FactSpec("account.best_insider", "enum", "the most advanced insider status of anyone", _v(p.Insider)),
+    FactSpec("account.supporters", "int", "people whose stance is supporter"),
+    FactSpec("account.opponents", "int", "people whose stance is opponent"),
+    FactSpec("account.days_since_contact", "int", "days since our last interaction with anyone there", unit="days"),
+    FactSpec("account.contacts_30d", "int", "interactions in the last 30 days"),
+    FactSpec("account.contacts_90d", "int", "interactions in the last 90 days"),
+    FactSpec("account.care_forms_180d", "int", f"distinct forms of care ({', '.join(CARE_KINDS)}) used in the last 180 days"),
+    FactSpec("account.open_issues", "int", "service issues not yet closed"),
+    FactSpec("account.open_incidents", "int", "open issues that are outages or faults"),
+    FactSpec("account.repeat_issue_categories", "int", "issue categories seen twice or more in the last 180 days"),
+    FactSpec("account.satisfaction", "int", "service satisfaction, 1 to 5"),
+    FactSpec("account.days_since_service_review", "int", "days since the last service review", unit="days"),
+    FactSpec("account.competitors", "int", "competitors listed"),
+    FactSpec("account.strong_competitors", "int", "competitors whose strength is strong"),
+    FactSpec("account.days_since_competitor_info", "int", "age of the freshest competitor information", unit="days"),
+    FactSpec("account.has_visit", "bool", "a visit is planned"),
+    FactSpec("account.days_until_visit", "int", "days from today to the planned visit", unit="days"),
+    FactSpec("account.attendees", "int", "people expected at the visit"),
+    FactSpec("account.visit_date", "text", "the planned visit's date"),
+    FactSpec("account.visit_objective", "text", "the planned visit's objective"),
+    # --- one record per stakeholder ---
+    FactSpec("stakeholder.id", "text", "the person's id"),
+    FactSpec("stakeholder.name", "text", "the person's name"),
+    FactSpec("stakeholder.title", "text", "the person's job title"),
+    FactSpec("stakeholder.department", "text", "the person's department"),
+    FactSpec("stakeholder.function", "enum", "what the department does for communications/IT", FUNCTIONS),
+    FactSpec("stakeholder.level", "enum", "seniority", LEVELS),
+    FactSpec("stakeholder.relationship", "enum", "how strong our relationship with them is", _v(p.Strength)),
+    FactSpec("stakeholder.stance", "enum", "their stance towards us (unknown when not known)", tuple(v for v in _v(p.Stance) if v != "unknown")),
+    FactSpec("stakeholder.insider", "enum", "insider status", _v(p.Insider)),
+    FactSpec("stakeholder.contact_degree", "int", "1 = we know them directly; 2 or 3 = through introducers"),
+    FactSpec("stakeholder.via_name", "text", "who introduces us to them"),
+    FactSpec("stakeholder.has_manager", "bool", "their manager is in the profile"),
+    FactSpec("stakeholder.manager_name", "text", "their manager's name"),
+    FactSpec("stakeholder.manager_level", "enum", "their manager's level", LEVELS),
+    FactSpec("stakeholder.manager_relationship", "enum", "our relationship with their manager", _v(p.Strength)),
+    FactSpec("stakeholder.direct_reports", "int", "people in the profile who report to them"),
+    FactSpec("stakeholder.personal_ties", "int", "their personal ties to others in the profile"),
+    FactSpec("stakeholder.conflict_ties", "int", "their conflicting-interest ties to others in the profile"),
+    FactSpec("stakeholder.interests", "text", "their interests, comma-separated"),
+    FactSpec("stakeholder.has_interests", "bool", "we know at least one of their interests"),
+    FactSpec("stakeholder.days_since_contact", "int", "days since we last had contact with them", unit="days"),
+    FactSpec("stakeholder.contacts_90d", "int", "interactions with them in the last 90 days"),
+    FactSpec("stakeholder.is_attendee", "bool", "they are expected at the planned visit"),
+    # --- one record per informal tie (from the person who lists it to the other) ---
+    FactSpec("tie.kind", "enum", "personal tie, shared interest or conflicting interest", _v(p.TieKind)),
+    FactSpec("tie.note", "text", "what the tie is"),
+    *(
+        spec
+        for end in ("from", "to")
+        for spec in (
+            FactSpec(f"tie.{end}_name", "text", f"name of the person the tie runs {end}"),
+            FactSpec(f"tie.{end}_level", "enum", f"level of the person the tie runs {end}", LEVELS),
+            FactSpec(f"tie.{end}_function", "enum", f"department function of the person the tie runs {end}", FUNCTIONS),
+            FactSpec(f"tie.{end}_relationship", "enum", f"our relationship with the person the tie runs {end}", _v(p.Strength)),
+            FactSpec(f"tie.{end}_stance", "enum", f"stance of the person the tie runs {end}", tuple(v for v in _v(p.Stance) if v != "unknown")),
+            FactSpec(f"tie.{end}_insider", "enum", f"insider status of the person the tie runs {end}", _v(p.Insider)),
+            FactSpec(f"tie.{end}_is_attendee", "bool", f"the person the tie runs {end} attends the visit"),
+        )
+    ),
+    # --- one record per competitor ---
+    FactSpec("competitor.name", "text", "the competitor's name"),
+    FactSpec("competitor.offers", "text", "what they sell to this account"),
+    FactSpec("competitor.latest_move", "text", "their latest move"),
+    FactSpec("competitor.strength", "enum", "how strong they are here", _v(p.CompetitorStrength)),
+    FactSpec("competitor.move_known", "bool", "we know their latest move"),
+    FactSpec("competitor.days_since_info", "int", "days since we last learned anything about them", unit="days"),
+    # --- one record per event ---
+    FactSpec("event.kind", "enum", "what kind of event", _v(p.EventKind)),
+    FactSpec("event.summary", "text", "what happens"),
+    FactSpec("event.date", "text", "when"),
+    FactSpec("event.days_until", "int", "days from today to the event (negative: it is past)", unit="days"),
+    FactSpec("event.about_stakeholder", "bool", "the event concerns a person in the profile"),
+    FactSpec("event.stakeholder_name", "text", "the person it concerns"),
+    FactSpec("event.stakeholder_level", "enum", "level of the person it concerns", LEVELS),
+    FactSpec("event.stakeholder_is_attendee", "bool", "the person it concerns attends the visit"),
+)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The base catalogue plus the facts that rules derive (declared by the rules' `derive:` lists)."""
+
+    specs: dict[str, FactSpec]
+
+    @classmethod
+    def base(cls) -> "Catalogue":
+        return cls({s.name: s for s in _BASE})
+
+    def with_derived(self, names: dict[str, str]) -> "Catalogue":
+        """Add rule-derived boolean flags; `names` maps each flag to the rule that first declares it."""
+        specs = dict(self.specs)
+        for name, rule_id in sorted(names.items()):
+            if name not in specs:
+                specs[name] = FactSpec(name, "bool", f"derived by rule {rule_id}", derived_by_rules=True)
+        return Catalogue(specs)
+
+    def visible_from(self, scope: str) -> dict[str, FactSpec]:
+        """Facts a rule of `scope` can test or quote: its own scope's and the account's."""
+        return {n: s for n, s in self.specs.items() if s.scope in (scope, "account")}
+
+
+@dataclass
+class Record:
+    """The facts about one thing in the profile, as asserted into the engine (plus quotable text)."""
+
+    id: str
+    scope: str
+    values: dict[str, Any]
+    subject: str | None = None  # the stakeholder the record is about, for per-person sections
+    account_keys: tuple[str, ...] = field(default=())
+
+
+def _days(today: dt.date, then: dt.date | None) -> int | None:
+    return None if then is None else (today - then).days
+
+
+def _put(values: dict[str, Any], name: str, value: Any) -> None:
+    """Unknown stays absent: a None is never stored."""
+    if value is not None:
+        values[name] = value
+
+
+def derive(profile: p.Profile, today: dt.date) -> list[Record]:
+    """Every fact record for `profile` as of `today`: the account first, then the other scopes in profile order."""
+    acct = profile.account
+    people = {s.id: s for s in profile.stakeholders}
+    attendees = set(profile.visit.attendees) if profile.visit else set()
+    past = [i for i in profile.interactions if i.date <= today]
+    last_by_person: dict[str, dt.date] = {}
+    recent_by_person: Counter[str] = Counter()
+    for item in past:
+        for who in item.with_:
+            last_by_person[who] = max(item.date, last_by_person.get(who, item.date))
+            if (today - item.date).days <= 90:
+                recent_by_person[who] += 1
+    for s in profile.stakeholders:
+        if s.last_contact and s.last_contact <= today:
+            last_by_person[s.id] = max(s.last_contact, last_by_person.get(s.id, s.last_contact))
+
+    a: dict[str, Any] = {"account.id": acct.id, "account.name": acct.name, "account.industry": acct.industry}
+    a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
+    for key in ("ownership", "annual_revenue", "portfolio_share", "revenue_rank", "brand_influence", "government_influence", "stage", "position"):
+        _put(a, f"account.{key}", getattr(acct, key))
+    _put(a, "account.growth_outlook", acct.potential.growth_outlook)
+    a["account.mindset_shift"] = acct.potential.mindset_shift
+    a["account.industry_shift"] = acct.potential.industry_shift
+    _put(a, "account.days_since_record_update", _days(today, acct.record_updated))
+    a["account.stakeholders"] = len(profile.stakeholders)
+    strong = [s for s in profile.stakeholders if s.relationship.strength in ("working", "strong")]
+    a["account.levels_present"] = sorted({s.level for s in profile.stakeholders})
+    a["account.functions_present"] = sorted({s.function for s in profile.stakeholders})
+    a["account.levels_covered"] = sorted({s.level for s in strong})
+    a["account.functions_covered"] = sorted({s.function for s in strong})
+    insider_rank = {v: i for i, v in enumerate(_v(p.Insider))}
+    best = max((s.insider for s in profile.stakeholders), key=insider_rank.__getitem__, default="none")
+    a["account.best_insider"] = best
+    a["account.has_insider"] = best != "none"
+    a["account.supporters"] = sum(s.relationship.stance == "supporter" for s in profile.stakeholders)
+    a["account.opponents"] = sum(s.relationship.stance == "opponent" for s in profile.stakeholders)
+    last_any = max([i.date for i in past] + list(last_by_person.values()), default=None)
+    _put(a, "account.days_since_contact", _days(today, last_any))
+    a["account.contacts_30d"] = sum((today - i.date).days <= 30 for i in past)
+    a["account.contacts_90d"] = sum((today - i.date).days <= 90 for i in past)
+    a["account.care_forms_180d"] = len({i.kind for i in past if i.kind in CARE_KINDS and (today - i.date).days <= 180})
+    issues = profile.service.issues
+    open_issues = [i for i in issues if i.closed is None or i.closed > today]
+    a["account.open_issues"] = len(open_issues)
+    a["account.open_incidents"] = sum(i.incident for i in open_issues)
+    recent_categories = Counter(i.category for i in issues if i.category and 0 <= (today - i.opened).days <= 180)
+    a["account.repeat_issue_categories"] = sum(n >= 2 for n in recent_categories.values())
+    _put(a, "account.satisfaction", profile.service.satisfaction)
+    _put(a, "account.days_since_service_review", _days(today, profile.service.last_review))
+    a["account.competitors"] = len(profile.competitors)
+    a["account.strong_competitors"] = sum(c.strength == "strong" for c in profile.competitors)
+    learned = [c.learned_on for c in profile.competitors if c.learned_on]
+    _put(a, "account.days_since_competitor_info", _days(today, max(learned)) if learned else None)
+    a["account.has_visit"] = profile.visit is not None
+    if profile.visit:
+        a["account.days_until_visit"] = (profile.visit.date - today).days
+        a["account.attendees"] = len(profile.visit.attendees)
+        a["account.visit_date"] = profile.visit.date.isoformat()
+        a["account.visit_objective"] = profile.visit.objective
+    else:
+        a["account.attendees"] = 0
+
+    records = [Record("account", "account", a)]
+
+    def person_facts(prefix: str, s: p.Stakeholder) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            f"{prefix}name": s.name,
+            f"{prefix}level": s.level,
+            f"{prefix}function": s.function,
+            f"{prefix}relationship": s.relationship.strength,
+            f"{prefix}insider": s.insider,
+            f"{prefix}is_attendee": s.id in attendees,
+        }
+        if s.relationship.stance != "unknown":
+            out[f"{prefix}stance"] = s.relationship.stance
+        return out
+
+    reports = Counter(s.reports_to for s in profile.stakeholders if s.reports_to)
+    for s in profile.stakeholders:
+        v = dict(a)
+        v.update(person_facts("stakeholder.", s))
+        v.update({"stakeholder.id": s.id, "stakeholder.title": s.title, "stakeholder.department": s.department})
+        v["stakeholder.contact_degree"] = s.contact.degree
+        if s.contact.via in people:
+            v["stakeholder.via_name"] = people[s.contact.via].name
+        manager = people.get(s.reports_to or "")
+        v["stakeholder.has_manager"] = manager is not None
+        if manager:
+            v["stakeholder.manager_name"] = manager.name
+            v["stakeholder.manager_level"] = manager.level
+            v["stakeholder.manager_relationship"] = manager.relationship.strength
+        v["stakeholder.direct_reports"] = reports[s.id]
+        v["stakeholder.personal_ties"] = sum(t.kind == "personal" for t in s.ties)
+        v["stakeholder.conflict_ties"] = sum(t.kind == "conflicting_interest" for t in s.ties)
+        v["stakeholder.has_interests"] = bool(s.interests)
+        if s.interests:
+            v["stakeholder.interests"] = ", ".join(s.interests)
+        _put(v, "stakeholder.days_since_contact", _days(today, last_by_person.get(s.id)))
+        v["stakeholder.contacts_90d"] = recent_by_person[s.id]
+        records.append(Record(f"stakeholder:{s.id}", "stakeholder", v, subject=s.id))
+
+    for s in profile.stakeholders:
+        for j, tie in enumerate(s.ties):
+            other = people.get(tie.with_)
+            if other is None:
+                continue
+            v = dict(a)
+            v["tie.kind"] = tie.kind
+            if tie.note:
+                v["tie.note"] = tie.note
+            v.update(person_facts("tie.from_", s))
+            v.update(person_facts("tie.to_", other))
+            records.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id))
+
+    for j, c in enumerate(profile.competitors):
+        v = dict(a)
+        v["competitor.name"] = c.name
+        if c.offers:
+            v["competitor.offers"] = c.offers
+        if c.latest_move:
+            v["competitor.latest_move"] = c.latest_move
+        v["competitor.strength"] = c.strength
+        v["competitor.move_known"] = bool(c.latest_move)
+        _put(v, "competitor.days_since_info", _days(today, c.learned_on))
+        records.append(Record(f"competitor:{j}", "competitor", v))
+
+    for j, e in enumerate(profile.events):
+        v = dict(a)
+        v.update({"event.kind": e.kind, "event.summary": e.summary, "event.date": e.date.isoformat()})
+        v["event.days_until"] = (e.date - today).days
+        who = people.get(e.stakeholder or "")
+        v["event.about_stakeholder"] = who is not None
+        if who:
+            v["event.stakeholder_name"] = who.name
+            v["event.stakeholder_level"] = who.level
+            v["event.stakeholder_is_attendee"] = who.id in attendees
+        records.append(Record(f"event:{j}", "event", v, subject=e.stakeholder))
+    return records

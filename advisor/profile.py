@@ -1,0 +1,233 @@
+"""The account profile: the input format a rep fills in, as pydantic models (the single source of truth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .errors import AdvisorError, Problem, did_you_mean
+from .modelio import validate
+from .yamlio import Located, load_file
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"),
+    Field(description="lower-case letters, digits, - and _; at most 64 characters"),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+
+Industry = Literal["party", "government", "military", "science", "education", "culture", "health", "finance", "insurance", "enterprise"]
+Ownership = Literal["state", "foreign", "private"]
+Stage = Literal["establish", "maintain", "consolidate", "develop"]
+Position = Literal["incumbent", "challenger"]
+Level3 = Literal["low", "medium", "high"]
+Outlook = Literal["declining", "stable", "growing"]
+Function = Literal["leadership", "admin", "tech_management", "tech_application", "tech_support", "business"]
+Level = Literal["frontline", "middle", "senior"]
+Strength = Literal["none", "weak", "working", "strong"]
+Stance = Literal["supporter", "neutral", "opponent", "unknown"]
+Insider = Literal["none", "identified", "cultivating", "secured"]
+TieKind = Literal["personal", "shared_interest", "conflicting_interest"]
+InteractionKind = Literal["visit", "call", "message", "meeting", "care", "event", "service", "training", "gift", "meal", "other"]
+Severity = Literal["low", "medium", "high", "critical"]
+CompetitorStrength = Literal["weak", "moderate", "strong"]
+EventKind = Literal[
+    "appointment", "promotion", "project", "incident", "holiday", "anniversary", "policy_change", "media", "other"
+]
+
+INDUSTRY_GROUPS: dict[str, str] = {
+    "party": "government", "government": "government", "military": "government",
+    "science": "institution", "education": "institution", "culture": "institution", "health": "institution",
+    "finance": "finance", "insurance": "finance",
+    "enterprise": "enterprise",
+}  # fmt: skip
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Potential(_Model):
+    """Signals of future value (course 1.2.3)."""
+
+    growth_outlook: Outlook | None = Field(None, description="the account's own growth prospects")
+    mindset_shift: bool = Field(False, description="the account is newly open to new services or ways of working")
+    industry_shift: bool = Field(False, description="its industry is changing (regulation, digitalisation, consolidation)")
+    note: Note = ""
+
+
+class Account(_Model):
+    id: Slug
+    name: Text
+    industry: Industry
+    ownership: Ownership | None = Field(None, description="for enterprises and financial firms")
+    annual_revenue: float | None = Field(None, ge=0, description="our yearly revenue from the account, in the rep's currency")
+    portfolio_share: float | None = Field(None, ge=0, le=1, description="that revenue as a share of the rep's portfolio, 0 to 1")
+    revenue_rank: int | None = Field(None, ge=1, description="the account's rank by revenue in the rep's portfolio")
+    brand_influence: Level3 | None = Field(None, description="reference value as a brand name (1.2.2)")
+    government_influence: Level3 | None = Field(None, description="influence as or over government bodies (1.2.2)")
+    potential: Potential = Potential()
+    stage: Stage
+    position: Position = Field(description="incumbent: we hold the account and defend it; challenger: a competitor holds it")
+    record_updated: dt.date | None = Field(None, description="when the customer record was last reviewed")
+    note: Note = ""
+
+
+class Relationship(_Model):
+    strength: Strength = "none"
+    stance: Stance = "unknown"
+
+
+class Contact(_Model):
+    """How we reach the person (3.1.5): directly (1), through one introducer (2) or two (3)."""
+
+    degree: Literal[1, 2, 3] = 1
+    via: Slug | None = Field(None, description="id of the stakeholder who introduces us")
+
+
+class Tie(_Model):
+    """An informal tie to another stakeholder (2.3.3)."""
+
+    with_: Slug = Field(alias="with")
+    kind: TieKind
+    note: Note = ""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Stakeholder(_Model):
+    id: Slug
+    name: Text
+    title: Text
+    department: Text
+    function: Function
+    level: Level
+    reports_to: Slug | None = None
+    ties: list[Tie] = []
+    relationship: Relationship = Relationship()
+    insider: Insider = "none"
+    contact: Contact = Contact()
+    interests: list[Text] = []
+    last_contact: dt.date | None = None
+    note: Note = ""
+
+
+class Interaction(_Model):
+    date: dt.date
+    kind: InteractionKind
+    with_: list[Slug] = Field(default=[], alias="with")
+    form: Note = Field("", description="what exactly: a site visit, a training session, tickets to a forum…")
+    value: float | None = Field(None, ge=0, description="money value of a gift or meal, in the rep's currency")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ServiceIssue(_Model):
+    opened: dt.date
+    closed: dt.date | None = None
+    severity: Severity = "medium"
+    incident: bool = Field(False, description="an outage or fault, not a request")
+    category: Text | None = None
+    summary: Text
+
+
+class Service(_Model):
+    satisfaction: int | None = Field(None, ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    last_review: dt.date | None = None
+    issues: list[ServiceIssue] = []
+
+
+class Competitor(_Model):
+    name: Text
+    offers: Note = ""
+    strength: CompetitorStrength = "moderate"
+    latest_move: Note = ""
+    learned_on: dt.date | None = Field(None, description="when we last learned anything about them")
+
+
+class Event(_Model):
+    date: dt.date
+    kind: EventKind
+    summary: Text
+    stakeholder: Slug | None = None
+
+
+class Visit(_Model):
+    date: dt.date
+    objective: Text
+    attendees: list[Slug] = []
+
+
+class Profile(_Model):
+    """One key account as the rep knows it."""
+
+    account: Account
+    stakeholders: list[Stakeholder] = []
+    interactions: list[Interaction] = []
+    service: Service = Service()
+    competitors: list[Competitor] = []
+    events: list[Event] = []
+    visit: Visit | None = None
+
+
+def cross_check(profile: Profile, doc: Located) -> list[Problem]:
+    """Problems no single field can see: unknown or duplicate ids, dates that contradict each other."""
+    problems: list[Problem] = []
+    ids: dict[str, int] = {}
+    for i, person in enumerate(profile.stakeholders):
+        if person.id in ids:
+            problems.append(doc.problem(("stakeholders", i, "id"), f"duplicate stakeholder id '{person.id}' (also stakeholders[{ids[person.id]}]); give each person a unique id"))
+        else:
+            ids[person.id] = i
+
+    def ref(loc: tuple, value: str | None) -> None:
+        if value is not None and value not in ids:
+            problems.append(doc.problem(loc, f"unknown stakeholder '{value}'{did_you_mean(value, ids)}; use the id of a person under stakeholders"))
+
+    for i, person in enumerate(profile.stakeholders):
+        ref(("stakeholders", i, "reports_to"), person.reports_to)
+        if person.reports_to == person.id:
+            problems.append(doc.problem(("stakeholders", i, "reports_to"), "a person cannot report to themselves"))
+        ref(("stakeholders", i, "contact", "via"), person.contact.via)
+        if person.contact.via is not None and person.contact.degree == 1:
+            problems.append(doc.problem(("stakeholders", i, "contact", "degree"), "contact degree 1 means we reach them directly; set degree 2 or 3, or remove via"))
+        for j, tie in enumerate(person.ties):
+            ref(("stakeholders", i, "ties", j, "with"), tie.with_)
+    for i, item in enumerate(profile.interactions):
+        for j, who in enumerate(item.with_):
+            ref(("interactions", i, "with", j), who)
+    for i, event in enumerate(profile.events):
+        ref(("events", i, "stakeholder"), event.stakeholder)
+    for i, issue in enumerate(profile.service.issues):
+        if issue.closed and issue.closed < issue.opened:
+            problems.append(doc.problem(("service", "issues", i, "closed"), "closed before it was opened; check the dates"))
+    if profile.visit:
+        for j, who in enumerate(profile.visit.attendees):
+            ref(("visit", "attendees", j), who)
+        if len(set(profile.visit.attendees)) != len(profile.visit.attendees):
+            problems.append(doc.problem(("visit", "attendees"), "an attendee is listed twice; list each person once"))
+        last = max((x.date for x in profile.interactions), default=None)
+        if last and profile.visit.date < last:
+            problems.append(doc.problem(("visit", "date"), f"the visit ({profile.visit.date}) is dated before the last interaction ({last}); plan the next visit or log it as an interaction"))
+    account = profile.account
+    if account.industry == "enterprise" and account.ownership is None:
+        problems.append(doc.problem(("account",), "an enterprise needs account.ownership: state, foreign or private"))
+    if account.ownership is not None and account.industry not in ("enterprise", "finance", "insurance"):
+        problems.append(doc.problem(("account", "ownership"), f"ownership applies to enterprises and financial firms, not to industry '{account.industry}'; remove it"))
+    return problems
+
+
+def parse_profile(doc: Located) -> Profile:
+    """A validated Profile from a loaded document, or an AdvisorError listing every problem."""
+    profile = validate(doc, Profile)
+    problems = cross_check(profile, doc)
+    if problems:
+        raise AdvisorError(problems)
+    return profile
+
+
+def load_profile(path) -> Profile:
+    return parse_profile(load_file(path))

@@ -1,0 +1,321 @@
+"""Rule files: their pydantic models, loading, and the checks that tie them to the fact catalogue and the course."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints, model_validator
+
+from . import conditions as c
+from .course import Course
+from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of
+from .facts import SCOPES, Catalogue, FactSpec
+from .modelio import validate
+from .yamlio import Located, load_file
+
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+Scalar = StrictBool | StrictInt | StrictFloat | str
+Section = Literal["account", "person", "gaps", "checklist"]
+SECTIONS: tuple[str, ...] = Section.__args__  # type: ignore[attr-defined]
+PRIORITIES = ("high", "medium", "low")
+ASPECTS = ("cares", "approach", "avoid")
+
+# YAML operator -> normalised operator (see conditions.py).
+OPERATORS = {
+    "equals": "eq", "not_equals": "neq", "in": "in", "not_in": "nin",
+    "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "known": "known", "contains": "has",
+}  # fmt: skip
+# Which YAML operators each fact type accepts.
+OPERATORS_BY_TYPE = {
+    "enum": ("equals", "not_equals", "in", "not_in", "known"),
+    "bool": ("equals", "known"),
+    "int": ("equals", "not_equals", "lt", "lte", "gt", "gte", "known"),
+    "number": ("lt", "lte", "gt", "gte", "known"),
+    "set": ("contains",),
+}
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Condition(_Model):
+    """One node of `when:`: all/any/not of conditions, or a test of one fact."""
+
+    all: list["Condition"] | None = None
+    any: list["Condition"] | None = None
+    not_: "Condition | None" = Field(None, alias="not")
+    fact: str | None = None
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(None, alias="in")
+    not_in: list[Scalar] | None = None
+    lt: StrictInt | StrictFloat | None = None
+    lte: StrictInt | StrictFloat | None = None
+    gt: StrictInt | StrictFloat | None = None
+    gte: StrictInt | StrictFloat | None = None
+    known: StrictBool | None = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Condition":
+        forms = [k for k in ("all", "any", "not_") if k in self.model_fields_set]
+        ops = self.operators()
+        if forms and (ops or self.fact is not None):
+            raise ValueError("a condition is either all/any/not or a fact test, not both; split it")
+        if len(forms) > 1:
+            raise ValueError("use one of all, any or not per condition; nest them instead")
+        if forms:
+            items = getattr(self, forms[0])
+            if forms[0] != "not_" and not items:
+                raise ValueError(f"'{forms[0]}' needs at least one condition")
+            return self
+        if self.fact is None:
+            raise ValueError("a condition needs 'fact' and one operator (equals, in, lt, known, …), or all/any/not")
+        if len(ops) != 1:
+            raise ValueError(
+                f"a fact test takes exactly one operator ({', '.join(OPERATORS)}); got {len(ops) or 'none'}"
+            )
+        return self
+
+    def operators(self) -> list[str]:
+        return [("in" if k == "in_" else k) for k in self.model_fields_set if k.rstrip("_") in OPERATORS]
+
+
+class Say(_Model):
+    en: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    zh: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Rule(_Model):
+    """One piece of course knowledge: when the facts hold, say something and/or derive a fact."""
+
+    id: RuleId
+    source: list[str] = Field(min_length=1)
+    scope: Literal["account", "stakeholder", "tie", "competitor", "event"] = "account"
+    when: Condition | None = None
+    derive: list[str] = []
+    section: Section | None = None
+    aspect: Literal["cares", "approach", "avoid"] = "approach"
+    priority: Literal["high", "medium", "low"] = "medium"
+    say: Say | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _says_or_derives(self) -> "Rule":
+        if self.say is None and not self.derive:
+            raise ValueError("a rule needs 'say' (advice) or 'derive' (a fact for other rules), or both")
+        if self.say is not None and self.section is None:
+            raise ValueError(f"a rule that says something needs a section: {one_of(SECTIONS)}")
+        return self
+
+
+class RuleFile(_Model):
+    note: str = ""
+    rules: list[Rule] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    """A rule plus where it came from and its normalised condition."""
+
+    rule: Rule
+    path: str
+    index: int  # global order: files by path, rules in file order
+    condition: c.Node | None
+    line: int
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+
+@dataclass(frozen=True)
+class RuleBase:
+    rules: tuple[LoadedRule, ...]
+    catalogue: Catalogue
+    files: tuple[Path, ...]
+
+    def by_id(self) -> dict[str, LoadedRule]:
+        return {r.id: r for r in self.rules}
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """Every rule file under `directory` (case files and schema files excluded), sorted."""
+    return sorted(
+        p for p in directory.rglob("*.yaml") if not p.name.endswith(".cases.yaml") and not p.name.startswith("_")
+    )
+
+
+def to_node(cond: Condition) -> c.Node:
+    """The YAML condition as a normalised (negation-free) tree."""
+    if cond.all is not None:
+        return c.All(tuple(to_node(x) for x in cond.all))
+    if cond.any is not None:
+        return c.Any_(tuple(to_node(x) for x in cond.any))
+    if cond.not_ is not None:
+        return c.negate(to_node(cond.not_))
+    (op,) = cond.operators()
+    value = getattr(cond, "in_" if op == "in" else op)
+    if op == "known":
+        return c.Leaf(cond.fact, "known" if value else "unknown")
+    if op in ("in", "not_in"):
+        value = tuple(value)
+    return c.Leaf(cond.fact, OPERATORS[op], value)
+
+
+def placeholders(text: str) -> list[str]:
+    return [m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(1) is not None]
+
+
+def fill(text: str, values: dict[str, Any]) -> str:
+    """Substitute {fact.name} placeholders by plain lookup; `{{` and `}}` are literal braces."""
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]
+        value = values.get(m.group(1))
+        if value is None:
+            return "?"
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value)
+
+    return PLACEHOLDER.sub(sub, text)
+
+
+class _Checker:
+    """Checks one rule file's rules against the catalogue and the course; collects problems."""
+
+    def __init__(self, doc: Located, catalogue: Catalogue, course: Course):
+        self.doc, self.catalogue, self.course = doc, catalogue, course
+        self.problems: list[Problem] = []
+
+    def add(self, loc: tuple, message: str, rule_id: str, *, key: bool = False) -> None:
+        self.problems.append(self.doc.problem(loc, message, rule_id=rule_id, key=key))
+
+    def rule(self, i: int, rule: Rule) -> None:
+        loc = ("rules", i)
+        for j, code in enumerate(rule.source):
+            if code not in self.course.items:
+                hint = did_you_mean(code, self.course.items)
+                self.add(loc + ("source", j), f"unknown course item '{code}'{hint}; cite a leaf code from the course outline such as 2.1.1.a", rule.id)
+        visible = self.catalogue.visible_from(rule.scope)
+        if rule.when is not None:
+            self.condition(loc + ("when",), rule.when, rule, visible)
+        for j, name in enumerate(rule.derive):
+            scope = name.split(".", 1)[0]
+            if "." not in name or not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", name):
+                self.add(loc + ("derive", j), f"derived fact '{name}' must look like scope.name, e.g. account.high_value", rule.id)
+            elif scope not in (rule.scope, "account"):
+                self.add(loc + ("derive", j), f"a {rule.scope} rule can derive {rule.scope}.* or account.* facts, not '{name}'", rule.id)
+            elif name in self.catalogue.specs and not self.catalogue.specs[name].derived_by_rules:
+                self.add(loc + ("derive", j), f"'{name}' is a fact from the profile; derive a new name", rule.id)
+        if rule.say is not None:
+            for lang in ("en", "zh"):
+                for name in placeholders(getattr(rule.say, lang)):
+                    if name not in visible:
+                        hint = did_you_mean(name, visible)
+                        self.add(loc + ("say", lang), f"unknown placeholder '{{{name}}}'{hint}; a {rule.scope} rule can quote {rule.scope}.* and account.* facts", rule.id)
+
+    def condition(self, loc: tuple, cond: Condition, rule: Rule, visible: dict[str, FactSpec]) -> None:
+        for key in ("all", "any"):
+            for j, sub in enumerate(getattr(cond, key) or []):
+                self.condition(loc + (key, j), sub, rule, visible)
+        if cond.not_ is not None:
+            self.condition(loc + ("not",), cond.not_, rule, visible)
+        if cond.fact is None:
+            return
+        spec = visible.get(cond.fact)
+        if spec is None:
+            other = self.catalogue.specs.get(cond.fact)
+            if other is not None:
+                msg = f"'{cond.fact}' belongs to {other.scope} rules; a {rule.scope} rule can test {rule.scope}.* and account.* facts"
+            else:
+                testable = [n for n, s in visible.items() if s.testable]
+                msg = f"unknown fact '{cond.fact}'{did_you_mean(cond.fact, testable)}; `advisor facts` lists them all"
+            self.add(loc + ("fact",), msg, rule.id)
+            return
+        if not spec.testable:
+            self.add(loc + ("fact",), f"'{cond.fact}' is text for quoting in advice, not a fact a rule can test", rule.id)
+            return
+        (op,) = cond.operators()
+        allowed = OPERATORS_BY_TYPE[spec.type]
+        if op not in allowed:
+            self.add(loc + (op,), f"'{op}' does not apply to {cond.fact} ({spec.type}); use {one_of(allowed)}", rule.id, key=True)
+            return
+        value = getattr(cond, "in_" if op == "in" else op)
+        values = value if isinstance(value, list) else [value]
+        for j, v in enumerate(values):
+            where = loc + (op, j) if isinstance(value, list) else loc + (op,)
+            self.value(where, cond.fact, spec, op, v, rule.id)
+
+    def value(self, loc: tuple, fact: str, spec: FactSpec, op: str, v: Any, rule_id: str) -> None:
+        if op == "known":
+            return
+        if spec.type in ("enum", "set"):
+            if not isinstance(v, str) or v not in spec.values:
+                hint = did_you_mean(str(v), spec.values)
+                self.add(loc, f"{fact} is one of {one_of(spec.values)}; got {v!r}{hint}", rule_id)
+        elif spec.type == "bool":
+            if not isinstance(v, bool):
+                self.add(loc, f"{fact} is true or false; got {v!r}", rule_id)
+        elif spec.type in ("int", "number"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                self.add(loc, f"{fact} is a number; got {v!r}", rule_id)
+
+
+def load_rules(directory: Path, course: Course) -> RuleBase:
+    """Load and check every rule file under `directory`; report all problems of all files at once."""
+    files = rule_files(directory)
+    if not files:
+        raise UnreadableInput(Problem(str(directory), 1, 1, "error", "no rule files (*.yaml) found; point --rules at a folder of rule files"))
+    problems: list[Problem] = []
+    parsed: list[tuple[Located, RuleFile]] = []
+    for path in files:
+        try:
+            doc = load_file(path)
+            parsed.append((doc, validate(doc, RuleFile, rule_id_at=_rule_id_at(doc))))
+        except AdvisorError as exc:
+            problems.extend(exc.problems)
+    derived: dict[str, str] = {}
+    for _, rf in parsed:
+        for rule in rf.rules:
+            for name in rule.derive:
+                derived.setdefault(name, rule.id)
+    catalogue = Catalogue.base().with_derived(derived)
+    seen: dict[str, str] = {}
+    loaded: list[LoadedRule] = []
+    for doc, rf in parsed:
+        checker = _Checker(doc, catalogue, course)
+        for i, rule in enumerate(rf.rules):
+            checker.rule(i, rule)
+            if rule.id in seen:
+                checker.add(("rules", i, "id"), f"duplicate rule id '{rule.id}' (also in {seen[rule.id]}); rename one", rule.id)
+            seen.setdefault(rule.id, f"{doc.path}:{doc.where(('rules', i, 'id'))[0]}")
+            node = to_node(rule.when) if rule.when is not None else None
+            loaded.append(LoadedRule(rule, doc.path, len(loaded), node, doc.where(("rules", i))[0]))
+        problems.extend(checker.problems)
+    if problems:
+        raise AdvisorError(problems)
+    return RuleBase(tuple(loaded), catalogue, tuple(files))
+
+
+def _rule_id_at(doc: Located):
+    """For messages: the id of the rule that a pydantic error location falls in."""
+
+    def rule_id(loc: tuple) -> str:
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            try:
+                rid = doc.data["rules"][loc[1]].get("id", "")
+                return rid if isinstance(rid, str) else ""
+            except (KeyError, IndexError, TypeError, AttributeError):
+                return ""
+        return ""
+
+    return rule_id
+Condition.model_rebuild()
