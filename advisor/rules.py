@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints, model_validator
 
@@ -172,8 +172,12 @@ def placeholders(text: str) -> list[str]:
     return [m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(1) is not None]
 
 
-def fill(text: str, values: dict[str, Any]) -> str:
-    """Substitute {fact.name} placeholders by plain lookup; `{{` and `}}` are literal braces."""
+def fill(text: str, values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
+    """Substitute {fact.name} placeholders by plain lookup; `{{` and `}}` are literal braces.
+
+    Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
+    value for the output format (Markdown), so profile text cannot change the brief's structure.
+    """
 
     def sub(m: re.Match) -> str:
         if m.group(1) is None:
@@ -183,7 +187,7 @@ def fill(text: str, values: dict[str, Any]) -> str:
             return "?"
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return str(value)
+        return quote(str(value))
 
     return PLACEHOLDER.sub(sub, text)
 

@@ -1,0 +1,128 @@
+"""Advisor: load rules and templates once, then brief many profiles. The one entry every caller uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .advise import Recommendation, recommend
+from .compiler import Plan, compile_rules
+from .course import Course, load_course
+from .engine import Engine, Outcome
+from .facts import Record, derive
+from .profile import Profile
+from .render import LANGS, Templates, build_view, md, to_json
+from .rules import RuleBase, load_rules
+
+FORMATS = ("markdown", "json")
+
+
+def shipped(name: str) -> Path:
+    """A folder shipped with advisor (rules, templates, profiles): inside the installed package, or
+    beside it in a source checkout."""
+    inside = Path(str(resources.files("advisor"))) / name
+    if inside.is_dir():
+        return inside
+    return Path(__file__).resolve().parent.parent / name
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the engine concluded about one profile."""
+
+    profile: Profile
+    today: dt.date
+    as_of_source: str  # "today" (given), "visit" (the visit date) or "clock" (the current date)
+    records: list[Record]
+    outcome: Outcome
+
+    def facts(self) -> dict[str, dict]:
+        """Each record's values with the facts rules derived for it."""
+        return {r.id: {**r.values, **self.outcome.derived.get(r.id, {})} for r in self.records}
+
+
+class Advisor:
+    """Rules, compiled plan and templates, loaded once; safe to call from several threads.
+
+    durable-rules sessions must not be shared across threads, so each thread lazily gets its own
+    Engine built from the same compiled plan.
+    """
+
+    def __init__(self, base: RuleBase, plan: Plan, templates: Templates, course: Course, digest: str):
+        self.base, self.plan, self.templates, self.course, self.digest = base, plan, templates, course, digest
+        self._local = threading.local()
+
+    @classmethod
+    def load(cls, rules: Path | None = None, templates: Path | None = None) -> "Advisor":
+        rules = Path(rules) if rules else shipped("rules")
+        templates = Path(templates) if templates else shipped("templates")
+        course = load_course()
+        base = load_rules(rules, course)
+        plan = compile_rules(base)
+        loaded = Templates.load(templates)
+        return cls(base, plan, loaded, course, _digest(rules, base.files, templates, loaded.files, course))
+
+    def engine(self) -> Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = Engine(self.plan, self.base.catalogue)
+        return engine
+
+    def evaluate(self, profile: Profile, today: dt.date | None = None) -> Evaluation:
+        if today is not None:
+            as_of, source = today, "today"
+        elif profile.visit is not None:
+            as_of, source = profile.visit.date, "visit"
+        else:
+            as_of, source = dt.date.today(), "clock"
+        records = derive(profile, as_of)
+        return Evaluation(profile, as_of, source, records, self.engine().evaluate(records))
+
+    def recommendations(self, evaluation: Evaluation, lang: str = "en", *, markdown: bool = False) -> list[Recommendation]:
+        return recommend(self.base, evaluation.records, evaluation.outcome.firings, lang, md if markdown else str)
+
+    def brief(self, profile: Profile, *, lang: str = "en", today: dt.date | None = None, format: str = "markdown") -> str:
+        """The pre-visit brief (or account brief, with no visit) for `profile`, as text."""
+        if lang not in LANGS:
+            raise ValueError(f"lang must be one of {LANGS}")
+        evaluation = self.evaluate(profile, today)
+        return self.render(evaluation, lang=lang, format=format)
+
+    def render(self, evaluation: Evaluation, *, lang: str = "en", format: str = "markdown") -> str:
+        derived_account = evaluation.outcome.derived.get("account", {})
+        labels = self.templates.labels
+        if format == "json":
+            tiers = [name for name in sorted(labels.get("tiers", {})) if derived_account.get(name)]
+            return to_json(
+                evaluation.profile, self.recommendations(evaluation, lang), lang=lang, as_of=evaluation.today.isoformat(),
+                as_of_source=evaluation.as_of_source, tiers=tiers, version=__version__, digest=self.digest,
+            )  # fmt: skip
+        if format != "markdown":
+            raise ValueError(f"format must be one of {FORMATS}")
+        view = build_view(
+            evaluation.profile, self.recommendations(evaluation, lang, markdown=True), lang=lang, labels=labels,
+            course=self.course, as_of=evaluation.today.isoformat(), as_of_source=evaluation.as_of_source,
+            derived_account=derived_account, fired=self._fired_rules(evaluation), facts=evaluation.facts(), version=__version__, digest=self.digest,
+        )  # fmt: skip
+        return self.templates.render(view)
+
+    def _fired_rules(self, evaluation: Evaluation) -> list[tuple[str, tuple[str, ...]]]:
+        """Every rule that fired (advice and derivations alike) with the course items it cites."""
+        rules = self.base.by_id()
+        ids = sorted({f.rule_id for f in evaluation.outcome.firings})
+        return [(rule_id, tuple(rules[rule_id].rule.source)) for rule_id in ids]
+
+
+def _digest(rules_dir: Path, rule_files, templates_dir: Path, template_files, course: Course) -> str:
+    """A short hash of everything that shapes a brief besides the profile: rules, templates, course."""
+    h = hashlib.sha256(__version__.encode())
+    for root, files in ((rules_dir, rule_files), (templates_dir, template_files)):
+        for path in files:
+            h.update(str(path.relative_to(root)).replace("\\", "/").encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(course.text.encode())
+    return h.hexdigest()[:12]

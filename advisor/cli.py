@@ -1,0 +1,225 @@
+"""The `advisor` command: subcommands, exit codes, and the only place that prints.
+
+Exit codes: 0 clean; 1 problems found (bad profile or rule file, failing case); 2 usage or
+unreadable input. Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .api import FORMATS, Advisor, shipped
+from .errors import AdvisorError, EngineError, Problem
+from .facts import SCOPE_MEANING, SCOPES, Catalogue
+from .profile import load_profile
+from .render import LANGS
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line (its default), never a traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-12-01") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="advisor", description="Pre-visit briefs for key accounts, from a sales course encoded as rules.")
+    parser.add_argument("--version", action="version", version=f"advisor {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def with_sources(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rules", type=Path, help="a folder of rule files to use instead of the shipped ones")
+        p.add_argument("--templates", type=Path, help="a folder of templates to use instead of the shipped ones")
+
+    p = sub.add_parser("brief", help="write the pre-visit brief for one profile")
+    p.add_argument("profile", type=Path)
+    p.add_argument("--lang", choices=LANGS, default="en")
+    p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
+    p.add_argument("--format", choices=FORMATS, default="markdown")
+    p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    with_sources(p)
+
+    p = sub.add_parser("new", help="write a commented starter profile to fill in")
+    p.add_argument("file", type=Path)
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = sub.add_parser("facts", help="list every fact rules can test")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--rules", type=Path, help="include facts derived by these rules (default: the shipped rules)")
+
+    p = sub.add_parser("test", help="run the rules' case files")
+    p.add_argument("--rules", type=Path, help="the rule folder whose *.cases.yaml to run (default: the shipped rules)")
+    p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("plan", help="show how the rules are compiled into engine shards")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    with_sources(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except AdvisorError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except EngineError as exc:
+        print(f"advisor: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        if args.debug:
+            raise
+        print(f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so no half-written file is ever seen."""
+    path = path.resolve()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise AdvisorError(Problem(str(path), 1, 1, "error", f"cannot write here: {exc.strerror}")) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_brief(args: argparse.Namespace) -> int:
+    profile = load_profile(args.profile)
+    advisor = Advisor.load(args.rules, args.templates)
+    text = advisor.brief(profile, lang=args.lang, today=args.today, format=args.format)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    if args.file.exists() and not args.force:
+        print(f"{args.file}:1:1: error: file exists; choose another name or add --force", file=sys.stderr)
+        return 2
+    starter = resources.files("advisor").joinpath("data/starter-profile.yaml").read_text(encoding="utf-8")
+    write_atomically(args.file, starter)
+    print(f"wrote {args.file}: fill it in, then run: advisor brief {args.file}", file=sys.stderr)
+    return 0
+
+
+def cmd_facts(args: argparse.Namespace) -> int:
+    catalogue = Catalogue.base()
+    rules_dir = args.rules or shipped("rules")
+    try:
+        from .course import load_course
+        from .rules import load_rules
+
+        catalogue = load_rules(rules_dir, load_course()).catalogue
+    except AdvisorError:
+        if args.rules:
+            raise
+    specs = sorted(catalogue.specs.values(), key=lambda s: (SCOPES.index(s.scope), s.name))
+    if args.format == "json":
+        rows = [{"name": s.name, "scope": s.scope, "type": s.type, "values": list(s.values), "unit": s.unit,
+                 "meaning": s.meaning, "testable": s.testable, "derived_by_rules": s.derived_by_rules} for s in specs]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for scope in SCOPES:
+        print(f"# {scope} facts ({SCOPE_MEANING[scope]})")
+        for s in specs:
+            if s.scope != scope:
+                continue
+            kind = s.type + (f": {' | '.join(s.values)}" if s.values else "") + (f", {s.unit}" if s.unit else "")
+            note = " (quote only)" if not s.testable else ""
+            print(f"  {s.name:<38} {kind}{note}\n      {s.meaning}")
+        print()
+    print("A rule of one scope can test its own scope's facts and account facts. A fact the profile leaves")
+    print("unknown makes every test of it false, even under `not`; use `known: false` to test for it.")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from .testing import case_files, run_file, untested_rules
+
+    rules_dir = args.rules or shipped("rules")
+    advisor = Advisor.load(rules_dir, args.templates)
+    files = case_files(rules_dir)
+    results = []
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            results.extend(run_file(advisor, path))
+        except AdvisorError as exc:
+            problems.extend(exc.problems)
+    for r in results:
+        problems.extend(r.problems())
+    for rule_id in untested_rules(advisor, rules_dir):
+        loaded = advisor.base.by_id()[rule_id]
+        problems.append(Problem(loaded.path, loaded.line, 1, "warning", "rule has no case where it fires and one where it is quiet; add them to the case file beside it", rule_id))
+    for p in sorted(problems):
+        print(p, file=sys.stderr)
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    if not results:
+        print(f"advisor: error: no cases found under {rules_dir}; add *.cases.yaml beside the rule files", file=sys.stderr)
+        return 1
+    return 1 if failed or any(p.level == "error" for p in problems) else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    advisor = Advisor.load(args.rules, args.templates)
+    plan = advisor.plan
+    if args.format == "json":
+        shards = [{"name": s.name, "scope": s.scope, "stratum": s.stratum, "rules": s.rule_ids, "fanout": s.fanout, "chains": s.chains} for s in plan.shards]
+        print(json.dumps({"summary": plan.summary(), "shards": shards}, indent=2))
+        return 0
+    summary = plan.summary()
+    print(f"{len(advisor.base.rules)} rules in {summary['shards']} shards over {summary['strata']} strata; "
+          f"worst fan-out {summary['max_fanout']} (budget {summary['fanout_budget']}, engine limit {summary['engine_limit']})")  # fmt: skip
+    for s in plan.shards:
+        print(f"  {s.name}: {len(s.rule_ids)} rules, fan-out {s.fanout}, chains {s.chains}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "brief": cmd_brief,
+    "new": cmd_new,
+    "facts": cmd_facts,
+    "test": cmd_test,
+    "plan": cmd_plan,
+}
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

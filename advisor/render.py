@@ -1,0 +1,255 @@
+"""Recommendations -> a Markdown brief (sandboxed Jinja2 templates) or the same content as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from .advise import Recommendation
+from .course import Course
+from .errors import AdvisorError, Problem, UnreadableInput
+from .profile import Profile
+from .yamlio import load_file
+
+BRIEF_TEMPLATE = "brief.md.j2"
+LABELS_FILE = "labels.yaml"
+LANGS = ("en", "zh")
+GLANCE_MAX = 5
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!~])")
+
+
+def md(text: Any) -> str:
+    """Profile text as inert inline Markdown: it cannot open a heading, table cell, link, code or HTML."""
+    s = " ".join(str(text).split())
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return s.replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The brief template and its labels, loaded once."""
+
+    directory: Path
+    labels: dict[str, Any]
+    env: SandboxedEnvironment
+    files: tuple[Path, ...]
+
+    @classmethod
+    def load(cls, directory: Path) -> "Templates":
+        labels_path = directory / LABELS_FILE
+        doc = load_file(labels_path)
+        labels = doc.data
+        problems = []
+        if not isinstance(labels, dict) or set(LANGS) - set(labels):
+            raise AdvisorError(Problem(str(labels_path), 1, 1, "error", "labels need an 'en' and a 'zh' mapping"))
+        for missing in sorted(_keys(labels["en"]) ^ _keys(labels["zh"])):
+            lang = "zh" if missing in _keys(labels["en"]) else "en"
+            other = "en" if lang == "zh" else "zh"
+            line, col = doc.where(tuple([other, *missing.split(".")]))
+            problems.append(Problem(str(labels_path), line, col, "error", f"label '{missing}' has no {lang} translation; add it under {lang}"))
+        if problems:
+            raise AdvisorError(problems)
+        if not (directory / BRIEF_TEMPLATE).is_file():
+            raise UnreadableInput(Problem(str(directory / BRIEF_TEMPLATE), 1, 1, "error", "template not found; copy the shipped templates folder"))
+        env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        env.filters["md"] = md
+        try:
+            template = env.get_template(BRIEF_TEMPLATE)
+        except jinja2.TemplateSyntaxError as exc:
+            raise AdvisorError(Problem(str(directory / (exc.name or BRIEF_TEMPLATE)), exc.lineno or 1, 1, "error", f"template syntax: {exc.message}")) from None
+        del template
+        files = tuple(sorted(p for p in directory.rglob("*") if p.is_file()))
+        return cls(directory, labels, env, files)
+
+    def render(self, view: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(BRIEF_TEMPLATE).render(**view)
+        except jinja2.UndefinedError as exc:
+            path, line = self._where(exc)
+            name = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))
+            what = next((g for g in name.groups() if g), str(exc)) if name else str(exc)
+            raise AdvisorError(Problem(path, line, 1, "error", f"undefined '{what}'; check the spelling against the brief's data (see labels.yaml and the template)")) from None
+        except jinja2.TemplateError as exc:
+            path, line = self._where(exc)
+            raise AdvisorError(Problem(path, line, 1, "error", f"template error: {exc}")) from None
+
+    def _where(self, exc: BaseException) -> tuple[str, int]:
+        """The template file and line an error was raised at (Jinja keeps them in the traceback)."""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith(".j2"):
+                return frame.filename, frame.lineno or 1
+        return str(self.directory / BRIEF_TEMPLATE), 1
+
+
+def _code_key(code: str) -> tuple:
+    """Course codes in outline order: 2.1.10.a after 2.1.9.a."""
+    return tuple(int(p) if p.isdigit() else p for p in code.split("."))
+
+
+def _keys(tree: Any, prefix: str = "") -> set[str]:
+    if not isinstance(tree, dict):
+        return {prefix}
+    out: set[str] = set()
+    for k, v in tree.items():
+        out |= _keys(v, f"{prefix}.{k}" if prefix else str(k))
+    return out
+
+
+def build_view(
+    profile: Profile,
+    recs: list[Recommendation],
+    *,
+    lang: str,
+    labels: dict[str, Any],
+    course: Course,
+    as_of: str,
+    as_of_source: str,
+    derived_account: dict[str, bool],
+    fired: list[tuple[str, tuple[str, ...]]],
+    facts: dict[str, dict[str, Any]],
+    version: str,
+    digest: str,
+) -> dict[str, Any]:
+    """Everything the template shows, already ordered and escaped: templates only lay it out."""
+    L = labels[lang]
+    values = L["values"]
+    people = {s.id: s for s in profile.stakeholders}
+    attendee_ids = list(profile.visit.attendees) if profile.visit else []
+
+    def person(sid: str) -> dict[str, Any]:
+        s = people[sid]
+        f = facts.get(f"stakeholder:{sid}", {})
+        manager = people.get(s.reports_to or "")
+        return {
+            "id": sid,
+            "name": md(s.name),
+            "title": md(s.title),
+            "department": md(s.department),
+            "level": values["level"][s.level],
+            "function": values["function"][s.function],
+            "relationship": values["strength"][s.relationship.strength],
+            "stance": values["stance"][s.relationship.stance],
+            "insider": values["insider"][s.insider],
+            "days_since_contact": f.get("stakeholder.days_since_contact"),
+            "reports_to": md(manager.name) if manager else "",
+            "contact_degree": s.contact.degree,
+            "via": md(people[s.contact.via].name) if s.contact.via in people else "",
+            "attending": sid in attendee_ids,
+        }
+
+    def item(r: Recommendation) -> dict[str, Any]:
+        return {"text": r.text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
+                "who": md(people[r.stakeholder].name) if r.stakeholder else ""}  # fmt: skip
+
+    # At a glance: the highest-priority points for this visit (advice about people who are not
+    # attending waits in "others to act on").
+    high = [r for r in recs if r.priority == "high" and (r.stakeholder is None or r.stakeholder in attendee_ids)]
+    glance = high[:GLANCE_MAX]
+    shown = {id(r) for r in glance}
+    rest = [r for r in recs if id(r) not in shown]
+
+    def section(name: str) -> list[dict[str, Any]]:
+        return [item(r) for r in rest if r.section == name and not (r.section == "person")]
+
+    def by_aspect(items: list[Recommendation]) -> list[dict[str, Any]]:
+        return [
+            {"aspect": aspect, "label": L["aspects"][aspect], "entries": [item(r) for r in items if r.aspect == aspect]}
+            for aspect in ("cares", "approach", "avoid")
+            if any(r.aspect == aspect for r in items)
+        ]
+
+    person_recs = [r for r in rest if r.section == "person" and r.stakeholder]
+    attendees = []
+    for sid in attendee_ids:
+        view = person(sid)
+        view["groups"] = by_aspect([r for r in person_recs if r.stakeholder == sid])
+        attendees.append(view)
+    others = []
+    for s in sorted(profile.stakeholders, key=lambda s: s.id):
+        if s.id in attendee_ids:
+            continue
+        mine = [r for r in person_recs if r.stakeholder == s.id and r.priority == "high"]
+        if mine:
+            others.append({**person(s.id), "entries": [item(r) for r in mine]})
+
+    why = []
+    for rule_id, codes in fired:
+        for code in codes:
+            why.append({"rule": rule_id, "code": code, "title": course.title(code, lang)})
+    why.sort(key=lambda w: (_code_key(w["code"]), w["rule"]))
+
+    account = profile.account
+    tiers = [labels["tiers"][name][lang] for name in sorted(labels.get("tiers", {})) if derived_account.get(name)]
+    return {
+        "L": L,
+        "lang": lang,
+        "version": version,
+        "digest": digest,
+        "as_of": as_of,
+        "as_of_source": as_of_source,
+        "account": {
+            "id": account.id,
+            "name": md(account.name),
+            "industry": values["industry"][account.industry],
+            "ownership": values["ownership"][account.ownership] if account.ownership else "",
+            "stage": values["stage"][account.stage],
+            "position": values["position"][account.position],
+            "tiers": tiers,
+        },
+        "visit": (
+            {"date": profile.visit.date.isoformat(), "objective": md(profile.visit.objective)} if profile.visit else None
+        ),
+        "attendees": attendees,
+        "glance": [item(r) for r in glance],
+        "account_groups": by_aspect([r for r in rest if r.section == "account"]),
+        "others": others,
+        "people": [person(s.id) for s in profile.stakeholders],
+        "gaps": section("gaps"),
+        "checklist": section("checklist"),
+        "why": why,
+    }
+
+
+def to_json(
+    profile: Profile, recs: list[Recommendation], *, lang: str, as_of: str, as_of_source: str,
+    tiers: list[str], version: str, digest: str,
+) -> str:  # fmt: skip
+    """The brief's content for machines: stable keys, one object, a trailing newline."""
+    account = profile.account
+    doc = {
+        "advisor": {"version": version, "rules_hash": digest},
+        "account": {"id": account.id, "name": account.name, "industry": account.industry,
+                    "ownership": account.ownership, "stage": account.stage, "position": account.position,
+                    "tiers": tiers},  # fmt: skip
+        "as_of": as_of,
+        "as_of_source": as_of_source,
+        "lang": lang,
+        "visit": (
+            {"date": profile.visit.date.isoformat(), "objective": profile.visit.objective, "attendees": list(profile.visit.attendees)}
+            if profile.visit else None
+        ),
+        "recommendations": [
+            {"rule": r.rule_id, "source": list(r.source), "section": r.section, "aspect": r.aspect,
+             "priority": r.priority, "stakeholder": r.stakeholder, "text": r.text}  # fmt: skip
+            for r in recs
+        ],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+__all__ = ["Templates", "build_view", "to_json", "md", "asdict"]
