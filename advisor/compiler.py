@@ -168,7 +168,7 @@ def strata(rules: list[LoadedRule]) -> dict[str, int]:
             return level[r.id]
         if r.id in visiting:
             cycle = visiting[visiting.index(r.id):] + [r.id]
-            raise AdvisorError(Problem(r.path, r.line, 1, "error", f"derived facts form a cycle: {' -> '.join(cycle)}; break it so no rule depends on its own conclusion", r.id))
+            raise AdvisorError(Problem(r.path, r.line, r.col, "error", f"derived facts form a cycle: {' -> '.join(cycle)}; break it so no rule depends on its own conclusion", r.id))
         visiting.append(r.id)
         deps = c.facts_used(r.condition) if r.condition is not None else set()
         depth = 0

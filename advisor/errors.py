@@ -54,6 +54,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+def suggest(word: str, choices: Iterable[str], otherwise: str) -> str:
+    """The "did you mean" suffix when there is a close match, else `otherwise` (a hint of what to do)."""
+    return did_you_mean(word, choices) or otherwise
+
+
 def one_of(choices: Iterable[str]) -> str:
     """'a, b or c' for messages that list the valid values."""
     items = [str(c) for c in choices]

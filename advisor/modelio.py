@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import AdvisorError, Problem, did_you_mean, one_of
+from .errors import AdvisorError, Problem, did_you_mean, one_of, suggest
 from .yamlio import Located
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,20 +61,22 @@ def _public_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
 
 
-def problems_from(exc: ValidationError, doc: Located, model: type[BaseModel], rule_id_at=None) -> list[Problem]:
-    """One Problem per pydantic error, positioned on the offending YAML node."""
+def problems_from(
+    exc: ValidationError, doc: Located, model: type[BaseModel], rule_id_at=None, prefix: tuple = ()
+) -> list[Problem]:
+    """One Problem per pydantic error, positioned on the offending YAML node (`prefix` locates a sub-document)."""
     problems: dict[tuple, Problem] = {}
     for err in exc.errors(include_url=False):
-        loc = _public_loc(tuple(err["loc"]))
+        inner = _public_loc(tuple(err["loc"]))
+        loc = prefix + inner
         kind = err["type"]
         where = dotted(loc)
         rid = rule_id_at(loc) if rule_id_at else ""
         if kind == "extra_forbidden":
-            owner = model_at(model, loc[:-1])
-            valid = [n for n in owner.model_fields] if owner else []
-            msg = f"unknown key '{loc[-1]}' in {dotted(loc[:-1])}{did_you_mean(str(loc[-1]), valid)}"
-            if not did_you_mean(str(loc[-1]), valid) and valid:
-                msg += f"; expected one of: {', '.join(valid)}"
+            owner = model_at(model, inner[:-1])
+            valid = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
+            listing = f"; expected one of: {', '.join(valid)}" if valid else "; remove it"
+            msg = f"unknown key '{loc[-1]}' in {dotted(loc[:-1])}" + suggest(str(loc[-1]), valid, listing)
             problem = doc.problem(loc, msg, key=True, rule_id=rid)
         elif kind == "missing":
             problem = doc.problem(loc[:-1], f"{dotted(loc[:-1])} is missing the required key '{loc[-1]}'", rule_id=rid)
@@ -84,14 +86,17 @@ def problems_from(exc: ValidationError, doc: Located, model: type[BaseModel], ru
             got = err.get("input")
             hint = did_you_mean(str(got), choices) if isinstance(got, str) else ""
             problem = doc.problem(loc, f"{where} must be {one_of(choices)}; got {got!r}{hint}", rule_id=rid)
+        elif kind == "string_pattern_mismatch":
+            # Every pattern in our formats is an id: say what an id looks like, not the regex.
+            problem = doc.problem(loc, f"{where} must be an id of lower-case letters, digits, - and _ (no spaces); got {err.get('input')!r}", rule_id=rid)
         elif kind in ("model_type", "dict_type"):
             problem = doc.problem(loc, f"{where} must be a mapping of keys to values; got {_kind(err.get('input'))}", rule_id=rid)
         elif kind == "list_type":
             problem = doc.problem(loc, f"{where} must be a list; got {_kind(err.get('input'))}", rule_id=rid)
         else:
             text = err["msg"]
-            for prefix in ("Value error, ", "Assertion failed, "):
-                text = text.removeprefix(prefix)
+            for noise in ("Value error, ", "Assertion failed, "):
+                text = text.removeprefix(noise)
             problem = doc.problem(loc, f"{where}: {text[0].lower() + text[1:] if text else text}", rule_id=rid)
         problems.setdefault((problem.line, problem.col, problem.message), problem)
     return sorted(problems.values())
@@ -107,9 +112,12 @@ def _kind(value: Any) -> str:
     return f"{value!r}"
 
 
-def validate(doc: Located, model: type[M], rule_id_at=None, context: dict | None = None) -> M:
-    """The document as `model`, or an AdvisorError listing every problem at once."""
+def validate(doc: Located, model: type[M], rule_id_at=None, at: tuple = ()) -> M:
+    """The document (or its part at `at`) as `model`, or an AdvisorError listing every problem at once."""
+    data = doc.data
+    for part in at:
+        data = data[part]
     try:
-        return model.model_validate(doc.data, context=context)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise AdvisorError(problems_from(exc, doc, model, rule_id_at)) from None
+        raise AdvisorError(problems_from(exc, doc, model, rule_id_at, at)) from None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .errors import AdvisorError, Problem, did_you_mean
+from .errors import AdvisorError, Problem, suggest
 from .modelio import validate
 from .yamlio import Located, load_file
 
@@ -185,7 +185,7 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
 
     def ref(loc: tuple, value: str | None) -> None:
         if value is not None and value not in ids:
-            problems.append(doc.problem(loc, f"unknown stakeholder '{value}'{did_you_mean(value, ids)}; use the id of a person under stakeholders"))
+            problems.append(doc.problem(loc, f"unknown stakeholder '{value}'" + suggest(value, ids, "; use the id of a person under stakeholders")))
 
     for i, person in enumerate(profile.stakeholders):
         ref(("stakeholders", i, "reports_to"), person.reports_to)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from . import conditions as c
 from .course import Course
-from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of
+from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of, suggest
 from .facts import SCOPES, Catalogue, FactSpec
 from .modelio import validate
 from .yamlio import Located, load_file
@@ -115,8 +115,10 @@ class Rule(_Model):
 
 
 class RuleFile(_Model):
+    """A rule file's outer shape; each rule is validated on its own so one bad rule hides no others."""
+
     note: str = ""
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[dict[str, Any]] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class LoadedRule:
     index: int  # global order: files by path, rules in file order
     condition: c.Node | None
     line: int
+    col: int
 
     @property
     def id(self) -> str:
@@ -206,8 +209,8 @@ class _Checker:
         loc = ("rules", i)
         for j, code in enumerate(rule.source):
             if code not in self.course.items:
-                hint = did_you_mean(code, self.course.items)
-                self.add(loc + ("source", j), f"unknown course item '{code}'{hint}; cite a leaf code from the course outline such as 2.1.1.a", rule.id)
+                hint = suggest(code, self.course.items, "; cite a leaf code from the course outline such as 2.1.1.a")
+                self.add(loc + ("source", j), f"unknown course item '{code}'{hint}", rule.id)
         visible = self.catalogue.visible_from(rule.scope)
         if rule.when is not None:
             self.condition(loc + ("when",), rule.when, rule, visible)
@@ -223,8 +226,8 @@ class _Checker:
             for lang in ("en", "zh"):
                 for name in placeholders(getattr(rule.say, lang)):
                     if name not in visible:
-                        hint = did_you_mean(name, visible)
-                        self.add(loc + ("say", lang), f"unknown placeholder '{{{name}}}'{hint}; a {rule.scope} rule can quote {rule.scope}.* and account.* facts", rule.id)
+                        hint = suggest(name, visible, f"; this {rule.scope} rule can quote {_reach(rule.scope)}")
+                        self.add(loc + ("say", lang), f"unknown placeholder '{{{name}}}'{hint}", rule.id)
 
     def condition(self, loc: tuple, cond: Condition, rule: Rule, visible: dict[str, FactSpec]) -> None:
         for key in ("all", "any"):
@@ -238,10 +241,10 @@ class _Checker:
         if spec is None:
             other = self.catalogue.specs.get(cond.fact)
             if other is not None:
-                msg = f"'{cond.fact}' belongs to {other.scope} rules; a {rule.scope} rule can test {rule.scope}.* and account.* facts"
+                msg = f"'{cond.fact}' belongs to {other.scope} rules; this {rule.scope} rule can test {_reach(rule.scope)}"
             else:
                 testable = [n for n, s in visible.items() if s.testable]
-                msg = f"unknown fact '{cond.fact}'{did_you_mean(cond.fact, testable)}; `advisor facts` lists them all"
+                msg = f"unknown fact '{cond.fact}'" + suggest(cond.fact, testable, "; `advisor facts` lists them all")
             self.add(loc + ("fact",), msg, rule.id)
             return
         if not spec.testable:
@@ -273,36 +276,48 @@ class _Checker:
                 self.add(loc, f"{fact} is a number; got {v!r}", rule_id)
 
 
+def _reach(scope: str) -> str:
+    return "account.* facts" if scope == "account" else f"{scope}.* and account.* facts"
+
+
 def load_rules(directory: Path, course: Course) -> RuleBase:
     """Load and check every rule file under `directory`; report all problems of all files at once."""
     files = rule_files(directory)
     if not files:
         raise UnreadableInput(Problem(str(directory), 1, 1, "error", "no rule files (*.yaml) found; point --rules at a folder of rule files"))
     problems: list[Problem] = []
-    parsed: list[tuple[Located, RuleFile]] = []
+    parsed: list[tuple[Located, list[tuple[int, Rule]]]] = []
     for path in files:
         try:
             doc = load_file(path)
-            parsed.append((doc, validate(doc, RuleFile, rule_id_at=_rule_id_at(doc))))
+            shell = validate(doc, RuleFile)
         except AdvisorError as exc:
             problems.extend(exc.problems)
+            continue
+        valid: list[tuple[int, Rule]] = []
+        for i in range(len(shell.rules)):
+            try:
+                valid.append((i, validate(doc, Rule, rule_id_at=_rule_id_at(doc), at=("rules", i))))
+            except AdvisorError as exc:
+                problems.extend(exc.problems)
+        parsed.append((doc, valid))
     derived: dict[str, str] = {}
-    for _, rf in parsed:
-        for rule in rf.rules:
+    for _, valid in parsed:
+        for _, rule in valid:
             for name in rule.derive:
                 derived.setdefault(name, rule.id)
     catalogue = Catalogue.base().with_derived(derived)
     seen: dict[str, str] = {}
     loaded: list[LoadedRule] = []
-    for doc, rf in parsed:
+    for doc, valid in parsed:
         checker = _Checker(doc, catalogue, course)
-        for i, rule in enumerate(rf.rules):
+        for i, rule in valid:
             checker.rule(i, rule)
             if rule.id in seen:
                 checker.add(("rules", i, "id"), f"duplicate rule id '{rule.id}' (also in {seen[rule.id]}); rename one", rule.id)
             seen.setdefault(rule.id, f"{doc.path}:{doc.where(('rules', i, 'id'))[0]}")
             node = to_node(rule.when) if rule.when is not None else None
-            loaded.append(LoadedRule(rule, doc.path, len(loaded), node, doc.where(("rules", i))[0]))
+            loaded.append(LoadedRule(rule, doc.path, len(loaded), node, *doc.where(("rules", i))))
         problems.extend(checker.problems)
     if problems:
         raise AdvisorError(problems)
