@@ -160,6 +160,7 @@ class Engine:
         sink: list[tuple[str, str]] = []
         self._sink, self._errors, self._ended, self._ran = sink, [], False, False
         host = self._host
+        corrupt = False
         try:
             for fact in facts:
                 fact["sid"] = sid
@@ -173,15 +174,16 @@ class Engine:
         except EngineError:
             raise
         except Exception as exc:  # noqa: BLE001 - C error codes arrive as bare Exceptions
-            raise EngineError(f"the engine failed on a shard holding rules {', '.join(rule_ids)}: {exc}") from None
+            corrupt = True  # a session that failed in C may crash delete_state (#312): leave it
+            raise EngineError(f"the engine failed on rules {_some(rule_ids)}: {_explain(exc)}") from None
         finally:
-            if self._ran:  # deleting a session where no action ran crashes durable
+            if self._ran and not corrupt:  # deleting a session where no action ran crashes durable
                 host.delete_state(ruleset, sid)
         if self._errors:
             rule_id, exc = self._errors[0]
             raise EngineError(f"rule {rule_id} failed while firing: {type(exc).__name__}: {exc}") from exc
         if not self._ended:
-            raise EngineError(f"the engine stopped before the end of the evaluation (rules {', '.join(rule_ids)})")
+            raise EngineError(f"the engine stopped before the end of the evaluation (rules {_some(rule_ids)})")
         return sink
 
     def _check_state(self, state: Any, ruleset: str, rule_ids: list[str]) -> None:
@@ -189,9 +191,9 @@ class Engine:
             rule_id, exc = self._errors[0]
             raise EngineError(f"rule {rule_id} failed while firing: {type(exc).__name__}: {exc}") from exc
         if isinstance(state, dict) and state.get("exception"):
-            raise EngineError(f"durable-rules reported an error in rules {', '.join(rule_ids)}: {state['exception']}")
+            raise EngineError(f"durable-rules reported an error in rules {_some(rule_ids)}: {state['exception']}")
         if state == 0:
-            raise EngineError(f"an action timed out in rules {', '.join(rule_ids)}")
+            raise EngineError(f"an action timed out in rules {_some(rule_ids)}")
 
     def close(self) -> None:
         """Free the C rulesets (durable cannot unregister a name, but can free its memory)."""
@@ -202,3 +204,25 @@ class Engine:
             except Exception:  # noqa: BLE001,S110 - best effort at shutdown
                 pass
         self._rulesets = []
+
+
+_C_ERRORS = {
+    "303": "one record satisfies more conditions at once than durable-rules can follow (64)",
+    "302": "a record has too many properties",
+    "106": "too many rules in one ruleset",
+    "107": "too many rules share one 'any' condition",
+    "108": "too many rules share the same conditions",
+}
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc)
+    for code, meaning in _C_ERRORS.items():
+        if text.endswith(f"error code: {code}"):
+            return f"{meaning} (durable-rules error {code}); the compiler should have prevented this: please report it"
+    return text
+
+
+def _some(rule_ids: list[str], shown: int = 8) -> str:
+    more = len(rule_ids) - shown
+    return ", ".join(rule_ids[:shown]) + (f" and {more} more" if more > 0 else "")

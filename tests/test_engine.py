@@ -230,7 +230,7 @@ def _satisfying_copy(node: c.Node, values: dict, catalogue, k: int) -> dict:
 def test_engine_stress_ten_times_the_rule_base_stays_under_the_wall(advisor, tmp_path):
     """The shipped rules plus 10 synthetic copies of each, shaped like it, against one profile
     chosen so that nearly all of them hold: compilation keeps the computed fan-out under budget and
-    every evaluation completes (without sharding, durable fails with code 303 or hangs)."""
+    the evaluation completes."""
     profile_path = ROOT / "profiles" / "gz-tax-bureau.yaml"
     records = derive(load_profile(profile_path), TODAY)
     first = {}
@@ -273,3 +273,24 @@ def shutil_copy_rules(src: Path, dst: Path) -> None:
         target = dst / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
+
+
+def test_engine_wall_is_real_and_sharding_avoids_it(tmp_path):
+    """100 distinct conditions one record satisfies: one unsharded ruleset hits durable's error 303,
+    which reaches the caller as a worded EngineError; the compiled shards evaluate correctly."""
+    base = rules_from(tmp_path, [
+        {"id": f"stale-{i}", "source": ["3.2.1.a"], "scope": "stakeholder", "section": "gaps", "say": say(),
+         "when": {"fact": "stakeholder.days_since_contact", "gt": i}}
+        for i in range(100)
+    ])  # fmt: skip
+    records = derive(load_profile(TAX), TODAY)
+    unsharded = compile_rules(base, budget=10_000, max_chains=10_000)
+    assert len(unsharded.shards) == 1 and unsharded.shards[0].fanout == 100
+    with pytest.raises(EngineError, match=r"more conditions at once than durable-rules can follow \(64\) \(durable-rules error 303\)"):
+        Engine(unsharded, base.catalogue).evaluate(records)
+    plan = compile_rules(base)
+    assert plan.summary()["max_fanout"] <= FANOUT_BUDGET and len(plan.shards) == 3
+    got = {(f.rule_id, f.record_id) for f in Engine(plan, base.catalogue).evaluate(records).firings}
+    days = {r.id: r.values.get("stakeholder.days_since_contact") for r in records if r.scope == "stakeholder"}
+    expected = {(f"stale-{i}", rid) for rid, d in days.items() for i in range(100) if d is not None and d > i}
+    assert got == expected and len(expected) > 150
