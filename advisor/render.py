@@ -153,13 +153,17 @@ def build_view(
         }
 
     def item(r: Recommendation) -> dict[str, Any]:
+        who = md(people[r.stakeholder].name) if r.stakeholder else ""
         return {"text": r.text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
-                "who": md(people[r.stakeholder].name) if r.stakeholder else ""}  # fmt: skip
+                "who": who if who and who not in r.text else ""}  # fmt: skip
 
     # At a glance: the highest-priority points for this visit (advice about people who are not
     # attending waits in "others to act on").
     high = [r for r in recs if r.priority == "high" and (r.stakeholder is None or r.stakeholder in attendee_ids)]
-    glance = high[:GLANCE_MAX]
+    glance: list[Recommendation] = []
+    for r in high:  # one point per rule: the same advice for a second person waits in their section
+        if len(glance) < GLANCE_MAX and r.rule_id not in {g.rule_id for g in glance}:
+            glance.append(r)
     shown = {id(r) for r in glance}
     rest = [r for r in recs if id(r) not in shown]
 
@@ -187,8 +191,15 @@ def build_view(
         if mine:
             others.append({**person(s.id), "entries": [item(r) for r in mine]})
 
+    # Why this advice: the rules behind what the brief shows, and the derivations they built on.
+    visible = {r.rule_id for r in glance} | {r.rule_id for r in rest if r.section != "person"}
+    visible |= {r.rule_id for r in person_recs if r.stakeholder in attendee_ids}
+    visible |= {e["rule"] for p in others for e in p["entries"]}
+    said = {r.rule_id for r in recs}
     why = []
     for rule_id, codes in fired:
+        if rule_id in said and rule_id not in visible:
+            continue
         for code in codes:
             why.append({"rule": rule_id, "code": code, "title": course.title(code, lang)})
     why.sort(key=lambda w: (_code_key(w["code"]), w["rule"]))

@@ -294,3 +294,36 @@ def test_engine_wall_is_real_and_sharding_avoids_it(tmp_path):
     days = {r.id: r.values.get("stakeholder.days_since_contact") for r in records if r.scope == "stakeholder"}
     expected = {(f"stale-{i}", rid) for rid, d in days.items() for i in range(100) if d is not None and d > i}
     assert got == expected and len(expected) > 150
+
+
+def test_compiler_emits_the_expected_durable_pattern(tmp_path):
+    base = rules_from(tmp_path, [
+        {"id": "shape", "source": ["2.4.2.a"], "scope": "stakeholder", "section": "person", "say": say(),
+         "when": {"all": [
+             {"fact": "stakeholder.days_since_contact", "gt": 30},
+             {"not": {"fact": "stakeholder.relationship", "in": ["none", "weak"]}},
+             {"fact": "stakeholder.level", "in": ["middle", "senior"]},
+             {"any": [{"fact": "account.levels_covered", "contains": "senior"}, {"fact": "account.satisfaction", "known": False}]},
+         ]}},
+    ])  # fmt: skip
+    plan = compile_rules(base)
+    (shard,) = plan.shards
+    assert shard.scope == "stakeholder" and shard.rule_ids == ["shape"] and shard.fanout == 2
+    # The enum membership moves first (it discriminates); `not in` becomes "known and differs from each".
+    assert shard.conditions == {"r0000": {"$and": [
+        {"t": "stakeholder"},
+        {"$mt": {"stakeholder__level": "(middle|senior)"}},
+        {"$gt": {"stakeholder__days_since_contact": 30}},
+        {"$and": [{"$neq": {"stakeholder__relationship": "none"}}, {"$neq": {"stakeholder__relationship": "weak"}}]},
+        {"$or": [{"account__levels_covered__senior": True}, {"$nex": {"account__satisfaction": 1}}]},
+    ]}}  # fmt: skip
+
+
+def test_engine_two_rules_deriving_the_same_fact_is_harmless(tmp_path):
+    base = rules_from(tmp_path, [
+        {"id": "by-share", "source": ["1.2.1.a"], "when": {"fact": "account.portfolio_share", "gte": 0.1}, "derive": ["account.high_value"]},
+        {"id": "by-rank", "source": ["1.2.1.a"], "when": {"fact": "account.revenue_rank", "lte": 3}, "derive": ["account.high_value"]},
+        {"id": "uses-it", "source": ["1.3.1.c"], "when": {"fact": "account.high_value", "equals": True}, "section": "checklist", "say": say()},
+    ])  # fmt: skip
+    hits = fired(Engine(compile_rules(base), base.catalogue))
+    assert {("by-share", "account"), ("by-rank", "account"), ("uses-it", "account")} <= hits
