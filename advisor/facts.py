@@ -62,7 +62,8 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.name", "text", "the account's name"),
     FactSpec("account.industry", "enum", "the account's industry", _v(p.Industry)),
     FactSpec("account.industry_group", "enum", "party/government/military = government; science/education/culture/health = institution; finance/insurance = finance; else enterprise", INDUSTRY_GROUP_VALUES),
-    FactSpec("account.ownership", "enum", "ownership of an enterprise or financial firm", _v(p.Ownership)),
+    FactSpec("account.ownership", "enum", "ownership of an enterprise, financial firm or institution (unknown for public bodies)", _v(p.Ownership)),
+    FactSpec("account.public_sector", "bool", "party/government/military bodies, institutions not privately or foreign owned, and state-owned firms: their people work under anti-graft rules"),
     FactSpec("account.annual_revenue", "number", "our yearly revenue from the account", unit="currency"),
     FactSpec("account.portfolio_share", "number", "that revenue as a share of the rep's portfolio", unit="0..1"),
     FactSpec("account.revenue_rank", "int", "rank by revenue in the rep's portfolio (1 = largest)"),
@@ -82,10 +83,12 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.has_insider", "bool", "someone's insider status is identified, cultivating or secured"),
     FactSpec("account.best_insider", "enum", "the most advanced insider status of anyone", _v(p.Insider)),
     FactSpec("account.supporters", "int", "people whose stance is supporter"),
+    FactSpec("account.insider_candidates", "int", "supporters we have a working or strong relationship with who are not yet insiders"),
     FactSpec("account.opponents", "int", "people whose stance is opponent"),
     FactSpec("account.days_since_contact", "int", "days since our last interaction with anyone there", unit="days"),
     FactSpec("account.contacts_30d", "int", "interactions in the last 30 days"),
     FactSpec("account.contacts_90d", "int", "interactions in the last 90 days"),
+    FactSpec("account.gifts_meals_365d", "int", "gifts and meals logged in the last 365 days"),
     FactSpec("account.care_forms_180d", "int", f"distinct forms of care ({', '.join(CARE_KINDS)}) used in the last 180 days"),
     FactSpec("account.open_issues", "int", "service issues not yet closed"),
     FactSpec("account.open_incidents", "int", "open issues that are outages or faults"),
@@ -98,6 +101,8 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.has_visit", "bool", "a visit is planned"),
     FactSpec("account.days_until_visit", "int", "days from today to the planned visit", unit="days"),
     FactSpec("account.attendees", "int", "people expected at the visit"),
+    FactSpec("account.attendee_levels", "set", "levels of the people expected at the visit", LEVELS),
+    FactSpec("account.attendee_functions", "set", "department functions of the people expected at the visit", FUNCTIONS),
     FactSpec("account.visit_date", "text", "the planned visit's date"),
     FactSpec("account.visit_objective", "text", "the planned visit's objective"),
     # --- one record per stakeholder ---
@@ -221,7 +226,12 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
             last_by_person[s.id] = max(s.last_contact, last_by_person.get(s.id, s.last_contact))
 
     a: dict[str, Any] = {"account.id": acct.id, "account.name": acct.name, "account.industry": acct.industry}
-    a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
+    group = a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
+    a["account.public_sector"] = (
+        group == "government"
+        or (group == "institution" and acct.ownership not in ("private", "foreign"))
+        or acct.ownership == "state"
+    )
     for key in ("ownership", "annual_revenue", "portfolio_share", "revenue_rank", "brand_influence", "government_influence", "stage", "position"):
         _put(a, f"account.{key}", getattr(acct, key))
     _put(a, "account.growth_outlook", acct.potential.growth_outlook)
@@ -239,11 +249,16 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
     a["account.best_insider"] = best
     a["account.has_insider"] = best != "none"
     a["account.supporters"] = sum(s.relationship.stance == "supporter" for s in profile.stakeholders)
+    a["account.insider_candidates"] = sum(
+        s.relationship.stance == "supporter" and s.relationship.strength in ("working", "strong") and s.insider == "none"
+        for s in profile.stakeholders
+    )
     a["account.opponents"] = sum(s.relationship.stance == "opponent" for s in profile.stakeholders)
     last_any = max([i.date for i in past] + list(last_by_person.values()), default=None)
     _put(a, "account.days_since_contact", _days(today, last_any))
     a["account.contacts_30d"] = sum((today - i.date).days <= 30 for i in past)
     a["account.contacts_90d"] = sum((today - i.date).days <= 90 for i in past)
+    a["account.gifts_meals_365d"] = sum(i.kind in ("gift", "meal") and (today - i.date).days <= 365 for i in past)
     a["account.care_forms_180d"] = len({i.kind for i in past if i.kind in CARE_KINDS and (today - i.date).days <= 180})
     issues = profile.service.issues
     open_issues = [i for i in issues if i.closed is None or i.closed > today]
@@ -261,10 +276,14 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
     if profile.visit:
         a["account.days_until_visit"] = (profile.visit.date - today).days
         a["account.attendees"] = len(profile.visit.attendees)
+        a["account.attendee_levels"] = sorted({people[i].level for i in profile.visit.attendees if i in people})
+        a["account.attendee_functions"] = sorted({people[i].function for i in profile.visit.attendees if i in people})
         a["account.visit_date"] = profile.visit.date.isoformat()
         a["account.visit_objective"] = profile.visit.objective
     else:
         a["account.attendees"] = 0
+        a["account.attendee_levels"] = []
+        a["account.attendee_functions"] = []
 
     records = [Record("account", "account", a)]
 

@@ -63,7 +63,7 @@ class Account(_Model):
     id: Slug
     name: Text
     industry: Industry
-    ownership: Ownership | None = Field(None, description="for enterprises and financial firms")
+    ownership: Ownership | None = Field(None, description="for enterprises, financial firms, and institutions that are not public")
     annual_revenue: float | None = Field(None, ge=0, description="our yearly revenue from the account, in the rep's currency")
     portfolio_share: float | None = Field(None, ge=0, le=1, description="that revenue as a share of the rep's portfolio, 0 to 1")
     revenue_rank: int | None = Field(None, ge=1, description="the account's rank by revenue in the rep's portfolio")
@@ -215,8 +215,8 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
     account = profile.account
     if account.industry == "enterprise" and account.ownership is None:
         problems.append(doc.problem(("account",), "an enterprise needs account.ownership: state, foreign or private"))
-    if account.ownership is not None and account.industry not in ("enterprise", "finance", "insurance"):
-        problems.append(doc.problem(("account", "ownership"), f"ownership applies to enterprises and financial firms, not to industry '{account.industry}'; remove it"))
+    if account.ownership is not None and INDUSTRY_GROUPS[account.industry] == "government":
+        problems.append(doc.problem(("account", "ownership"), f"ownership does not apply to a {account.industry} body; remove it"))
     return problems
 
 

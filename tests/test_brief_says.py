@@ -1,0 +1,91 @@
+"""What each shipped profile's brief must and must not say: the checks a golden file cannot make."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from advisor.profile import load_profile
+
+from conftest import ROOT
+
+TODAY = dt.date(2026, 12, 1)
+
+# profile -> (rules whose advice must appear, rules that must stay out, phrases the English brief must contain)
+EXPECT = {
+    "gz-tax-bureau": (
+        {"gov-incumbent-continuity", "gov-service-dependence", "no-gifts-public-sector", "insider-secure", "tie-conflict-at-visit"},
+        {"private-price-first", "no-gifts-foreign-firm", "insider-none", "soe-rapport"},
+        ["| Tier | high importance, high value |", "### 刘敏: 信息中心主任, 信息中心", "### 周海: 办公室主任, 办公室"],
+    ),
+    "nh-party-org-dept": (
+        {"gov-incumbent-continuity", "no-gifts-public-sector", "gap-senior-level"},
+        {"private-price-first", "soe-rapport", "no-gifts-foreign-firm"},
+        ["# Account brief:", "| Visit | No visit planned |", "## Next steps"],
+    ),
+    "sz-kessler-precision": (
+        {"foreign-formal-process", "no-gifts-foreign-firm", "insider-candidate"},
+        {"no-gifts-public-sector", "soe-rapport", "gov-incumbent-continuity", "insider-secure", "insider-protect-at-visit"},
+        ["| Industry | enterprise (foreign-owned) |", "challenger: a competitor holds the account"],
+    ),
+    "sd-huarui-appliance": (
+        {"private-price-first", "insider-protect-at-visit"},
+        {"no-gifts-public-sector", "no-gifts-foreign-firm", "insider-none", "soe-rapport"},
+        ["| Industry | enterprise (private) |"],
+    ),
+    "dg-abc-branch": (
+        {"finance-service-quality", "soe-rapport", "no-gifts-public-sector", "insider-cultivate"},
+        {"insurance-price-first", "private-price-first"},
+        ["| Industry | banking and securities (state-owned) |"],
+    ),
+    "yx-life-insurance": (
+        {"insurance-price-first", "private-price-first"},
+        {"finance-service-quality", "no-gifts-public-sector", "soe-rapport"},
+        [],
+    ),
+    "sz-metro-group": (
+        {"soe-rapport", "high-value-service-care", "senior-incident-ready", "no-gifts-public-sector"},
+        {"private-price-first", "gov-incumbent-continuity"},
+        ["| Tier | high importance, high value |"],
+    ),
+    "fs-first-hospital": (
+        {"institution-service-quality", "institution-brand-image", "no-gifts-public-sector"},
+        {"gov-incumbent-continuity", "finance-service-quality", "private-price-first"},
+        [],
+    ),
+    "sz-bayview-intl-school": (
+        {"institution-brand-image", "institution-service-quality"},
+        {"no-gifts-public-sector", "private-price-first", "gov-incumbent-continuity"},
+        ["Bayview International School Shenzhen"],
+    ),
+    "gd-provincial-museum": (
+        {"institution-brand-image", "no-gifts-public-sector"},
+        {"private-price-first", "soe-rapport"},
+        [],
+    ),
+}
+
+
+def test_brief_expectations_cover_every_shipped_profile():
+    assert set(EXPECT) == {p.stem for p in (ROOT / "profiles").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_brief_says_what_it_must_and_not_what_it_must_not(advisor, name):
+    must, must_not, phrases = EXPECT[name]
+    profile = load_profile(ROOT / "profiles" / f"{name}.yaml")
+    today = None if profile.visit else TODAY
+    doc = json.loads(advisor.brief(profile, today=today, format="json"))
+    said = {r["rule"] for r in doc["recommendations"]}
+    assert must <= said, f"missing: {sorted(must - said)}"
+    assert not (must_not & said), f"should not say: {sorted(must_not & said)}"
+    text = advisor.brief(profile, today=today)
+    for phrase in phrases:
+        assert phrase in text
+    # Stakeholder advice names the person it is about, so two attendees' sections never read alike.
+    people = {s.id: s.name for s in profile.stakeholders}
+    for rec in doc["recommendations"]:
+        if rec["stakeholder"]:
+            assert people[rec["stakeholder"]] in rec["text"], (rec["rule"], rec["text"])
