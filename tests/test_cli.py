@@ -117,3 +117,36 @@ def test_cli_never_prints_a_traceback_from_a_real_process(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"{bad}:2:1: error: invalid YAML")
+
+
+def test_cli_template_typo_names_file_and_line(capsys, tmp_path):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    brief = templates / "brief.md.j2"
+    text = brief.read_text(encoding="utf-8")
+    assert "{% for p in attendees %}{{ L.person_brief" in text
+    brief.write_text(text.replace("{% for p in attendees %}{{ L.person_brief", "{% for p in atendees %}{{ L.person_brief"), encoding="utf-8")
+    line = next(i for i, s in enumerate(brief.read_text(encoding="utf-8").splitlines(), 1) if "atendees" in s)
+    code, out, err = run(capsys, "brief", TAX, "--templates", str(templates))
+    assert code == 1 and out == ""
+    assert err.startswith(f"{brief}:{line}:1: error: undefined 'atendees'")
+
+
+def test_cli_missing_translation_is_reported_with_its_position(capsys, tmp_path):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    labels = templates / "labels.yaml"
+    lines = labels.read_text(encoding="utf-8").splitlines()
+    zh_visit = next(i for i, s in enumerate(lines) if s.startswith("zh:")) + 1
+    while not lines[zh_visit].startswith("  visit:"):
+        zh_visit += 1
+    del lines[zh_visit]
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    en_line = next(i for i, s in enumerate(lines, 1) if s.startswith("  visit:"))
+    code, _, err = run(capsys, "brief", TAX, "--templates", str(templates))
+    assert code == 1
+    assert err == f"{labels}:{en_line}:10: error: label 'visit' has no zh translation; add it under zh\n"
