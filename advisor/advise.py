@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .engine import Firing
 from .facts import Record
@@ -43,7 +43,9 @@ def recommend(
         position, record = record_index[firing.record_id]
         text = fill(getattr(rule.say, lang), record.values, quote)
         subject = record.subject if rule.scope == "stakeholder" else None
-        rec = Recommendation(rule.id, tuple(rule.source), rule.section, rule.aspect, rule.priority, subject, record.id, text)
+        rec = Recommendation(
+            rule.id, tuple(rule.source), rule.section, rule.aspect, rule.priority, subject, record.id, text
+        )
         ranked.append(((PRIORITY_RANK[rule.priority], loaded.index, _stable(record)), rec))
     ranked.sort(key=lambda pair: pair[0])
     seen: set[tuple] = set()

@@ -58,7 +58,7 @@ class Advisor:
         self._local = threading.local()
 
     @classmethod
-    def load(cls, rules: Path | None = None, templates: Path | None = None) -> "Advisor":
+    def load(cls, rules: Path | None = None, templates: Path | None = None) -> Advisor:
         rules = Path(rules) if rules else shipped("rules")
         templates = Path(templates) if templates else shipped("templates")
         course = load_course()
@@ -83,10 +83,14 @@ class Advisor:
         records = derive(profile, as_of)
         return Evaluation(profile, as_of, source, records, self.engine().evaluate(records))
 
-    def recommendations(self, evaluation: Evaluation, lang: str = "en", *, markdown: bool = False) -> list[Recommendation]:
+    def recommendations(
+        self, evaluation: Evaluation, lang: str = "en", *, markdown: bool = False
+    ) -> list[Recommendation]:
         return recommend(self.base, evaluation.records, evaluation.outcome.firings, lang, md if markdown else str)
 
-    def brief(self, profile: Profile, *, lang: str = "en", today: dt.date | None = None, format: str = "markdown") -> str:
+    def brief(
+        self, profile: Profile, *, lang: str = "en", today: dt.date | None = None, format: str = "markdown"
+    ) -> str:
         """The pre-visit brief (or account brief, with no visit) for `profile`, as text."""
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")

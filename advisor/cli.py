@@ -12,9 +12,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Sequence
 
 from . import __version__
 from .api import FORMATS, Advisor, shipped
@@ -39,7 +39,9 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="advisor", description="Pre-visit briefs for key accounts, from a sales course encoded as rules.")
+    parser = _Parser(
+        prog="advisor", description="Pre-visit briefs for key accounts, from a sales course encoded as rules."
+    )
     parser.add_argument("--version", action="version", version=f"advisor {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -180,14 +182,25 @@ def cmd_test(args: argparse.Namespace) -> int:
         problems.extend(r.problems())
     for rule_id in untested_rules(advisor, rules_dir):
         loaded = advisor.base.by_id()[rule_id]
-        problems.append(Problem(loaded.path, loaded.line, 1, "warning", "rule has no case where it fires and one where it is quiet; add them to the case file beside it", rule_id))
+        problems.append(
+            Problem(
+                loaded.path,
+                loaded.line,
+                1,
+                "warning",
+                "rule has no case where it fires and one where it is quiet; add them to the case file beside it",
+                rule_id,
+            )
+        )
     for p in sorted(problems):
         print(p, file=sys.stderr)
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
     if not results:
-        print(f"advisor: error: no cases found under {rules_dir}; add *.cases.yaml beside the rule files", file=sys.stderr)
+        print(
+            f"advisor: error: no cases found under {rules_dir}; add *.cases.yaml beside the rule files", file=sys.stderr
+        )
         return 1
     return 1 if failed or any(p.level == "error" for p in problems) else 0
 
@@ -196,7 +209,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules, args.templates)
     plan = advisor.plan
     if args.format == "json":
-        shards = [{"name": s.name, "scope": s.scope, "stratum": s.stratum, "rules": s.rule_ids, "fanout": s.fanout, "chains": s.chains} for s in plan.shards]
+        shards = [
+            {
+                "name": s.name,
+                "scope": s.scope,
+                "stratum": s.stratum,
+                "rules": s.rule_ids,
+                "fanout": s.fanout,
+                "chains": s.chains,
+            }
+            for s in plan.shards
+        ]
         print(json.dumps({"summary": plan.summary(), "shards": shards}, indent=2))
         return 0
     summary = plan.summary()

@@ -167,8 +167,17 @@ def strata(rules: list[LoadedRule]) -> dict[str, int]:
         if r.id in level:
             return level[r.id]
         if r.id in visiting:
-            cycle = visiting[visiting.index(r.id):] + [r.id]
-            raise AdvisorError(Problem(r.path, r.line, r.col, "error", f"derived facts form a cycle: {' -> '.join(cycle)}; break it so no rule depends on its own conclusion", r.id))
+            cycle = visiting[visiting.index(r.id) :] + [r.id]
+            raise AdvisorError(
+                Problem(
+                    r.path,
+                    r.line,
+                    r.col,
+                    "error",
+                    f"derived facts form a cycle: {' -> '.join(cycle)}; break it so no rule depends on its own conclusion",
+                    r.id,
+                )
+            )
         visiting.append(r.id)
         deps = c.facts_used(r.condition) if r.condition is not None else set()
         depth = 0
@@ -192,7 +201,7 @@ def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: in
     for r in base.rules:
         groups[(levels[r.id], r.rule.scope)].append(r)
     shards: list[Shard] = []
-    for (stratum, scope) in sorted(groups, key=lambda k: (k[0], SCOPE_ORDER[k[1]])):
+    for stratum, scope in sorted(groups, key=lambda k: (k[0], SCOPE_ORDER[k[1]])):
         # Rules with the same grouping test sit together, so shards fill evenly and stay stable.
         members = sorted(groups[(stratum, scope)], key=lambda r: (_group_key(r, catalogue), r.index))
         current: Shard | None = None
@@ -206,14 +215,20 @@ def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: in
                 tally = _Tally()
                 shards.append(current)
             tally.add(grouping, chains)
-            pattern = {"t": scope} if node is None else {"$and": [{"t": scope}, *_flatten_and(node_to_engine(node, catalogue))]}
+            pattern = (
+                {"t": scope}
+                if node is None
+                else {"$and": [{"t": scope}, *_flatten_and(node_to_engine(node, catalogue))]}
+            )
             current.conditions[f"r{r.index:04d}"] = pattern
             current.rule_ids.append(r.id)
             current.fanout, current.chains = tally.bound(), tally.chains
     set_facts = {n: s.values for n, s in catalogue.specs.items() if s.type == "set"}
     derived = tuple(sorted(n for n, s in catalogue.specs.items() if s.derived_by_rules))
     derives = {r.id: tuple(r.rule.derive) for r in base.rules if r.rule.derive}
-    digest = hashlib.sha256(json.dumps([(s.name, s.conditions) for s in shards], sort_keys=True, default=list).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([(s.name, s.conditions) for s in shards], sort_keys=True, default=list).encode()
+    ).hexdigest()
     return Plan(shards, derives, derived, set_facts, digest)
 
 

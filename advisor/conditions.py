@@ -10,7 +10,7 @@ compiler and this evaluator agree by construction; a test checks that they do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 # Leaf operators and their negations under the "unknown is never true" reading.
 NEGATE = {
@@ -32,15 +32,15 @@ class Leaf:
 
 @dataclass(frozen=True)
 class All:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Any_:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
-Node = Union[Leaf, All, Any_]
+Node = Leaf | All | Any_
 
 
 def negate(node: Node) -> Node:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .compiler import END_MARKER, Plan, engine_fact
 from .errors import EngineError
@@ -91,7 +92,7 @@ class Engine:
         for shard in plan.shards:
             name = f"{prefix}_{shard.name}"
             rules = shard.definition()
-            ids = dict(zip(shard.conditions, shard.rule_ids))
+            ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
             for rule_name, body in rules.items():
                 body["run"] = self._end_action() if rule_name == "zz_end" else self._action(ids[rule_name])
             definitions[name] = rules

@@ -61,9 +61,23 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.id", "text", "the account's id"),
     FactSpec("account.name", "text", "the account's name"),
     FactSpec("account.industry", "enum", "the account's industry", _v(p.Industry)),
-    FactSpec("account.industry_group", "enum", "party/government/military = government; science/education/culture/health = institution; finance/insurance = finance; else enterprise", INDUSTRY_GROUP_VALUES),
-    FactSpec("account.ownership", "enum", "ownership of an enterprise, financial firm or institution (unknown for public bodies)", _v(p.Ownership)),
-    FactSpec("account.public_sector", "bool", "party/government/military bodies, institutions not privately or foreign owned, and state-owned firms: their people work under anti-graft rules"),
+    FactSpec(
+        "account.industry_group",
+        "enum",
+        "party/government/military = government; science/education/culture/health = institution; finance/insurance = finance; else enterprise",
+        INDUSTRY_GROUP_VALUES,
+    ),
+    FactSpec(
+        "account.ownership",
+        "enum",
+        "ownership of an enterprise, financial firm or institution (unknown for public bodies)",
+        _v(p.Ownership),
+    ),
+    FactSpec(
+        "account.public_sector",
+        "bool",
+        "party/government/military bodies, institutions not privately or foreign owned, and state-owned firms: their people work under anti-graft rules",
+    ),
     FactSpec("account.annual_revenue", "number", "our yearly revenue from the account", unit="currency"),
     FactSpec("account.portfolio_share", "number", "that revenue as a share of the rep's portfolio", unit="0..1"),
     FactSpec("account.revenue_rank", "int", "rank by revenue in the rep's portfolio (1 = largest)"),
@@ -74,22 +88,37 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.industry_shift", "bool", "its industry is changing"),
     FactSpec("account.stage", "enum", "relationship stage", _v(p.Stage)),
     FactSpec("account.position", "enum", "incumbent (we hold it) or challenger (a competitor does)", _v(p.Position)),
-    FactSpec("account.days_since_record_update", "int", "days since the customer record was last reviewed", unit="days"),
+    FactSpec(
+        "account.days_since_record_update", "int", "days since the customer record was last reviewed", unit="days"
+    ),
     FactSpec("account.stakeholders", "int", "people in the profile"),
     FactSpec("account.levels_present", "set", "levels of the people in the profile", LEVELS),
     FactSpec("account.functions_present", "set", "department functions of the people in the profile", FUNCTIONS),
-    FactSpec("account.levels_covered", "set", "levels where we have a working or strong relationship with someone", LEVELS),
-    FactSpec("account.functions_covered", "set", "functions where we have a working or strong relationship with someone", FUNCTIONS),
+    FactSpec(
+        "account.levels_covered", "set", "levels where we have a working or strong relationship with someone", LEVELS
+    ),
+    FactSpec(
+        "account.functions_covered",
+        "set",
+        "functions where we have a working or strong relationship with someone",
+        FUNCTIONS,
+    ),
     FactSpec("account.has_insider", "bool", "someone's insider status is identified, cultivating or secured"),
     FactSpec("account.best_insider", "enum", "the most advanced insider status of anyone", _v(p.Insider)),
     FactSpec("account.supporters", "int", "people whose stance is supporter"),
-    FactSpec("account.insider_candidates", "int", "supporters we have a working or strong relationship with who are not yet insiders"),
+    FactSpec(
+        "account.insider_candidates",
+        "int",
+        "supporters we have a working or strong relationship with who are not yet insiders",
+    ),
     FactSpec("account.opponents", "int", "people whose stance is opponent"),
     FactSpec("account.days_since_contact", "int", "days since our last interaction with anyone there", unit="days"),
     FactSpec("account.contacts_30d", "int", "interactions in the last 30 days"),
     FactSpec("account.contacts_90d", "int", "interactions in the last 90 days"),
     FactSpec("account.gifts_meals_365d", "int", "gifts and meals logged in the last 365 days"),
-    FactSpec("account.care_forms_180d", "int", f"distinct forms of care ({', '.join(CARE_KINDS)}) used in the last 180 days"),
+    FactSpec(
+        "account.care_forms_180d", "int", f"distinct forms of care ({', '.join(CARE_KINDS)}) used in the last 180 days"
+    ),
     FactSpec("account.open_issues", "int", "service issues not yet closed"),
     FactSpec("account.open_incidents", "int", "open issues that are outages or faults"),
     FactSpec("account.repeat_issue_categories", "int", "issue categories seen twice or more in the last 180 days"),
@@ -102,7 +131,9 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.days_until_visit", "int", "days from today to the planned visit", unit="days"),
     FactSpec("account.attendees", "int", "people expected at the visit"),
     FactSpec("account.attendee_levels", "set", "levels of the people expected at the visit", LEVELS),
-    FactSpec("account.attendee_functions", "set", "department functions of the people expected at the visit", FUNCTIONS),
+    FactSpec(
+        "account.attendee_functions", "set", "department functions of the people expected at the visit", FUNCTIONS
+    ),
     FactSpec("account.visit_date", "text", "the planned visit's date"),
     FactSpec("account.visit_objective", "text", "the planned visit's objective"),
     # --- one record per stakeholder ---
@@ -113,7 +144,12 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("stakeholder.function", "enum", "what the department does for communications/IT", FUNCTIONS),
     FactSpec("stakeholder.level", "enum", "seniority", LEVELS),
     FactSpec("stakeholder.relationship", "enum", "how strong our relationship with them is", _v(p.Strength)),
-    FactSpec("stakeholder.stance", "enum", "their stance towards us (unknown when not known)", tuple(v for v in _v(p.Stance) if v != "unknown")),
+    FactSpec(
+        "stakeholder.stance",
+        "enum",
+        "their stance towards us (unknown when not known)",
+        tuple(v for v in _v(p.Stance) if v != "unknown"),
+    ),
     FactSpec("stakeholder.insider", "enum", "insider status", _v(p.Insider)),
     FactSpec("stakeholder.contact_degree", "int", "1 = we know them directly; 2 or 3 = through introducers"),
     FactSpec("stakeholder.via_name", "text", "who introduces us to them"),
@@ -139,8 +175,18 @@ _BASE: tuple[FactSpec, ...] = (
             FactSpec(f"tie.{end}_name", "text", f"name of the person the tie runs {end}"),
             FactSpec(f"tie.{end}_level", "enum", f"level of the person the tie runs {end}", LEVELS),
             FactSpec(f"tie.{end}_function", "enum", f"department function of the person the tie runs {end}", FUNCTIONS),
-            FactSpec(f"tie.{end}_relationship", "enum", f"our relationship with the person the tie runs {end}", _v(p.Strength)),
-            FactSpec(f"tie.{end}_stance", "enum", f"stance of the person the tie runs {end}", tuple(v for v in _v(p.Stance) if v != "unknown")),
+            FactSpec(
+                f"tie.{end}_relationship",
+                "enum",
+                f"our relationship with the person the tie runs {end}",
+                _v(p.Strength),
+            ),
+            FactSpec(
+                f"tie.{end}_stance",
+                "enum",
+                f"stance of the person the tie runs {end}",
+                tuple(v for v in _v(p.Stance) if v != "unknown"),
+            ),
             FactSpec(f"tie.{end}_insider", "enum", f"insider status of the person the tie runs {end}", _v(p.Insider)),
             FactSpec(f"tie.{end}_is_attendee", "bool", f"the person the tie runs {end} attends the visit"),
         )
@@ -171,10 +217,10 @@ class Catalogue:
     specs: dict[str, FactSpec]
 
     @classmethod
-    def base(cls) -> "Catalogue":
+    def base(cls) -> Catalogue:
         return cls({s.name: s for s in _BASE})
 
-    def with_derived(self, names: dict[str, str]) -> "Catalogue":
+    def with_derived(self, names: dict[str, str]) -> Catalogue:
         """Add rule-derived boolean flags; `names` maps each flag to the rule that first declares it."""
         specs = dict(self.specs)
         for name, rule_id in sorted(names.items()):
@@ -232,7 +278,16 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
         or (group == "institution" and acct.ownership not in ("private", "foreign"))
         or acct.ownership == "state"
     )
-    for key in ("ownership", "annual_revenue", "portfolio_share", "revenue_rank", "brand_influence", "government_influence", "stage", "position"):
+    for key in (
+        "ownership",
+        "annual_revenue",
+        "portfolio_share",
+        "revenue_rank",
+        "brand_influence",
+        "government_influence",
+        "stage",
+        "position",
+    ):
         _put(a, f"account.{key}", getattr(acct, key))
     _put(a, "account.growth_outlook", acct.potential.growth_outlook)
     a["account.mindset_shift"] = acct.potential.mindset_shift
@@ -250,7 +305,9 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
     a["account.has_insider"] = best != "none"
     a["account.supporters"] = sum(s.relationship.stance == "supporter" for s in profile.stakeholders)
     a["account.insider_candidates"] = sum(
-        s.relationship.stance == "supporter" and s.relationship.strength in ("working", "strong") and s.insider == "none"
+        s.relationship.stance == "supporter"
+        and s.relationship.strength in ("working", "strong")
+        and s.insider == "none"
         for s in profile.stakeholders
     )
     a["account.opponents"] = sum(s.relationship.stance == "opponent" for s in profile.stakeholders)

@@ -88,9 +88,15 @@ def problems_from(
             problem = doc.problem(loc, f"{where} must be {one_of(choices)}; got {got!r}{hint}", rule_id=rid)
         elif kind == "string_pattern_mismatch":
             # Every pattern in our formats is an id: say what an id looks like, not the regex.
-            problem = doc.problem(loc, f"{where} must be an id of lower-case letters, digits, - and _ (no spaces); got {err.get('input')!r}", rule_id=rid)
+            problem = doc.problem(
+                loc,
+                f"{where} must be an id of lower-case letters, digits, - and _ (no spaces); got {err.get('input')!r}",
+                rule_id=rid,
+            )
         elif kind in ("model_type", "dict_type"):
-            problem = doc.problem(loc, f"{where} must be a mapping of keys to values; got {_kind(err.get('input'))}", rule_id=rid)
+            problem = doc.problem(
+                loc, f"{where} must be a mapping of keys to values; got {_kind(err.get('input'))}", rule_id=rid
+            )
         elif kind == "list_type":
             problem = doc.problem(loc, f"{where} must be a list; got {_kind(err.get('input'))}", rule_id=rid)
         else:

@@ -19,7 +19,9 @@ Slug = Annotated[
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 
-Industry = Literal["party", "government", "military", "science", "education", "culture", "health", "finance", "insurance", "enterprise"]
+Industry = Literal[
+    "party", "government", "military", "science", "education", "culture", "health", "finance", "insurance", "enterprise"
+]
 Ownership = Literal["state", "foreign", "private"]
 Stage = Literal["establish", "maintain", "consolidate", "develop"]
 Position = Literal["incumbent", "challenger"]
@@ -31,7 +33,9 @@ Strength = Literal["none", "weak", "working", "strong"]
 Stance = Literal["supporter", "neutral", "opponent", "unknown"]
 Insider = Literal["none", "identified", "cultivating", "secured"]
 TieKind = Literal["personal", "shared_interest", "conflicting_interest"]
-InteractionKind = Literal["visit", "call", "message", "meeting", "care", "event", "service", "training", "gift", "meal", "other"]
+InteractionKind = Literal[
+    "visit", "call", "message", "meeting", "care", "event", "service", "training", "gift", "meal", "other"
+]
 Severity = Literal["low", "medium", "high", "critical"]
 CompetitorStrength = Literal["weak", "moderate", "strong"]
 EventKind = Literal[
@@ -55,7 +59,9 @@ class Potential(_Model):
 
     growth_outlook: Outlook | None = Field(None, description="the account's own growth prospects")
     mindset_shift: bool = Field(False, description="the account is newly open to new services or ways of working")
-    industry_shift: bool = Field(False, description="its industry is changing (regulation, digitalisation, consolidation)")
+    industry_shift: bool = Field(
+        False, description="its industry is changing (regulation, digitalisation, consolidation)"
+    )
     note: Note = ""
 
 
@@ -63,15 +69,23 @@ class Account(_Model):
     id: Slug
     name: Text
     industry: Industry
-    ownership: Ownership | None = Field(None, description="for enterprises, financial firms, and institutions that are not public")
-    annual_revenue: float | None = Field(None, ge=0, description="our yearly revenue from the account, in the rep's currency")
-    portfolio_share: float | None = Field(None, ge=0, le=1, description="that revenue as a share of the rep's portfolio, 0 to 1")
+    ownership: Ownership | None = Field(
+        None, description="for enterprises, financial firms, and institutions that are not public"
+    )
+    annual_revenue: float | None = Field(
+        None, ge=0, description="our yearly revenue from the account, in the rep's currency"
+    )
+    portfolio_share: float | None = Field(
+        None, ge=0, le=1, description="that revenue as a share of the rep's portfolio, 0 to 1"
+    )
     revenue_rank: int | None = Field(None, ge=1, description="the account's rank by revenue in the rep's portfolio")
     brand_influence: Level3 | None = Field(None, description="reference value as a brand name (1.2.2)")
     government_influence: Level3 | None = Field(None, description="influence as or over government bodies (1.2.2)")
     potential: Potential = Potential()
     stage: Stage
-    position: Position = Field(description="incumbent: we hold the account and defend it; challenger: a competitor holds it")
+    position: Position = Field(
+        description="incumbent: we hold the account and defend it; challenger: a competitor holds it"
+    )
     record_updated: dt.date | None = Field(None, description="when the customer record was last reviewed")
     note: Note = ""
 
@@ -179,13 +193,24 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
     ids: dict[str, int] = {}
     for i, person in enumerate(profile.stakeholders):
         if person.id in ids:
-            problems.append(doc.problem(("stakeholders", i, "id"), f"duplicate stakeholder id '{person.id}' (also stakeholders[{ids[person.id]}]); give each person a unique id"))
+            problems.append(
+                doc.problem(
+                    ("stakeholders", i, "id"),
+                    f"duplicate stakeholder id '{person.id}' (also stakeholders[{ids[person.id]}]); give each person a unique id",
+                )
+            )
         else:
             ids[person.id] = i
 
     def ref(loc: tuple, value: str | None) -> None:
         if value is not None and value not in ids:
-            problems.append(doc.problem(loc, f"unknown stakeholder '{value}'" + suggest(value, ids, "; use the id of a person under stakeholders")))
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"unknown stakeholder '{value}'"
+                    + suggest(value, ids, "; use the id of a person under stakeholders"),
+                )
+            )
 
     for i, person in enumerate(profile.stakeholders):
         ref(("stakeholders", i, "reports_to"), person.reports_to)
@@ -193,7 +218,12 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
             problems.append(doc.problem(("stakeholders", i, "reports_to"), "a person cannot report to themselves"))
         ref(("stakeholders", i, "contact", "via"), person.contact.via)
         if person.contact.via is not None and person.contact.degree == 1:
-            problems.append(doc.problem(("stakeholders", i, "contact", "degree"), "contact degree 1 means we reach them directly; set degree 2 or 3, or remove via"))
+            problems.append(
+                doc.problem(
+                    ("stakeholders", i, "contact", "degree"),
+                    "contact degree 1 means we reach them directly; set degree 2 or 3, or remove via",
+                )
+            )
         for j, tie in enumerate(person.ties):
             ref(("stakeholders", i, "ties", j, "with"), tie.with_)
     for i, item in enumerate(profile.interactions):
@@ -203,7 +233,9 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
         ref(("events", i, "stakeholder"), event.stakeholder)
     for i, issue in enumerate(profile.service.issues):
         if issue.closed and issue.closed < issue.opened:
-            problems.append(doc.problem(("service", "issues", i, "closed"), "closed before it was opened; check the dates"))
+            problems.append(
+                doc.problem(("service", "issues", i, "closed"), "closed before it was opened; check the dates")
+            )
     if profile.visit:
         for j, who in enumerate(profile.visit.attendees):
             ref(("visit", "attendees", j), who)
@@ -211,12 +243,19 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
             problems.append(doc.problem(("visit", "attendees"), "an attendee is listed twice; list each person once"))
         last = max((x.date for x in profile.interactions), default=None)
         if last and profile.visit.date < last:
-            problems.append(doc.problem(("visit", "date"), f"the visit ({profile.visit.date}) is dated before the last interaction ({last}); plan the next visit or log it as an interaction"))
+            problems.append(
+                doc.problem(
+                    ("visit", "date"),
+                    f"the visit ({profile.visit.date}) is dated before the last interaction ({last}); plan the next visit or log it as an interaction",
+                )
+            )
     account = profile.account
     if account.industry == "enterprise" and account.ownership is None:
         problems.append(doc.problem(("account",), "an enterprise needs account.ownership: state, foreign or private"))
     if account.ownership is not None and INDUSTRY_GROUPS[account.industry] == "government":
-        problems.append(doc.problem(("account", "ownership"), f"ownership does not apply to a {account.industry} body; remove it"))
+        problems.append(
+            doc.problem(("account", "ownership"), f"ownership does not apply to a {account.industry} body; remove it")
+        )
     return problems
 
 

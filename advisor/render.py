@@ -43,7 +43,7 @@ class Templates:
     files: tuple[Path, ...]
 
     @classmethod
-    def load(cls, directory: Path) -> "Templates":
+    def load(cls, directory: Path) -> Templates:
         labels_path = directory / LABELS_FILE
         doc = load_file(labels_path)
         labels = doc.data
@@ -54,11 +54,27 @@ class Templates:
             lang = "zh" if missing in _keys(labels["en"]) else "en"
             other = "en" if lang == "zh" else "zh"
             line, col = doc.where(tuple([other, *missing.split(".")]))
-            problems.append(Problem(str(labels_path), line, col, "error", f"label '{missing}' has no {lang} translation; add it under {lang}"))
+            problems.append(
+                Problem(
+                    str(labels_path),
+                    line,
+                    col,
+                    "error",
+                    f"label '{missing}' has no {lang} translation; add it under {lang}",
+                )
+            )
         if problems:
             raise AdvisorError(problems)
         if not (directory / BRIEF_TEMPLATE).is_file():
-            raise UnreadableInput(Problem(str(directory / BRIEF_TEMPLATE), 1, 1, "error", "template not found; copy the shipped templates folder"))
+            raise UnreadableInput(
+                Problem(
+                    str(directory / BRIEF_TEMPLATE),
+                    1,
+                    1,
+                    "error",
+                    "template not found; copy the shipped templates folder",
+                )
+            )
         env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(directory)),
             undefined=jinja2.StrictUndefined,
@@ -71,7 +87,15 @@ class Templates:
         try:
             template = env.get_template(BRIEF_TEMPLATE)
         except jinja2.TemplateSyntaxError as exc:
-            raise AdvisorError(Problem(str(directory / (exc.name or BRIEF_TEMPLATE)), exc.lineno or 1, 1, "error", f"template syntax: {exc.message}")) from None
+            raise AdvisorError(
+                Problem(
+                    str(directory / (exc.name or BRIEF_TEMPLATE)),
+                    exc.lineno or 1,
+                    1,
+                    "error",
+                    f"template syntax: {exc.message}",
+                )
+            ) from None
         del template
         files = tuple(sorted(p for p in directory.rglob("*") if p.is_file()))
         return cls(directory, labels, env, files)
@@ -83,7 +107,15 @@ class Templates:
             path, line = self._where(exc)
             name = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))
             what = next((g for g in name.groups() if g), str(exc)) if name else str(exc)
-            raise AdvisorError(Problem(path, line, 1, "error", f"undefined '{what}'; check the spelling against the brief's data (see labels.yaml and the template)")) from None
+            raise AdvisorError(
+                Problem(
+                    path,
+                    line,
+                    1,
+                    "error",
+                    f"undefined '{what}'; check the spelling against the brief's data (see labels.yaml and the template)",
+                )
+            ) from None
         except jinja2.TemplateError as exc:
             path, line = self._where(exc)
             raise AdvisorError(Problem(path, line, 1, "error", f"template error: {exc}")) from None
@@ -223,7 +255,9 @@ def build_view(
             "tiers": tiers,
         },
         "visit": (
-            {"date": profile.visit.date.isoformat(), "objective": md(profile.visit.objective)} if profile.visit else None
+            {"date": profile.visit.date.isoformat(), "objective": md(profile.visit.objective)}
+            if profile.visit
+            else None
         ),
         "attendees": attendees,
         "glance": [item(r) for r in glance],
@@ -244,19 +278,37 @@ def to_json(
     account = profile.account
     doc = {
         "advisor": {"version": version, "rules_hash": digest},
-        "account": {"id": account.id, "name": account.name, "industry": account.industry,
-                    "ownership": account.ownership, "stage": account.stage, "position": account.position,
-                    "tiers": tiers},  # fmt: skip
+        "account": {
+            "id": account.id,
+            "name": account.name,
+            "industry": account.industry,
+            "ownership": account.ownership,
+            "stage": account.stage,
+            "position": account.position,
+            "tiers": tiers,
+        },  # fmt: skip
         "as_of": as_of,
         "as_of_source": as_of_source,
         "lang": lang,
         "visit": (
-            {"date": profile.visit.date.isoformat(), "objective": profile.visit.objective, "attendees": list(profile.visit.attendees)}
-            if profile.visit else None
+            {
+                "date": profile.visit.date.isoformat(),
+                "objective": profile.visit.objective,
+                "attendees": list(profile.visit.attendees),
+            }
+            if profile.visit
+            else None
         ),
         "recommendations": [
-            {"rule": r.rule_id, "source": list(r.source), "section": r.section, "aspect": r.aspect,
-             "priority": r.priority, "stakeholder": r.stakeholder, "text": r.text}  # fmt: skip
+            {
+                "rule": r.rule_id,
+                "source": list(r.source),
+                "section": r.section,
+                "aspect": r.aspect,
+                "priority": r.priority,
+                "stakeholder": r.stakeholder,
+                "text": r.text,
+            }  # fmt: skip
             for r in recs
         ],
     }

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from . import conditions as c
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of, suggest
-from .facts import SCOPES, Catalogue, FactSpec
+from .facts import Catalogue, FactSpec
 from .modelio import validate
 from .yamlio import Located, load_file
 
@@ -46,9 +56,9 @@ class _Model(BaseModel):
 class Condition(_Model):
     """One node of `when:`: all/any/not of conditions, or a test of one fact."""
 
-    all: list["Condition"] | None = None
-    any: list["Condition"] | None = None
-    not_: "Condition | None" = Field(None, alias="not")
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(None, alias="not")
     fact: str | None = None
     equals: Scalar | None = None
     not_equals: Scalar | None = None
@@ -62,7 +72,7 @@ class Condition(_Model):
     contains: str | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Condition":
+    def _one_form(self) -> Condition:
         forms = [k for k in ("all", "any", "not_") if k in self.model_fields_set]
         ops = self.operators()
         if forms and (ops or self.fact is not None):
@@ -106,7 +116,7 @@ class Rule(_Model):
     note: str = ""
 
     @model_validator(mode="after")
-    def _says_or_derives(self) -> "Rule":
+    def _says_or_derives(self) -> Rule:
         if self.say is None and not self.derive:
             raise ValueError("a rule needs 'say' (advice) or 'derive' (a fact for other rules), or both")
         if self.say is not None and self.section is None:
@@ -217,9 +227,17 @@ class _Checker:
         for j, name in enumerate(rule.derive):
             scope = name.split(".", 1)[0]
             if "." not in name or not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", name):
-                self.add(loc + ("derive", j), f"derived fact '{name}' must look like scope.name, e.g. account.high_value", rule.id)
+                self.add(
+                    loc + ("derive", j),
+                    f"derived fact '{name}' must look like scope.name, e.g. account.high_value",
+                    rule.id,
+                )
             elif scope not in (rule.scope, "account"):
-                self.add(loc + ("derive", j), f"a {rule.scope} rule can derive {rule.scope}.* or account.* facts, not '{name}'", rule.id)
+                self.add(
+                    loc + ("derive", j),
+                    f"a {rule.scope} rule can derive {rule.scope}.* or account.* facts, not '{name}'",
+                    rule.id,
+                )
             elif name in self.catalogue.specs and not self.catalogue.specs[name].derived_by_rules:
                 self.add(loc + ("derive", j), f"'{name}' is a fact from the profile; derive a new name", rule.id)
         if rule.say is not None:
@@ -248,12 +266,19 @@ class _Checker:
             self.add(loc + ("fact",), msg, rule.id)
             return
         if not spec.testable:
-            self.add(loc + ("fact",), f"'{cond.fact}' is text for quoting in advice, not a fact a rule can test", rule.id)
+            self.add(
+                loc + ("fact",), f"'{cond.fact}' is text for quoting in advice, not a fact a rule can test", rule.id
+            )
             return
         (op,) = cond.operators()
         allowed = OPERATORS_BY_TYPE[spec.type]
         if op not in allowed:
-            self.add(loc + (op,), f"'{op}' does not apply to {cond.fact} ({spec.type}); use {one_of(allowed)}", rule.id, key=True)
+            self.add(
+                loc + (op,),
+                f"'{op}' does not apply to {cond.fact} ({spec.type}); use {one_of(allowed)}",
+                rule.id,
+                key=True,
+            )
             return
         value = getattr(cond, "in_" if op == "in" else op)
         values = value if isinstance(value, list) else [value]
@@ -284,7 +309,11 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
     """Load and check every rule file under `directory`; report all problems of all files at once."""
     files = rule_files(directory)
     if not files:
-        raise UnreadableInput(Problem(str(directory), 1, 1, "error", "no rule files (*.yaml) found; point --rules at a folder of rule files"))
+        raise UnreadableInput(
+            Problem(
+                str(directory), 1, 1, "error", "no rule files (*.yaml) found; point --rules at a folder of rule files"
+            )
+        )
     problems: list[Problem] = []
     parsed: list[tuple[Located, list[tuple[int, Rule]]]] = []
     for path in files:
@@ -314,7 +343,9 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
         for i, rule in valid:
             checker.rule(i, rule)
             if rule.id in seen:
-                checker.add(("rules", i, "id"), f"duplicate rule id '{rule.id}' (also in {seen[rule.id]}); rename one", rule.id)
+                checker.add(
+                    ("rules", i, "id"), f"duplicate rule id '{rule.id}' (also in {seen[rule.id]}); rename one", rule.id
+                )
             seen.setdefault(rule.id, f"{doc.path}:{doc.where(('rules', i, 'id'))[0]}")
             node = to_node(rule.when) if rule.when is not None else None
             loaded.append(LoadedRule(rule, doc.path, len(loaded), node, *doc.where(("rules", i))))
@@ -337,4 +368,6 @@ def _rule_id_at(doc: Located):
         return ""
 
     return rule_id
+
+
 Condition.model_rebuild()

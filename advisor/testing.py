@@ -110,12 +110,20 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
         if base_path not in bases:
             bases[base_path] = load_file(base_path)
         base_doc = bases[base_path]
-        merged = Located(f"{path} (case '{name}' on {base_doc.path})", overlay(base_doc.data, case.overlay), base_doc.values, base_doc.keys)
+        merged = Located(
+            f"{path} (case '{name}' on {base_doc.path})",
+            overlay(base_doc.data, case.overlay),
+            base_doc.values,
+            base_doc.keys,
+        )
         try:
             profile = parse_profile(merged)
         except AdvisorError as exc:
             raise AdvisorError(
-                [doc.problem(("cases", name, "overlay"), f"case '{name}' makes an invalid profile: {p.message}") for p in exc.problems]
+                [
+                    doc.problem(("cases", name, "overlay"), f"case '{name}' makes an invalid profile: {p.message}")
+                    for p in exc.problems
+                ]
             ) from None
         evaluation = advisor.evaluate(profile, case.today or spec.today)
         fired = {(f.rule_id, _subject(f.record_id, evaluation)) for f in evaluation.outcome.firings}

@@ -44,7 +44,9 @@ class Located:
             probe = probe[:-1]
         return self.values.get((), (1, 1))
 
-    def problem(self, loc: Path_, message: str, *, key: bool = False, rule_id: str = "", level: str = "error") -> Problem:
+    def problem(
+        self, loc: Path_, message: str, *, key: bool = False, rule_id: str = "", level: str = "error"
+    ) -> Problem:
         line, col = self.where(loc, key=key)
         return Problem(self.path, line, col, level, message, rule_id)
 

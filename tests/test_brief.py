@@ -84,7 +84,9 @@ def test_brief_structure_holds_for_every_profile(advisor, path):
     assert len(bodies) == len(set(bodies)), [b for b in bodies if bodies.count(b) > 1]
 
 
-COMPLIANCE_FORBIDDEN = re.compile(r"\b(gifts?|banquet|entertain\w*|red envelope|kickback)\b|送礼|礼品|宴请|请客|红包|回扣", re.I)
+COMPLIANCE_FORBIDDEN = re.compile(
+    r"\b(gifts?|banquet|entertain\w*|red envelope|kickback)\b|送礼|礼品|宴请|请客|红包|回扣", re.I
+)
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=[p.stem for p in PROFILES])
@@ -93,7 +95,9 @@ def test_brief_never_recommends_gifts_or_banquets_except_to_warn(advisor, path):
         doc = json.loads(brief(advisor, path.stem, lang, "json"))
         for rec in doc["recommendations"]:
             if COMPLIANCE_FORBIDDEN.search(rec["text"]):
-                assert rec["aspect"] == "avoid", f"{rec['rule']} mentions gifts or banquets outside an 'avoid': {rec['text']}"
+                assert rec["aspect"] == "avoid", (
+                    f"{rec['rule']} mentions gifts or banquets outside an 'avoid': {rec['text']}"
+                )
 
 
 def test_brief_profile_text_cannot_break_the_markdown(advisor, tmp_path):

@@ -16,7 +16,13 @@ TODAY = dt.date(2026, 12, 1)
 # profile -> (rules whose advice must appear, rules that must stay out, phrases the English brief must contain)
 EXPECT = {
     "gz-tax-bureau": (
-        {"gov-incumbent-continuity", "gov-service-dependence", "no-gifts-public-sector", "insider-secure", "tie-conflict-at-visit"},
+        {
+            "gov-incumbent-continuity",
+            "gov-service-dependence",
+            "no-gifts-public-sector",
+            "insider-secure",
+            "tie-conflict-at-visit",
+        },
         {"private-price-first", "no-gifts-foreign-firm", "insider-none", "soe-rapport"},
         ["| Tier | high importance, high value |", "### 刘敏: 信息中心主任, 信息中心", "### 周海: 办公室主任, 办公室"],
     ),
@@ -27,7 +33,13 @@ EXPECT = {
     ),
     "sz-kessler-precision": (
         {"foreign-formal-process", "no-gifts-foreign-firm", "insider-candidate"},
-        {"no-gifts-public-sector", "soe-rapport", "gov-incumbent-continuity", "insider-secure", "insider-protect-at-visit"},
+        {
+            "no-gifts-public-sector",
+            "soe-rapport",
+            "gov-incumbent-continuity",
+            "insider-secure",
+            "insider-protect-at-visit",
+        },
         ["| Industry | enterprise (foreign-owned) |", "challenger: a competitor holds the account"],
     ),
     "sd-huarui-appliance": (

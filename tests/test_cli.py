@@ -127,7 +127,10 @@ def test_cli_template_typo_names_file_and_line(capsys, tmp_path):
     brief = templates / "brief.md.j2"
     text = brief.read_text(encoding="utf-8")
     assert "{% for p in attendees %}{{ L.person_brief" in text
-    brief.write_text(text.replace("{% for p in attendees %}{{ L.person_brief", "{% for p in atendees %}{{ L.person_brief"), encoding="utf-8")
+    brief.write_text(
+        text.replace("{% for p in attendees %}{{ L.person_brief", "{% for p in atendees %}{{ L.person_brief"),
+        encoding="utf-8",
+    )
     line = next(i for i, s in enumerate(brief.read_text(encoding="utf-8").splitlines(), 1) if "atendees" in s)
     code, out, err = run(capsys, "brief", TAX, "--templates", str(templates))
     assert code == 1 and out == ""

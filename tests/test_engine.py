@@ -90,7 +90,10 @@ def test_engine_fires_stakeholder_rules_once_per_matching_person(tmp_path):
          "when": {"fact": "stakeholder.days_since_contact", "gt": 100}},
     ])  # fmt: skip
     hits = fired(Engine(compile_rules(base), base.catalogue))
-    assert {r for r in hits if r[0] == "middle"} == {("middle", "stakeholder:liu-min"), ("middle", "stakeholder:zhou-hai")}
+    assert {r for r in hits if r[0] == "middle"} == {
+        ("middle", "stakeholder:liu-min"),
+        ("middle", "stakeholder:zhou-hai"),
+    }
     assert {r for r in hits if r[0] == "stale"} == {("stale", "stakeholder:zhou-hai")}
 
 
@@ -128,7 +131,10 @@ def _reference_firings(base: RuleBase, records, derived) -> set[tuple[str, str]]
         for rec in records:
             if rec.scope != r.rule.scope:
                 continue
-            values = {**rec.values, **{n: False for n in base.catalogue.specs if base.catalogue.specs[n].derived_by_rules}}
+            values = {
+                **rec.values,
+                **{n: False for n in base.catalogue.specs if base.catalogue.specs[n].derived_by_rules},
+            }
             values.update(derived.get(rec.id, {}))
             if r.condition is None or c.holds(ordered(r.condition, base.catalogue), values):
                 out.add((r.id, rec.id))
@@ -167,7 +173,9 @@ def _random_condition(rng: random.Random, catalogue, scope: str, depth: int = 0)
     if spec.type == "bool":
         return {"fact": spec.name, "equals": rng.random() < 0.5}
     op = rng.choice(["lt", "lte", "gt", "gte"] + (["equals", "not_equals"] if spec.type == "int" else []))
-    value = rng.choice([0, 1, 2, 3, 5, 10, 30, 90, 180, 365]) if spec.type == "int" else rng.choice([0.0, 0.05, 0.1, 1e6])
+    value = (
+        rng.choice([0, 1, 2, 3, 5, 10, 30, 90, 180, 365]) if spec.type == "int" else rng.choice([0.0, 0.05, 0.1, 1e6])
+    )
     return {"fact": spec.name, op: value}
 
 
@@ -209,7 +217,9 @@ def _satisfying_copy(node: c.Node, values: dict, catalogue, k: int) -> dict:
     others = [x for x in spec.values if x != v] if spec.type == "enum" else []
     if node.op in ("eq", "in") or (node.op in ("neq", "nin") and not others):
         if spec.type == "set":
-            return {"fact": node.fact, "contains": v[0]} if v else {"not": {"fact": node.fact, "contains": spec.values[0]}}
+            return (
+                {"fact": node.fact, "contains": v[0]} if v else {"not": {"fact": node.fact, "contains": spec.values[0]}}
+            )
         if node.op == "in":
             return {"fact": node.fact, "in": [v, *others[: k % 3]]}
         if spec.type == "number":
@@ -217,12 +227,21 @@ def _satisfying_copy(node: c.Node, values: dict, catalogue, k: int) -> dict:
         return {"fact": node.fact, "equals": v}
     if node.op in ("neq", "nin"):
         if spec.type == "enum":
-            return {"fact": node.fact, "not_in" if node.op == "nin" else "not_equals": [others[k % len(others)]] if node.op == "nin" else others[k % len(others)]}
+            return {
+                "fact": node.fact,
+                "not_in" if node.op == "nin" else "not_equals": [others[k % len(others)]]
+                if node.op == "nin"
+                else others[k % len(others)],
+            }
         return {"fact": node.fact, "not_equals": v + 1 + k}
     if node.op in ("has", "lacks"):
         present = [x for x in spec.values if x in v]
         absent = [x for x in spec.values if x not in v]
-        return {"fact": node.fact, "contains": present[0]} if present else {"not": {"fact": node.fact, "contains": absent[0]}}
+        return (
+            {"fact": node.fact, "contains": present[0]}
+            if present
+            else {"not": {"fact": node.fact, "contains": absent[0]}}
+        )
     bump = {"lt": 1 + k, "lte": k, "gt": -1 - k, "gte": -k}[node.op]
     return {"fact": node.fact, {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}[node.op]: v + bump}
 
@@ -249,7 +268,9 @@ def test_engine_stress_ten_times_the_rule_base_stays_under_the_wall(advisor, tmp
             })  # fmt: skip
     assert len(synthetic) >= 10 * (len(advisor.base.rules) - 5)
     shutil_copy_rules(ROOT / "rules", tmp_path)
-    (tmp_path / "zz-synthetic.yaml").write_text(yaml.safe_dump({"rules": synthetic}, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "zz-synthetic.yaml").write_text(
+        yaml.safe_dump({"rules": synthetic}, allow_unicode=True), encoding="utf-8"
+    )
     base = load_rules(tmp_path, load_course())
     plan = compile_rules(base)
     summary = plan.summary()
@@ -286,7 +307,9 @@ def test_engine_wall_is_real_and_sharding_avoids_it(tmp_path):
     records = derive(load_profile(TAX), TODAY)
     unsharded = compile_rules(base, budget=10_000, max_chains=10_000)
     assert len(unsharded.shards) == 1 and unsharded.shards[0].fanout == 100
-    with pytest.raises(EngineError, match=r"more conditions at once than durable-rules can follow \(64\) \(durable-rules error 303\)"):
+    with pytest.raises(
+        EngineError, match=r"more conditions at once than durable-rules can follow \(64\) \(durable-rules error 303\)"
+    ):
         Engine(unsharded, base.catalogue).evaluate(records)
     plan = compile_rules(base)
     assert plan.summary()["max_fanout"] <= FANOUT_BUDGET and len(plan.shards) == 3

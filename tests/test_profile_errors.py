@@ -53,7 +53,9 @@ def test_profile_reports_every_problem_at_once(tmp_path):
         load_profile(path)
     messages = [f"{p.line}:{p.col}: {p.message}" for p in info.value.problems]
     assert len(messages) == 2, messages
-    assert messages[0] == "2:7: account.id must be an id of lower-case letters, digits, - and _ (no spaces); got 'Bad Id'"
+    assert (
+        messages[0] == "2:7: account.id must be an id of lower-case letters, digits, - and _ (no spaces); got 'Bad Id'"
+    )
     assert messages[1] == (
         "4:13: account.industry must be party, government, military, science, education, culture, health, "
         "finance, insurance or enterprise; got 'goverment'; did you mean 'government'?"
