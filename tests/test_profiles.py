@@ -13,8 +13,19 @@ PROFILES = [load_profile(p) for p in sorted((ROOT / "profiles").glob("*.yaml"))]
 def test_profiles_cover_every_industry_group_function_level_and_position():
     assert len(PROFILES) >= 6
     assert {INDUSTRY_GROUPS[p.account.industry] for p in PROFILES} == set(INDUSTRY_GROUPS.values())
-    assert {p.account.industry for p in PROFILES} >= {"government", "education", "health", "finance", "insurance", "enterprise"}
-    assert {p.account.ownership for p in PROFILES if p.account.industry == "enterprise"} == {"state", "foreign", "private"}
+    assert {p.account.industry for p in PROFILES} >= {
+        "government",
+        "education",
+        "health",
+        "finance",
+        "insurance",
+        "enterprise",
+    }
+    assert {p.account.ownership for p in PROFILES if p.account.industry == "enterprise"} == {
+        "state",
+        "foreign",
+        "private",
+    }
     assert {s.function for p in PROFILES for s in p.stakeholders} == set(FUNCTIONS)
     assert {s.level for p in PROFILES for s in p.stakeholders} == set(LEVELS)
     assert {p.account.position for p in PROFILES} == {"incumbent", "challenger"}
