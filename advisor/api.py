@@ -15,6 +15,7 @@ from .compiler import Plan, compile_rules
 from .course import Course, load_course
 from .engine import Engine, Outcome
 from .facts import Record, derive
+from .policy import Policy, load_policy
 from .profile import Profile
 from .render import LANGS, Templates, build_view, md, to_json
 from .rules import RuleBase, load_rules
@@ -53,8 +54,9 @@ class Advisor:
     Engine built from the same compiled plan.
     """
 
-    def __init__(self, base: RuleBase, plan: Plan, templates: Templates, course: Course, digest: str):
-        self.base, self.plan, self.templates, self.course, self.digest = base, plan, templates, course, digest
+    def __init__(self, base: RuleBase, plan: Plan, templates: Templates, course: Course, policy: Policy, digest: str):
+        self.base, self.plan, self.templates, self.course = base, plan, templates, course
+        self.policy, self.digest = policy, digest
         self._local = threading.local()
 
     @classmethod
@@ -63,9 +65,11 @@ class Advisor:
         templates = Path(templates) if templates else shipped("templates")
         course = load_course()
         base = load_rules(rules, course)
+        policy, policy_file = load_policy(rules)
         plan = compile_rules(base)
         loaded = Templates.load(templates)
-        return cls(base, plan, loaded, course, _digest(rules, base.files, templates, loaded.files, course))
+        inputs = base.files + ((policy_file,) if policy_file else ())
+        return cls(base, plan, loaded, course, policy, _digest(rules, inputs, templates, loaded.files, course))
 
     def engine(self) -> Engine:
         engine = getattr(self._local, "engine", None)
@@ -80,7 +84,7 @@ class Advisor:
             as_of, source = profile.visit.date, "visit"
         else:
             as_of, source = dt.date.today(), "clock"
-        records = derive(profile, as_of)
+        records = derive(profile, as_of, self.policy)
         return Evaluation(profile, as_of, source, records, self.engine().evaluate(records))
 
     def recommendations(

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path, help="the rule folder whose *.cases.yaml to run (default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
 
+    p = sub.add_parser("coverage", help="which course items the rules encode (cited by a rule that fires in a case)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--min", type=float, metavar="PERCENT", help="fail (exit 1) below this share of items covered")
+    p.add_argument("--rules", type=Path, help="the rule folder to measure (default: the shipped rules)")
+
     p = sub.add_parser("plan", help="show how the rules are compiled into engine shards")
     p.add_argument("--format", choices=("text", "json"), default="text")
     with_sources(p)
@@ -205,6 +210,45 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or any(p.level == "error" for p in problems) else 0
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from .coverage import measure
+
+    rules_dir = args.rules or shipped("rules")
+    advisor = Advisor.load(rules_dir)
+    items, problems = measure(advisor, rules_dir)
+    for p in problems:
+        print(p, file=sys.stderr)
+    covered = sum(i.covered for i in items)
+    share = 100.0 * covered / len(items) if items else 0.0
+    if args.format == "json":
+        doc = {
+            "covered": covered,
+            "total": len(items),
+            "percent": round(share, 1),
+            "items": [
+                {"code": i.code, "en": i.en, "zh": i.zh, "rules": list(i.rules), "firing": list(i.firing), "covered": i.covered}
+                for i in items
+            ],
+            "uncovered": [i.code for i in items if not i.covered],
+        }
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for i in items:
+            mark = "x" if i.covered else " "
+            rules = ", ".join(i.firing) if i.covered else (f"cited by {', '.join(i.rules)} but never fires in a case" if i.rules else "no rule")
+            print(f"[{mark}] {i.code:<9} {i.en}  <- {rules}")
+        print(f"\n{covered}/{len(items)} course items covered ({share:.1f}%)")
+        missing = [i.code for i in items if not i.covered]
+        if missing:
+            print(f"uncovered: {', '.join(missing)}")
+    if problems:
+        return 1
+    if args.min is not None and share < args.min:
+        print(f"advisor: error: coverage {share:.1f}% is below --min {args.min:g}%", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules, args.templates)
     plan = advisor.plan
@@ -235,6 +279,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "new": cmd_new,
     "facts": cmd_facts,
     "test": cmd_test,
+    "coverage": cmd_coverage,
     "plan": cmd_plan,
 }
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from . import profile as p
+from .policy import Policy, breaches, is_public_sector
 
 SCOPES = ("account", "stakeholder", "tie", "competitor", "event")
 SCOPE_MEANING = {
@@ -164,6 +165,9 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("stakeholder.has_interests", "bool", "we know at least one of their interests"),
     FactSpec("stakeholder.days_since_contact", "int", "days since we last had contact with them", unit="days"),
     FactSpec("stakeholder.contacts_90d", "int", "interactions with them in the last 90 days"),
+    FactSpec("stakeholder.contacts_30d", "int", "interactions with them in the last 30 days"),
+    FactSpec("stakeholder.care_forms_180d", "int", "distinct forms of care used with them in the last 180 days"),
+    FactSpec("stakeholder.compliance_breaches", "int", "interactions with them that the gift and hospitality policy forbids"),
     FactSpec("stakeholder.is_attendee", "bool", "they are expected at the planned visit"),
     # --- one record per informal tie (from the person who lists it to the other) ---
     FactSpec("tie.kind", "enum", "personal tie, shared interest or conflicting interest", _v(p.TieKind)),
@@ -254,30 +258,34 @@ def _put(values: dict[str, Any], name: str, value: Any) -> None:
         values[name] = value
 
 
-def derive(profile: p.Profile, today: dt.date) -> list[Record]:
+def derive(profile: p.Profile, today: dt.date, policy: Policy | None = None) -> list[Record]:
     """Every fact record for `profile` as of `today`: the account first, then the other scopes in profile order."""
+    policy = policy or Policy()
     acct = profile.account
     people = {s.id: s for s in profile.stakeholders}
     attendees = set(profile.visit.attendees) if profile.visit else set()
     past = [i for i in profile.interactions if i.date <= today]
     last_by_person: dict[str, dt.date] = {}
     recent_by_person: Counter[str] = Counter()
+    month_by_person: Counter[str] = Counter()
+    care_forms_by_person: dict[str, set[str]] = {}
     for item in past:
+        age = (today - item.date).days
         for who in item.with_:
             last_by_person[who] = max(item.date, last_by_person.get(who, item.date))
-            if (today - item.date).days <= 90:
-                recent_by_person[who] += 1
+            recent_by_person[who] += age <= 90
+            month_by_person[who] += age <= 30
+            if item.kind in CARE_KINDS and age <= 180:
+                care_forms_by_person.setdefault(who, set()).add(item.kind)
+    flagged = [profile.interactions[i] for i in breaches(profile, today, policy)]
+    breaches_by_person = Counter(who for item in flagged for who in item.with_)
     for s in profile.stakeholders:
         if s.last_contact and s.last_contact <= today:
             last_by_person[s.id] = max(s.last_contact, last_by_person.get(s.id, s.last_contact))
 
     a: dict[str, Any] = {"account.id": acct.id, "account.name": acct.name, "account.industry": acct.industry}
-    group = a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
-    a["account.public_sector"] = (
-        group == "government"
-        or (group == "institution" and acct.ownership not in ("private", "foreign"))
-        or acct.ownership == "state"
-    )
+    a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
+    a["account.public_sector"] = is_public_sector(acct)
     for key in (
         "ownership",
         "annual_revenue",
@@ -315,6 +323,18 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
     _put(a, "account.days_since_contact", _days(today, last_any))
     a["account.contacts_30d"] = sum((today - i.date).days <= 30 for i in past)
     a["account.contacts_90d"] = sum((today - i.date).days <= 90 for i in past)
+    a["account.compliance_breaches"] = len(flagged)
+    a["account.unknown_stances"] = sum(s.relationship.stance == "unknown" for s in profile.stakeholders)
+    missing = [name for name, value in (
+        ("annual_revenue", acct.annual_revenue), ("portfolio_share", acct.portfolio_share),
+        ("brand_influence", acct.brand_influence), ("government_influence", acct.government_influence),
+        ("growth_outlook", acct.potential.growth_outlook), ("satisfaction", profile.service.satisfaction),
+        ("record_updated", acct.record_updated),
+    ) if value is None]  # fmt: skip
+    a["account.missing_fields"] = len(missing)
+    if missing:
+        a["account.missing_fields_list"] = ", ".join(missing)
+    a["account.upcoming_events_30d"] = sum(0 <= (e.date - today).days <= 30 for e in profile.events)
     a["account.gifts_meals_365d"] = sum(i.kind in ("gift", "meal") and (today - i.date).days <= 365 for i in past)
     a["account.care_forms_180d"] = len({i.kind for i in past if i.kind in CARE_KINDS and (today - i.date).days <= 180})
     issues = profile.service.issues
@@ -379,6 +399,9 @@ def derive(profile: p.Profile, today: dt.date) -> list[Record]:
             v["stakeholder.interests"] = ", ".join(s.interests)
         _put(v, "stakeholder.days_since_contact", _days(today, last_by_person.get(s.id)))
         v["stakeholder.contacts_90d"] = recent_by_person[s.id]
+        v["stakeholder.contacts_30d"] = month_by_person[s.id]
+        v["stakeholder.care_forms_180d"] = len(care_forms_by_person.get(s.id, ()))
+        v["stakeholder.compliance_breaches"] = breaches_by_person[s.id]
         records.append(Record(f"stakeholder:{s.id}", "stakeholder", v, subject=s.id))
 
     for s in profile.stakeholders:

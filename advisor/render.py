@@ -128,6 +128,45 @@ class Templates:
         return str(self.directory / BRIEF_TEMPLATE), 1
 
 
+def mermaid_text(text: Any) -> str:
+    """Text safe inside a quoted Mermaid label: no quotes, brackets, pipes, backticks or line breaks."""
+    s = " ".join(str(text).split())
+    for ch, entity in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"), ("|", "#124;"),
+                       ("{", "#123;"), ("}", "#125;"), ("[", "#91;"), ("]", "#93;")):  # fmt: skip
+        s = s.replace(ch, entity)
+    return s
+
+
+def relationship_map(profile: Profile, attendee_ids: list[str], values: dict[str, Any]) -> str:
+    """A Mermaid graph of the people: levels, reporting lines, insiders and informal ties.
+
+    Node ids are positions, never profile text, and every label is escaped, so no name can
+    change the diagram's structure.
+    """
+    index = {s.id: f"p{i}" for i, s in enumerate(profile.stakeholders)}
+    lines = ["graph TD"]
+    for s in profile.stakeholders:
+        star = " ★" if s.insider != "none" else ""
+        label = f"{mermaid_text(s.name)}{star}<br/>{mermaid_text(s.title)} · {mermaid_text(values['level'][s.level])}"
+        lines.append(f'  {index[s.id]}["{label}"]')
+    for s in profile.stakeholders:
+        if s.reports_to in index:
+            lines.append(f"  {index[s.reports_to]} --> {index[s.id]}")
+    for s in profile.stakeholders:
+        for tie in s.ties:
+            if tie.with_ in index:
+                lines.append(f'  {index[s.id]} -. "{mermaid_text(values["tie"][tie.kind])}" .- {index[tie.with_]}')
+    insiders = [index[s.id] for s in profile.stakeholders if s.insider != "none"]
+    attending = [index[i] for i in attendee_ids if i in index]
+    lines.append("  classDef insider fill:#e6f4ea,stroke:#137333")
+    lines.append("  classDef attending stroke-width:3px")
+    if insiders:
+        lines.append(f"  class {','.join(insiders)} insider")
+    if attending:
+        lines.append(f"  class {','.join(attending)} attending")
+    return "\n".join(lines)
+
+
 def _code_key(code: str) -> tuple:
     """Course codes in outline order: 2.1.10.a after 2.1.9.a."""
     return tuple(int(p) if p.isdigit() else p for p in code.split("."))
@@ -189,18 +228,28 @@ def build_view(
         return {"text": r.text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
                 "who": who if who and who not in r.text else ""}  # fmt: skip
 
-    # At a glance: the highest-priority points for this visit (advice about people who are not
-    # attending waits in "others to act on").
-    high = [r for r in recs if r.priority == "high" and (r.stakeholder is None or r.stakeholder in attendee_ids)]
+    limits = labels.get("limits", {})
+    shown: list[Recommendation] = []
+
+    def take(candidates: list[Recommendation], limit_key: str) -> list[Recommendation]:
+        """The first `limits[limit_key]` of `candidates` (already in priority order); they count as shown."""
+        picked = candidates[: limits.get(limit_key, len(candidates))]
+        shown.extend(picked)
+        return picked
+
+    # At a glance: the highest-priority points for this visit, one per rule (the same advice for a
+    # second person waits in their section); advice about absent people waits in "others".
     glance: list[Recommendation] = []
-    for r in high:  # one point per rule: the same advice for a second person waits in their section
+    for r in recs:
+        if r.priority != "high" or (r.stakeholder is not None and r.stakeholder not in attendee_ids):
+            continue
         if len(glance) < GLANCE_MAX and r.rule_id not in {g.rule_id for g in glance}:
             glance.append(r)
-    shown = {id(r) for r in glance}
-    rest = [r for r in recs if id(r) not in shown]
+    shown.extend(glance)
+    rest = [r for r in recs if r not in glance]
 
     def section(name: str) -> list[dict[str, Any]]:
-        return [item(r) for r in rest if r.section == name and not (r.section == "person")]
+        return [item(r) for r in take([r for r in rest if r.section == name], name)]
 
     def by_aspect(items: list[Recommendation]) -> list[dict[str, Any]]:
         return [
@@ -209,32 +258,48 @@ def build_view(
             if any(r.aspect == aspect for r in items)
         ]
 
+    account_recs = take([r for r in rest if r.section == "account"], "account")
     person_recs = [r for r in rest if r.section == "person" and r.stakeholder]
     attendees = []
     for sid in attendee_ids:
         view = person(sid)
-        view["groups"] = by_aspect([r for r in person_recs if r.stakeholder == sid])
+        view["groups"] = by_aspect(take([r for r in person_recs if r.stakeholder == sid], "person"))
         attendees.append(view)
-    others = []
-    for s in sorted(profile.stakeholders, key=lambda s: s.id):
-        if s.id in attendee_ids:
-            continue
-        mine = [r for r in person_recs if r.stakeholder == s.id and r.priority == "high"]
-        if mine:
-            others.append({**person(s.id), "entries": [item(r) for r in mine]})
+    absent = [r for r in person_recs if r.stakeholder not in attendee_ids and r.priority == "high"]
+    others = [
+        {**person(r.stakeholder), "entries": [item(r)]}
+        for r in take(sorted(absent, key=lambda r: (recs.index(r), r.stakeholder)), "others")
+    ]
+
+    cadence_recs = take([r for r in rest if r.section == "cadence"], "cadence")
+    cadence = []
+    for r in cadence_recs:
+        row = person(r.stakeholder) if r.stakeholder else {"name": "", "days_since_contact": None}
+        f = facts.get(f"stakeholder:{r.stakeholder}", {}) if r.stakeholder else {}
+        cadence.append({**row, "contacts_90d": f.get("stakeholder.contacts_90d", ""), "text": r.text, "rule": r.rule_id})
+
+    competitors = [
+        {
+            "name": md(c.name),
+            "offers": md(c.offers) if c.offers else "-",
+            "strength": values["competitor_strength"][c.strength],
+            "latest_move": md(c.latest_move) if c.latest_move else "-",
+            "days_since_info": facts.get(f"competitor:{j}", {}).get("competitor.days_since_info"),
+        }
+        for j, c in enumerate(profile.competitors)
+    ]
+
+    sections = {name: section(name) for name in ("penetration", "gaps", "competitors", "checklist", "after_visit")}
 
     # Why this advice: the rules behind what the brief shows, and the derivations they built on.
-    visible = {r.rule_id for r in glance} | {r.rule_id for r in rest if r.section != "person"}
-    visible |= {r.rule_id for r in person_recs if r.stakeholder in attendee_ids}
-    visible |= {e["rule"] for p in others for e in p["entries"]}
+    visible = {r.rule_id for r in shown}
     said = {r.rule_id for r in recs}
     why = []
     for rule_id, codes in fired:
         if rule_id in said and rule_id not in visible:
             continue
-        for code in codes:
-            why.append({"rule": rule_id, "code": code, "title": course.title(code, lang)})
-    why.sort(key=lambda w: (_code_key(w["code"]), w["rule"]))
+        why.append({"rule": rule_id, "codes": ", ".join(codes), "titles": L["title_sep"].join(course.title(c, lang) for c in codes), "key": _code_key(codes[0])})
+    why.sort(key=lambda w: (w["key"], w["rule"]))
 
     account = profile.account
     tiers = [labels["tiers"][name][lang] for name in sorted(labels.get("tiers", {})) if derived_account.get(name)]
@@ -261,11 +326,13 @@ def build_view(
         ),
         "attendees": attendees,
         "glance": [item(r) for r in glance],
-        "account_groups": by_aspect([r for r in rest if r.section == "account"]),
+        "account_groups": by_aspect(account_recs),
         "others": others,
         "people": [person(s.id) for s in profile.stakeholders],
-        "gaps": section("gaps"),
-        "checklist": section("checklist"),
+        "mermaid": relationship_map(profile, attendee_ids, values),
+        "cadence": cadence,
+        "competitor_table": competitors,
+        **sections,
         "why": why,
     }
 

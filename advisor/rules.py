@@ -24,11 +24,12 @@ from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of, suggest
 from .facts import Catalogue, FactSpec
 from .modelio import validate
+from .policy import POLICY_FILE
 from .yamlio import Located, load_file
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
 Scalar = StrictBool | StrictInt | StrictFloat | str
-Section = Literal["account", "person", "gaps", "checklist"]
+Section = Literal["account", "person", "penetration", "gaps", "cadence", "competitors", "checklist", "after_visit"]
 SECTIONS: tuple[str, ...] = Section.__args__  # type: ignore[attr-defined]
 PRIORITIES = ("high", "medium", "low")
 ASPECTS = ("cares", "approach", "avoid")
@@ -158,9 +159,11 @@ class RuleBase:
 
 
 def rule_files(directory: Path) -> list[Path]:
-    """Every rule file under `directory` (case files and schema files excluded), sorted."""
+    """Every rule file under `directory`, sorted: case files, the policy and `_`-prefixed files excluded."""
     return sorted(
-        p for p in directory.rglob("*.yaml") if not p.name.endswith(".cases.yaml") and not p.name.startswith("_")
+        p
+        for p in directory.rglob("*.yaml")
+        if not p.name.endswith(".cases.yaml") and not p.name.startswith("_") and p != directory / POLICY_FILE
     )
 
 

@@ -44,6 +44,7 @@ class CaseResult:
     name: str
     line: int
     failures: list[str] = field(default_factory=list)
+    fired: set[str] = field(default_factory=set)  # every rule that fired in this case
 
     @property
     def passed(self) -> bool:
@@ -128,6 +129,7 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
         evaluation = advisor.evaluate(profile, case.today or spec.today)
         fired = {(f.rule_id, _subject(f.record_id, evaluation)) for f in evaluation.outcome.firings}
         fired_rules = {rule for rule, _ in fired}
+        result.fired = fired_rules
         for expected in case.fires:
             rule_id, _, who = expected.partition("@")
             ok = (rule_id, who) in fired if who else rule_id in fired_rules
