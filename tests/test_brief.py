@@ -62,14 +62,17 @@ def test_brief_structure_holds_for_every_profile(advisor, path):
         assert en.startswith("# Account brief:") and zh.startswith("# 客户简报")
         assert "## Who you will meet" not in en and "## Next steps" in en
     # Every recommendation the brief shows is explained under "Why this advice" with its course
-    # items; advice about absent people that the brief leaves out is not listed there.
+    # items; what the brief leaves out (over a section's limit, or about absent people) is not.
     why = en.split("## Why this advice")[1]
-    attendees = set(profile.visit.attendees) if profile.visit else set()
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z0-9-]+)` \| ([0-9a-z., ]+) \|", why, re.M)}
+    shown_rules = set()
     for rec in doc["recommendations"]:
-        if rec["section"] == "person" and rec["stakeholder"] not in attendees and rec["priority"] != "high":
-            continue
-        for code in rec["source"]:
-            assert f"| `{rec['rule']}` | {code} |" in why
+        if rec["text"] in en:
+            shown_rules.add(rec["rule"])
+            assert rec["rule"] in rows, rec["rule"]
+            assert rows[rec["rule"]].split(", ") == rec["source"]
+    said = {rec["rule"] for rec in doc["recommendations"]}
+    assert {r for r in rows if r in said} == shown_rules
     # At a glance: at most five points, all high priority.
     glance = en.split("## At a glance")[1].split("\n## ")[0]
     assert 1 <= len(re.findall(r"^\d+\. ", glance, re.M)) <= 5
@@ -107,12 +110,16 @@ def test_brief_profile_text_cannot_break_the_markdown(advisor, tmp_path):
     path.write_text(hostile, encoding="utf-8")
     text = advisor.brief(load_profile(path), lang="en")
     assert "<script>" not in text and "{{ 7*7 }}" not in text.replace("\\{\\{ 7\\*7 \\}\\}", "")
-    assert "49" not in text.split("## People map")[1].split("\n")[4]
     # The people table keeps its column count on every row.
-    table = [line for line in text.split("## People map")[1].split("\n## ")[0].splitlines() if line.startswith("|")]
+    table = [line for line in text.split("## Relationship map")[1].split("\n## ")[0].splitlines() if line.startswith("|")]
     counts = {len(re.findall(r"(?<!\\)\|", line)) for line in table}
     assert len(counts) == 1, table
     assert not re.search(r"^## \{", text, re.M)
+    # The Mermaid diagram keeps its structure: the hostile name is one quoted label.
+    diagram = text.split("```mermaid\n")[1].split("```")[0]
+    label = next(line for line in diagram.splitlines() if "刘敏" in line)
+    assert label.startswith('  p1["') and label.endswith('"]') and label.count('"') == 2
+    assert "<script>" not in diagram and "`" not in diagram
 
 
 def test_brief_languages_differ_only_in_words_not_in_advice(advisor):
