@@ -119,6 +119,27 @@ class Shard:
     chains: int = 0
     conditions: dict[str, dict] = field(default_factory=dict)  # durable rule name -> pattern
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every fact property the shard's conditions read: records are asserted with these only,
+        since durable's cost grows with the size of each fact it is given."""
+        found: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key.startswith("$"):
+                        walk(value)
+                    else:
+                        found.add(key)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+
+        walk(list(self.conditions.values()))
+        found.discard("t")
+        return tuple(sorted(found))
+
     def definition(self) -> dict[str, dict]:
         """The ruleset as durable expects it, minus the actions (the engine adds them)."""
         rules = {name: {"all": [{"m": pattern}]} for name, pattern in self.conditions.items()}
@@ -276,20 +297,37 @@ class _Tally:
                 self.by_value[grouping[0]][value] += chains
 
 
-def engine_fact(record: Record, plan: Plan, catalogue: Catalogue, derived: dict[str, bool]) -> dict[str, Any]:
-    """A record as durable sees it: flat keys, sets spread into one boolean per value, no text."""
-    out: dict[str, Any] = {"id": record.id, "t": record.scope}
-    specs = catalogue.specs
-    for name, value in record.values.items():
-        spec = specs.get(name)
-        if spec is None or spec.type == "text" or value is None:
+def key_sources(catalogue: Catalogue) -> dict[str, tuple[str, str | None]]:
+    """engine key -> (fact name, set value or None): how to read each key from a record."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, spec in catalogue.specs.items():
+        if spec.type == "text":
             continue
         if spec.type == "set":
-            present = set(value)
             for v in spec.values:
-                out[f"{engine_key(name)}__{v}"] = v in present
+                out[f"{engine_key(name)}__{v}"] = (name, v)
         else:
-            out[engine_key(name)] = value
-    for name in plan.derived_facts:
-        out[engine_key(name)] = derived.get(name, False)
+            out[engine_key(name)] = (name, None)
+    return out
+
+
+def engine_fact(
+    record: Record,
+    keys: tuple[str, ...],
+    sources: dict[str, tuple[str, str | None]],
+    derived_names: frozenset[str],
+    derived: dict[str, bool],
+) -> dict[str, Any]:
+    """A record as one shard sees it: only the keys its conditions read, sets spread into one
+    boolean per value, derived facts false unless a rule derived them, unknown facts absent."""
+    out: dict[str, Any] = {"id": record.id, "t": record.scope}
+    values = record.values
+    for key in keys:
+        name, member = sources[key]
+        if name in derived_names:
+            out[key] = derived.get(name, False)
+            continue
+        value = values.get(name)
+        if value is not None:
+            out[key] = (member in value) if member is not None else value
     return out

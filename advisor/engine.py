@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .compiler import END_MARKER, Plan, engine_fact
+from .compiler import END_MARKER, Plan, engine_fact, key_sources
 from .errors import EngineError
 from .facts import Catalogue, Record
 
@@ -88,6 +88,9 @@ class Engine:
         with _names_lock:
             prefix = f"a{next(_names)}"
         self._rulesets: list[tuple[str, Any]] = []
+        self._keys = {shard.name: shard.keys for shard in plan.shards}
+        self._sources = key_sources(catalogue)
+        self._derived_names = frozenset(plan.derived_facts)
         definitions = {}
         for shard in plan.shards:
             name = f"{prefix}_{shard.name}"
@@ -140,7 +143,11 @@ class Engine:
                 members = by_scope.get(shard.scope, [])
                 if not members:
                     continue
-                facts = [engine_fact(r, self.plan, self.catalogue, {**account_flags, **derived[r.id]}) for r in members]
+                keys = self._keys[shard.name]
+                facts = [
+                    engine_fact(r, keys, self._sources, self._derived_names, {**account_flags, **derived[r.id]})
+                    for r in members
+                ]
                 batch.extend(self._run_shard(names[shard.name], shard.rule_ids, facts))
             for rule_id, record_id in batch:
                 if (rule_id, record_id) in seen:

@@ -153,3 +153,17 @@ def test_cli_missing_translation_is_reported_with_its_position(capsys, tmp_path)
     code, _, err = run(capsys, "brief", TAX, "--templates", str(templates))
     assert code == 1
     assert err == f"{labels}:{en_line}:10: error: label 'visit' has no zh translation; add it under zh\n"
+
+
+def test_cli_coverage_text_json_and_min(capsys):
+    code, out, _ = run(capsys, "coverage")
+    assert code == 0
+    assert "course items covered" in out.splitlines()[-1] or "uncovered:" in out.splitlines()[-1]
+    code, out, _ = run(capsys, "coverage", "--format", "json")
+    doc = json.loads(out)
+    assert doc["total"] == 104 and len(doc["items"]) == 104
+    assert doc["covered"] == sum(i["covered"] for i in doc["items"])
+    first = doc["items"][0]
+    assert first["code"] == "1.1.1.a" and first["zh"] == "放养式管理的弊端"
+    code, _, err = run(capsys, "coverage", "--min", "100.1")
+    assert code == 1 and "below --min 100.1%" in err
