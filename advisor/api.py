@@ -16,6 +16,7 @@ from .course import Course, load_course
 from .engine import Engine, Outcome
 from .facts import Record, derive
 from .policy import Policy, load_policy
+from .portfolio import Position
 from .profile import Profile
 from .render import LANGS, Templates, build_view, md, to_json
 from .rules import RuleBase, load_rules
@@ -77,14 +78,14 @@ class Advisor:
             engine = self._local.engine = Engine(self.plan, self.base.catalogue)
         return engine
 
-    def evaluate(self, profile: Profile, today: dt.date | None = None) -> Evaluation:
+    def evaluate(self, profile: Profile, today: dt.date | None = None, portfolio: Position | None = None) -> Evaluation:
         if today is not None:
             as_of, source = today, "today"
         elif profile.visit is not None:
             as_of, source = profile.visit.date, "visit"
         else:
             as_of, source = dt.date.today(), "clock"
-        records = derive(profile, as_of, self.policy)
+        records = derive(profile, as_of, self.policy, portfolio)
         return Evaluation(profile, as_of, source, records, self.engine().evaluate(records))
 
     def recommendations(
@@ -93,12 +94,21 @@ class Advisor:
         return recommend(self.base, evaluation.records, evaluation.outcome.firings, lang, md if markdown else str)
 
     def brief(
-        self, profile: Profile, *, lang: str = "en", today: dt.date | None = None, format: str = "markdown"
+        self,
+        profile: Profile,
+        *,
+        lang: str = "en",
+        today: dt.date | None = None,
+        format: str = "markdown",
+        portfolio: Position | None = None,
     ) -> str:
-        """The pre-visit brief (or account brief, with no visit) for `profile`, as text."""
+        """The pre-visit brief (or account brief, with no visit) for `profile`, as text.
+
+        `portfolio` is the account's place in a whole portfolio (see portfolio.py), when known.
+        """
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
-        evaluation = self.evaluate(profile, today)
+        evaluation = self.evaluate(profile, today, portfolio)
         return self.render(evaluation, lang=lang, format=format)
 
     def render(self, evaluation: Evaluation, *, lang: str = "en", format: str = "markdown") -> str:

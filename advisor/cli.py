@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -20,6 +18,7 @@ from . import __version__
 from .api import FORMATS, Advisor, shipped
 from .errors import AdvisorError, EngineError, Problem
 from .facts import SCOPE_MEANING, SCOPES, Catalogue
+from .files import write_atomically
 from .profile import load_profile
 from .render import LANGS
 
@@ -56,6 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    p.add_argument(
+        "--portfolio",
+        type=Path,
+        metavar="INDEX",
+        help="a batch's index.jsonl: use the 80/20 tiers computed across that portfolio",
+    )
+    with_sources(p)
+
+    p = sub.add_parser("batch", help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="profile files, folders, globs, *.jsonl, - (JSON Lines on stdin), or a CRM export folder",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the output folder")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--format", default="markdown", help="markdown, json, or both: markdown,json")
+    p.add_argument("--lang", choices=LANGS, default="en")
+    p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
+    p.add_argument("--resume", action="store_true", help="skip accounts whose output would not change")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--max-record-bytes", type=int, default=1_000_000, help="size limit per profile record")
     with_sources(p)
 
     p = sub.add_parser("new", help="write a commented starter profile to fill in")
@@ -102,31 +124,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename, so no half-written file is ever seen."""
-    path = path.resolve()
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise AdvisorError(Problem(str(path), 1, 1, "error", f"cannot write here: {exc.strerror}")) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_brief(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
+    position = None
+    if args.portfolio:
+        from .portfolio import read_index
+
+        position = read_index(args.portfolio).get(profile.account.id)
+        if position is None:
+            print(
+                f"{args.portfolio}:1:1: error: account '{profile.account.id}' is not in this portfolio index; run the batch with it first",
+                file=sys.stderr,
+            )
+            return 2
     advisor = Advisor.load(args.rules, args.templates)
-    text = advisor.brief(profile, lang=args.lang, today=args.today, format=args.format)
+    text = advisor.brief(profile, lang=args.lang, today=args.today, format=args.format, portfolio=position)
     if args.output:
         write_atomically(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import Options, run
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        print(
+            f"advisor batch: error: --format takes {', '.join(FORMATS)} (comma-separated); got {args.format!r}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.jobs < 1:
+        print("advisor batch: error: --jobs must be 1 or more", file=sys.stderr)
+        return 2
+    options = Options(
+        args.rules, args.templates, formats, args.lang, args.today, args.jobs, args.resume, args.max_record_bytes
+    )
+    summary = run(
+        args.inputs,
+        args.output,
+        options,
+        progress=not args.quiet and sys.stderr.isatty(),
+        report=lambda line: print(line, file=sys.stderr),
+    )
+    if not args.quiet:
+        print(
+            f"{summary.ok} briefed ({summary.skipped} unchanged), {summary.failed} failed; index: {args.output / 'index.jsonl'}",
+            file=sys.stderr,
+        )
+    return 1 if summary.failed else 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -226,7 +275,14 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             "total": len(items),
             "percent": round(share, 1),
             "items": [
-                {"code": i.code, "en": i.en, "zh": i.zh, "rules": list(i.rules), "firing": list(i.firing), "covered": i.covered}
+                {
+                    "code": i.code,
+                    "en": i.en,
+                    "zh": i.zh,
+                    "rules": list(i.rules),
+                    "firing": list(i.firing),
+                    "covered": i.covered,
+                }
                 for i in items
             ],
             "uncovered": [i.code for i in items if not i.covered],
@@ -235,7 +291,11 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     else:
         for i in items:
             mark = "x" if i.covered else " "
-            rules = ", ".join(i.firing) if i.covered else (f"cited by {', '.join(i.rules)} but never fires in a case" if i.rules else "no rule")
+            rules = (
+                ", ".join(i.firing)
+                if i.covered
+                else (f"cited by {', '.join(i.rules)} but never fires in a case" if i.rules else "no rule")
+            )
             print(f"[{mark}] {i.code:<9} {i.en}  <- {rules}")
         print(f"\n{covered}/{len(items)} course items covered ({share:.1f}%)")
         missing = [i.code for i in items if not i.covered]
@@ -276,6 +336,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "brief": cmd_brief,
+    "batch": cmd_batch,
     "new": cmd_new,
     "facts": cmd_facts,
     "test": cmd_test,

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from . import profile as p
 from .policy import Policy, breaches, is_public_sector
+from .portfolio import Position
 
 SCOPES = ("account", "stakeholder", "tie", "competitor", "event")
 SCOPE_MEANING = {
@@ -82,6 +83,12 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.annual_revenue", "number", "our yearly revenue from the account", unit="currency"),
     FactSpec("account.portfolio_share", "number", "that revenue as a share of the rep's portfolio", unit="0..1"),
     FactSpec("account.revenue_rank", "int", "rank by revenue in the rep's portfolio (1 = largest)"),
+    FactSpec(
+        "account.portfolio_class",
+        "enum",
+        "80/20 class computed across a whole portfolio (batch or brief --portfolio): a = the accounts that bring the first 80% of revenue, b = the next 15%, c = the rest",
+        ("a", "b", "c"),
+    ),
     FactSpec("account.brand_influence", "enum", "reference value as a brand name", _v(p.Level3)),
     FactSpec("account.government_influence", "enum", "influence as or over government bodies", _v(p.Level3)),
     FactSpec("account.growth_outlook", "enum", "the account's own growth prospects", _v(p.Outlook)),
@@ -167,7 +174,9 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("stakeholder.contacts_90d", "int", "interactions with them in the last 90 days"),
     FactSpec("stakeholder.contacts_30d", "int", "interactions with them in the last 30 days"),
     FactSpec("stakeholder.care_forms_180d", "int", "distinct forms of care used with them in the last 180 days"),
-    FactSpec("stakeholder.compliance_breaches", "int", "interactions with them that the gift and hospitality policy forbids"),
+    FactSpec(
+        "stakeholder.compliance_breaches", "int", "interactions with them that the gift and hospitality policy forbids"
+    ),
     FactSpec("stakeholder.is_attendee", "bool", "they are expected at the planned visit"),
     # --- one record per informal tie (from the person who lists it to the other) ---
     FactSpec("tie.kind", "enum", "personal tie, shared interest or conflicting interest", _v(p.TieKind)),
@@ -258,8 +267,14 @@ def _put(values: dict[str, Any], name: str, value: Any) -> None:
         values[name] = value
 
 
-def derive(profile: p.Profile, today: dt.date, policy: Policy | None = None) -> list[Record]:
-    """Every fact record for `profile` as of `today`: the account first, then the other scopes in profile order."""
+def derive(
+    profile: p.Profile, today: dt.date, policy: Policy | None = None, portfolio: Position | None = None
+) -> list[Record]:
+    """Every fact record for `profile` as of `today`: the account first, then the other scopes in profile order.
+
+    `portfolio`, when the account's place in a whole portfolio is known, replaces the profile's own
+    share and rank (course 1.2.1: tier on the real 80/20 split, not on what a rep typed).
+    """
     policy = policy or Policy()
     acct = profile.account
     people = {s.id: s for s in profile.stakeholders}
@@ -297,6 +312,10 @@ def derive(profile: p.Profile, today: dt.date, policy: Policy | None = None) -> 
         "position",
     ):
         _put(a, f"account.{key}", getattr(acct, key))
+    if portfolio is not None:
+        a["account.portfolio_share"] = portfolio.share
+        a["account.revenue_rank"] = portfolio.rank
+        a["account.portfolio_class"] = portfolio.portfolio_class
     _put(a, "account.growth_outlook", acct.potential.growth_outlook)
     a["account.mindset_shift"] = acct.potential.mindset_shift
     a["account.industry_shift"] = acct.potential.industry_shift

@@ -27,7 +27,9 @@ class _Model(BaseModel):
 class Forbidden(_Model):
     """Interaction kinds never allowed with the people of such accounts."""
 
-    public_sector: list[Kind] = Field(["gift", "meal"], description="party, government, military, public institutions, state-owned firms")
+    public_sector: list[Kind] = Field(
+        ["gift", "meal"], description="party, government, military, public institutions, state-owned firms"
+    )
     foreign_owned: list[Kind] = Field(["gift", "meal"], description="foreign-owned firms (anti-bribery law)")
     everyone: list[Kind] = []
 
@@ -73,4 +75,8 @@ def breaches(profile: p.Profile, today: dt.date, policy: Policy) -> list[int]:
 def is_public_sector(account: p.Account) -> bool:
     """Whose people work under anti-graft rules: public bodies, public institutions, state-owned firms."""
     group = p.INDUSTRY_GROUPS[account.industry]
-    return group == "government" or (group == "institution" and account.ownership not in ("private", "foreign")) or account.ownership == "state"
+    return (
+        group == "government"
+        or (group == "institution" and account.ownership not in ("private", "foreign"))
+        or account.ownership == "state"
+    )

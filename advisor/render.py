@@ -276,7 +276,9 @@ def build_view(
     for r in cadence_recs:
         row = person(r.stakeholder) if r.stakeholder else {"name": "", "days_since_contact": None}
         f = facts.get(f"stakeholder:{r.stakeholder}", {}) if r.stakeholder else {}
-        cadence.append({**row, "contacts_90d": f.get("stakeholder.contacts_90d", ""), "text": r.text, "rule": r.rule_id})
+        cadence.append(
+            {**row, "contacts_90d": f.get("stakeholder.contacts_90d", ""), "text": r.text, "rule": r.rule_id}
+        )
 
     competitors = [
         {
@@ -298,7 +300,14 @@ def build_view(
     for rule_id, codes in fired:
         if rule_id in said and rule_id not in visible:
             continue
-        why.append({"rule": rule_id, "codes": ", ".join(codes), "titles": L["title_sep"].join(course.title(c, lang) for c in codes), "key": _code_key(codes[0])})
+        why.append(
+            {
+                "rule": rule_id,
+                "codes": ", ".join(codes),
+                "titles": L["title_sep"].join(course.title(c, lang) for c in codes),
+                "key": _code_key(codes[0]),
+            }
+        )
     why.sort(key=lambda w: (w["key"], w["rule"]))
 
     account = profile.account

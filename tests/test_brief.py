@@ -111,7 +111,9 @@ def test_brief_profile_text_cannot_break_the_markdown(advisor, tmp_path):
     text = advisor.brief(load_profile(path), lang="en")
     assert "<script>" not in text and "{{ 7*7 }}" not in text.replace("\\{\\{ 7\\*7 \\}\\}", "")
     # The people table keeps its column count on every row.
-    table = [line for line in text.split("## Relationship map")[1].split("\n## ")[0].splitlines() if line.startswith("|")]
+    table = [
+        line for line in text.split("## Relationship map")[1].split("\n## ")[0].splitlines() if line.startswith("|")
+    ]
     counts = {len(re.findall(r"(?<!\\)\|", line)) for line in table}
     assert len(counts) == 1, table
     assert not re.search(r"^## \{", text, re.M)

@@ -34,9 +34,15 @@ def test_policy_flags_gifts_and_meals_for_public_sector_whatever_their_value():
 
 
 def test_policy_flags_private_firms_only_above_the_cap():
-    small = with_history(TAX, {"date": "2026-10-01", "kind": "meal", "value": 150}, industry="enterprise", ownership="private")
-    big = with_history(TAX, {"date": "2026-10-01", "kind": "gift", "value": 900}, industry="enterprise", ownership="private")
-    unknown_value = with_history(TAX, {"date": "2026-10-01", "kind": "meal"}, industry="enterprise", ownership="private")
+    small = with_history(
+        TAX, {"date": "2026-10-01", "kind": "meal", "value": 150}, industry="enterprise", ownership="private"
+    )
+    big = with_history(
+        TAX, {"date": "2026-10-01", "kind": "gift", "value": 900}, industry="enterprise", ownership="private"
+    )
+    unknown_value = with_history(
+        TAX, {"date": "2026-10-01", "kind": "meal"}, industry="enterprise", ownership="private"
+    )
     assert breaches(small, TODAY, Policy()) == []
     assert breaches(big, TODAY, Policy()) == [len(TAX.interactions)]
     assert breaches(unknown_value, TODAY, Policy()) == []

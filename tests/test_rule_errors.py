@@ -48,5 +48,8 @@ def test_rule_errors_are_all_reported_at_once(tmp_path):
     text = [f"{Path(p.path).name}:{p.line}:{p.col}: {p.message} [{p.rule_id}]" for p in info.value.problems]
     assert len(text) == 3, text
     assert text[0].startswith("a.yaml:3:14: unknown course item '9.9.9.z'")
-    assert text[1] == "a.yaml:8:14: rules[1].section must be account, person, penetration, gaps, cadence, competitors, checklist or after_visit; got 'nowhere' [two]"
+    assert (
+        text[1]
+        == "a.yaml:8:14: rules[1].section must be account, person, penetration, gaps, cadence, competitors, checklist or after_visit; got 'nowhere' [two]"
+    )
     assert text[2].startswith("b.yaml:2:1: invalid YAML")

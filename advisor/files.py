@@ -1,0 +1,46 @@
+"""Writing output files so that no reader ever sees half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import AdvisorError, Problem
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with other threads.
+_UMASK = _read_umask()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a temporary file in the same folder, flush it to disk, then rename it over `path`.
+
+    A kill at any moment leaves either the old file or the new one, and at worst a hidden
+    `.name.*.tmp` file, never a half-written brief. The file gets the usual permissions (umask).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise AdvisorError(Problem(str(path), 1, 1, "error", f"cannot write here: {exc.strerror}")) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise AdvisorError(Problem(str(path), 1, 1, "error", f"cannot write the file: {exc.strerror}")) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,229 @@
+"""Where batch profiles come from: YAML/JSON files, folders, globs, JSON Lines (or stdin), and CRM CSV exports.
+
+Every source yields records, one per account, each with a label (file and line) that error
+messages name. Size limits apply per record, never per input file.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_RECORD_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Source:
+    """One account's raw profile: YAML text or already-parsed data (JSON, CSV)."""
+
+    path: str
+    line: int
+    kind: str  # "yaml" | "data" | "error"
+    payload: Any  # YAML text, a dict, or an error message
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def expand(inputs: list[str], max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Source]:
+    """Every record named by `inputs`, in a stable order: inputs as given, folders and globs sorted."""
+    for item in inputs:
+        if item == "-":
+            yield from _jsonl(sys.stdin, "<stdin>", max_bytes)
+            continue
+        path = Path(item)
+        if any(ch in item for ch in "*?[") and not path.exists():
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                yield Source(item, 1, "error", "no file matches this pattern")
+            for match in matches:
+                yield from _file(Path(match), max_bytes)
+        elif path.is_dir():
+            if (path / "accounts.csv").is_file():
+                yield from crm_export(path, max_bytes)
+                continue
+            files = sorted(
+                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
+            )
+            files = [p for p in files if not p.name.endswith(".cases.yaml")]
+            if not files:
+                yield Source(item, 1, "error", "no profile files (*.yaml, *.json, *.jsonl) in this folder")
+            for p in files:
+                yield from _file(p, max_bytes)
+        else:
+            yield from _file(path, max_bytes)
+
+
+def _file(path: Path, max_bytes: int) -> Iterator[Source]:
+    if path.suffix == ".jsonl":
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                yield from _jsonl(handle, str(path), max_bytes)
+        except OSError as exc:
+            yield Source(str(path), 1, "error", f"cannot read the file: {exc.strerror}")
+        except UnicodeDecodeError:
+            yield Source(str(path), 1, "error", "the file is not UTF-8 text; save it as UTF-8")
+        return
+    if path.suffix == ".csv" and path.name == "accounts.csv":
+        yield from crm_export(path.parent, max_bytes)
+        return
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        yield Source(str(path), 1, "error", f"cannot read the file: {exc.strerror or 'not found'}")
+        return
+    if size > max_bytes:
+        yield Source(
+            str(path),
+            1,
+            "error",
+            f"the profile is {size:,} bytes, over the {max_bytes:,}-byte limit; trim it or raise --max-record-bytes",
+        )
+        return
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        yield Source(str(path), 1, "error", f"cannot read the file: {exc.strerror}")
+        return
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        yield Source(str(path), 1, "error", "the file is not UTF-8 text; save it as UTF-8")
+        return
+    if path.suffix == ".json":
+        try:
+            yield Source(str(path), 1, "data", json.loads(text))
+        except json.JSONDecodeError as exc:
+            yield Source(str(path), exc.lineno, "error", f"invalid JSON: {exc.msg}")
+        return
+    yield Source(str(path), 1, "yaml", text)
+
+
+def _jsonl(handle: io.TextIOBase, label: str, max_bytes: int) -> Iterator[Source]:
+    for n, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        if len(line.encode("utf-8")) > max_bytes:
+            yield Source(
+                label,
+                n,
+                "error",
+                f"the record is over the {max_bytes:,}-byte limit; trim it or raise --max-record-bytes",
+            )
+            continue
+        try:
+            yield Source(label, n, "data", json.loads(line))
+        except json.JSONDecodeError as exc:
+            yield Source(label, n, "error", f"invalid JSON: {exc.msg} (column {exc.colno})")
+
+
+# --- CRM exports -----------------------------------------------------------------------------
+#
+# A folder with accounts.csv (required), contacts.csv and interactions.csv (optional), as a CRM
+# exports them, joined into profiles by account id. Column mapping (header names, case-insensitive):
+#
+# accounts.csv      account_id, name, industry, ownership, annual_revenue, portfolio_share, revenue_rank,
+#                   brand_influence, government_influence, growth_outlook, stage, position, record_updated,
+#                   visit_date, visit_objective, visit_attendees (contact ids separated by ;)
+# contacts.csv      account_id, contact_id, name, title, department, function, level, reports_to,
+#                   relationship_strength, stance, insider, contact_degree, via, interests (; separated), last_contact
+# interactions.csv  account_id, date, kind, contact_ids (; separated), form, value
+#
+# Empty cells are left out (unknown). Columns not listed above are ignored.
+
+ACCOUNT_FIELDS = ("name", "industry", "ownership", "annual_revenue", "portfolio_share", "revenue_rank",
+                  "brand_influence", "government_influence", "stage", "position", "record_updated")  # fmt: skip
+NUMBERS = {
+    "annual_revenue": float,
+    "portfolio_share": float,
+    "revenue_rank": int,
+    "value": float,
+    "contact_degree": int,
+}
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
+        for row in reader:
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def _cell(row: dict[str, str], key: str) -> Any:
+    value = row.get(key, "")
+    if value == "":
+        return None
+    kind = NUMBERS.get(key)
+    if kind is None:
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        return value  # left for validation to report with the record's position
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(";") if v.strip()]
+
+
+def crm_export(folder: Path, max_bytes: int) -> Iterator[Source]:
+    """Profiles joined from a CRM export; each labelled with its accounts.csv line."""
+    accounts_path = folder / "accounts.csv"
+    try:
+        contacts: dict[str, list[dict]] = {}
+        for _, row in _rows(folder / "contacts.csv"):
+            person = {
+                "id": row.get("contact_id"), "name": row.get("name"), "title": row.get("title"),
+                "department": row.get("department"), "function": row.get("function"), "level": row.get("level"),
+                "reports_to": _cell(row, "reports_to"),
+                "relationship": {k: v for k, v in (("strength", _cell(row, "relationship_strength")), ("stance", _cell(row, "stance"))) if v},
+                "insider": _cell(row, "insider") or "none",
+                "contact": {k: v for k, v in (("degree", _cell(row, "contact_degree") or 1), ("via", _cell(row, "via"))) if v},
+                "interests": _split(row.get("interests")),
+                "last_contact": _cell(row, "last_contact"),
+            }  # fmt: skip
+            contacts.setdefault(row.get("account_id", ""), []).append(
+                {k: v for k, v in person.items() if v not in (None, {}, [])}
+            )
+        interactions: dict[str, list[dict]] = {}
+        for _, row in _rows(folder / "interactions.csv"):
+            item = {"date": row.get("date"), "kind": row.get("kind"), "with": _split(row.get("contact_ids")),
+                    "form": row.get("form") or "", "value": _cell(row, "value")}  # fmt: skip
+            interactions.setdefault(row.get("account_id", ""), []).append(
+                {k: v for k, v in item.items() if v not in (None, "")}
+            )
+        for line, row in _rows(accounts_path):
+            account = {"id": row.get("account_id")}
+            account.update({k: v for k in ACCOUNT_FIELDS if (v := _cell(row, k)) is not None})
+            if row.get("growth_outlook"):
+                account["potential"] = {"growth_outlook": row["growth_outlook"]}
+            profile: dict[str, Any] = {"account": account}
+            people = contacts.get(row.get("account_id", ""), [])
+            if people:
+                profile["stakeholders"] = people
+            history = interactions.get(row.get("account_id", ""), [])
+            if history:
+                profile["interactions"] = history
+            if row.get("visit_date"):
+                profile["visit"] = {"date": row["visit_date"], "objective": row.get("visit_objective") or "-",
+                                    "attendees": _split(row.get("visit_attendees"))}  # fmt: skip
+            size = len(json.dumps(profile, ensure_ascii=False).encode("utf-8"))
+            if size > max_bytes:
+                yield Source(
+                    str(accounts_path), line, "error", f"the joined profile is over the {max_bytes:,}-byte limit"
+                )
+                continue
+            yield Source(str(accounts_path), line, "data", profile)
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        yield Source(str(accounts_path), 1, "error", f"cannot read the CRM export: {exc}")

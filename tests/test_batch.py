@@ -1,0 +1,215 @@
+"""Batch briefs for a portfolio: inputs of every kind, the index, tiers, resume, kill-safety, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from advisor.api import Advisor
+from advisor.cli import main
+from advisor.profile import load_profile
+
+from conftest import FIXTURES, ROOT
+
+PROFILES = ROOT / "profiles"
+TODAY = "2026-12-01"
+
+
+def batch(capsys, *argv: str) -> tuple[int, str]:
+    code = main(["batch", *argv, "--quiet", "--today", TODAY])
+    return code, capsys.readouterr().err
+
+
+def index(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def to_jsonl(paths: list[Path], target: Path) -> None:
+    lines = [json.dumps(yaml.safe_load(p.read_text(encoding="utf-8")), ensure_ascii=False, default=str) for p in paths]
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_batch_briefs_every_account_and_reports_bad_ones_in_the_index(capsys, tmp_path):
+    bad = FIXTURES / "profiles" / "bad-level.yaml"
+    code, err = batch(capsys, str(PROFILES), str(bad), "-o", str(tmp_path), "--format", "markdown,json")
+    assert code == 1
+    assert err == f"{bad}:14:12: error: stakeholders[0].level must be frontline, middle or senior; got 'manager'\n"
+    entries = index(tmp_path)
+    assert len(entries) == 11
+    failed = [e for e in entries if e["status"] == "error"]
+    assert len(failed) == 1 and failed[0]["source"] == f"{bad}:1" and "stakeholders[0].level" in failed[0]["error"]
+    for e in entries:
+        if e["status"] == "ok":
+            assert e["outputs"] == [f"briefs/{e['id']}.md", f"briefs/{e['id']}.json"]
+            assert all((tmp_path / p).is_file() for p in e["outputs"])
+            assert e["counts"]["recommendations"] > 0 and len(e["hash"]) == 16
+    summary = (tmp_path / "portfolio.md").read_text(encoding="utf-8")
+    assert "| 1 | 深圳市地铁集团有限公司 | 4,500,000 | 36.5% | A |" in summary
+    assert "## Accounts without an insider\n\n- Kessler Precision Components (Suzhou) Co., Ltd.\n" in summary
+    assert "```mermaid\nxychart-beta" in summary
+    assert not list(tmp_path.glob(".*"))  # no journal or temp files left behind
+
+
+def test_batch_output_is_byte_identical_for_any_jobs(capsys, tmp_path):
+    assert batch(capsys, str(PROFILES), "-o", str(tmp_path / "one"), "--format", "markdown,json")[0] == 0
+    assert batch(capsys, str(PROFILES), "-o", str(tmp_path / "two"), "--format", "markdown,json", "--jobs", "2")[0] == 0
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+def test_batch_jsonl_and_stdin_give_the_same_briefs_as_yaml(capsys, tmp_path, monkeypatch):
+    paths = sorted(PROFILES.glob("*.yaml"))
+    to_jsonl(paths, tmp_path / "all.jsonl")
+    assert batch(capsys, str(PROFILES), "-o", str(tmp_path / "yaml"))[0] == 0
+    assert batch(capsys, str(tmp_path / "all.jsonl"), "-o", str(tmp_path / "jsonl"))[0] == 0
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO((tmp_path / "all.jsonl").read_text(encoding="utf-8")))
+    assert batch(capsys, "-", "-o", str(tmp_path / "stdin"))[0] == 0
+    yaml_briefs = tree(tmp_path / "yaml" / "briefs")
+    assert yaml_briefs == tree(tmp_path / "jsonl" / "briefs") == tree(tmp_path / "stdin" / "briefs")
+    assert index(tmp_path / "jsonl")[0]["source"] == f"{tmp_path / 'all.jsonl'}:1"
+
+
+def test_batch_bad_jsonl_line_names_its_line(capsys, tmp_path):
+    good = json.dumps(
+        yaml.safe_load((PROFILES / "gz-tax-bureau.yaml").read_text(encoding="utf-8")), default=str, ensure_ascii=False
+    )
+    (tmp_path / "in.jsonl").write_text(
+        good + "\n{not json\n" + good.replace('"gz-tax-bureau"', '"Bad Id"', 1) + "\n", encoding="utf-8"
+    )
+    code, err = batch(capsys, str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out"))
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'in.jsonl'}:2:1: error: invalid JSON")
+    assert lines[1].startswith(f"{tmp_path / 'in.jsonl'}:3:1: error: account.id must be an id")
+    assert [e["status"] for e in index(tmp_path / "out")] == ["ok", "error", "error"]
+
+
+def test_batch_reads_a_crm_csv_export(capsys, tmp_path):
+    crm = FIXTURES / "crm"
+    code, err = batch(capsys, str(crm), "-o", str(tmp_path))
+    assert code == 0, err
+    entries = index(tmp_path)
+    assert [e["id"] for e in entries] == ["acme-logistics", "city-water"]
+    brief = (tmp_path / "briefs" / "acme-logistics.md").read_text(encoding="utf-8")
+    assert "### Wang Lei: IT Director, Information Technology" in brief
+    assert entries[0]["portfolio"]["rank"] == 1
+
+
+def test_batch_duplicate_account_ids_are_refused(capsys, tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / "in" / name).write_bytes((PROFILES / "gz-tax-bureau.yaml").read_bytes())
+    code, err = batch(capsys, str(tmp_path / "in"), "-o", str(tmp_path / "out"))
+    assert code == 1
+    assert "duplicate account id 'gz-tax-bureau'" in err
+    assert sorted(p.name for p in (tmp_path / "out" / "briefs").iterdir()) == ["gz-tax-bureau.md"]
+
+
+def test_batch_resume_skips_what_would_not_change(capsys, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in PROFILES.glob("*.yaml"):
+        (src / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "out"
+    assert batch(capsys, str(src), "-o", str(out))[0] == 0
+    first = tree(out)
+    main(["batch", str(src), "-o", str(out), "--today", TODAY, "--resume"])
+    assert "10 briefed (10 unchanged), 0 failed" in capsys.readouterr().err
+    assert tree(out) == first
+    # A changed profile is briefed again; its revenue moves the portfolio, so tiers that changed are too.
+    path = src / "gd-provincial-museum.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("name: 广东省博物馆", "name: 广东省博物馆（新馆）", 1),
+        encoding="utf-8",
+    )
+    main(["batch", str(src), "-o", str(out), "--today", TODAY, "--resume"])
+    assert "10 briefed (9 unchanged), 0 failed" in capsys.readouterr().err
+    # A different language changes every hash.
+    main(["batch", str(src), "-o", str(out), "--today", TODAY, "--resume", "--lang", "zh"])
+    assert "10 briefed (0 unchanged), 0 failed" in capsys.readouterr().err
+
+
+def test_batch_brief_with_portfolio_index_gets_the_batch_tier(capsys, tmp_path):
+    assert batch(capsys, str(PROFILES), "-o", str(tmp_path), "--format", "json")[0] == 0
+    from_batch = json.loads((tmp_path / "briefs" / "sd-huarui-appliance.json").read_text(encoding="utf-8"))
+    code = main(["brief", str(PROFILES / "sd-huarui-appliance.yaml"), "--format", "json", "--today", TODAY,
+                 "--portfolio", str(tmp_path / "index.jsonl")])  # fmt: skip
+    single = json.loads(capsys.readouterr().out)
+    assert code == 0 and single == from_batch
+
+
+def test_batch_survives_kill_9_and_resume_completes(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    base = (PROFILES / "sz-metro-group.yaml").read_text(encoding="utf-8")
+    for i in range(400):
+        (src / f"a{i:03d}.yaml").write_text(
+            base.replace("id: sz-metro-group", f"id: metro-{i:03d}", 1), encoding="utf-8"
+        )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "advisor", "batch", str(src), "-o", str(out), "--quiet", "--today", TODAY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while (
+        time.monotonic() < deadline
+        and len(list((out / "briefs").glob("*.md")) if (out / "briefs").is_dir() else []) < 40
+    ):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written = list((out / "briefs").glob("*.md"))
+    assert 40 <= len(written) < 400, "the kill should land mid-run"
+    for path in written:  # every visible brief is whole
+        assert path.read_text(encoding="utf-8").rstrip().endswith("`"), path.name
+    assert not (out / "index.jsonl").exists()
+    code = subprocess.run([*cmd, "--resume"], capture_output=True, text=True).returncode
+    assert code == 0
+    entries = index(out)
+    assert len(entries) == 400 and all(e["status"] == "ok" for e in entries)
+    clean = tmp_path / "clean"
+    assert subprocess.run([*cmd[:6], str(clean), *cmd[7:]], capture_output=True).returncode == 0
+    assert tree(out / "briefs") == tree(clean / "briefs")
+    assert (out / "index.jsonl").read_bytes() == (clean / "index.jsonl").read_bytes()
+    assert not [p for p in out.rglob(".*") if p.is_file()]
+
+
+def test_api_is_correct_from_several_threads_at_once():
+    advisor = Advisor.load(ROOT / "rules", ROOT / "templates")
+    profiles = [load_profile(p) for p in sorted(PROFILES.glob("*.yaml"))]
+    import datetime as dt
+
+    today = dt.date(2026, 12, 1)
+    expected = [advisor.brief(p, today=today) for p in profiles]
+    results: dict[tuple[int, int], str] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for round_ in range(3):
+                for i, p in enumerate(profiles):
+                    results[(worker, round_ * 100 + i)] = advisor.brief(p, today=today)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (worker, key), text in results.items():
+        assert text == expected[key % 100]
+    assert len(results) == 4 * 3 * len(profiles)
