@@ -210,6 +210,6 @@ def test_api_is_correct_from_several_threads_at_once():
     for t in threads:
         t.join()
     assert not errors
-    for (worker, key), text in results.items():
+    for (_, key), text in results.items():
         assert text == expected[key % 100]
     assert len(results) == 4 * 3 * len(profiles)
