@@ -19,6 +19,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 
 from . import __version__
 from .api import Advisor
-from .errors import AdvisorError
+from .errors import AdvisorError, Problem
 from .files import write_atomically
 from .modelio import validate
 from .portfolio import Position, tiers
@@ -51,6 +52,7 @@ class Options:
     jobs: int = 1
     resume: bool = False
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    dask: str | None = None  # a Dask scheduler address: run the work on that cluster
 
 
 @dataclass
@@ -95,13 +97,18 @@ def _parse_data(source: Source) -> Profile:
 
 # --- pass 2: evaluate and render ---------------------------------------------------------------
 
-_worker: dict[str, Any] = {}
+_advisors: dict[tuple, Advisor] = {}
+_advisors_lock = threading.Lock()
 
 
-def _init_worker(options: Options) -> None:
-    """Process-pool initializer: one Advisor per worker process, loaded once."""
-    _worker["advisor"] = Advisor.load(options.rules, options.templates)
-    _worker["options"] = options
+def advisor_for(options: Options) -> Advisor:
+    """This process's Advisor for these rules and templates, loaded once and shared by its threads
+    (an Advisor gives each thread its own engine)."""
+    key = (options.rules, options.templates)
+    with _advisors_lock:
+        if key not in _advisors:
+            _advisors[key] = Advisor.load(options.rules, options.templates)
+        return _advisors[key]
 
 
 def content_hash(profile_json: str, position: Position | None, digest: str, options: Options) -> str:
@@ -112,11 +119,10 @@ def content_hash(profile_json: str, position: Position | None, digest: str, opti
     return h.hexdigest()[:16]
 
 
-def brief_one(task: tuple[str, Position | None]) -> dict[str, Any]:
-    """Render every requested format for one validated profile (runs in a worker)."""
-    advisor: Advisor = _worker["advisor"]
-    options: Options = _worker["options"]
-    profile_json, position = task
+def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
+    """Render every requested format for one validated profile (runs in a worker process or thread)."""
+    options, profile_json, position = task
+    advisor = advisor_for(options)
     profile = Profile.model_validate_json(profile_json)
     evaluation = advisor.evaluate(profile, options.today, position)
     outputs = {fmt: advisor.render(evaluation, lang=options.lang, format=fmt) for fmt in options.formats}
@@ -160,17 +166,45 @@ def _portfolio_facts(profile: Profile, evaluation, facts: dict[str, dict]) -> di
 
 
 def _map(fn: Callable, items: Iterable, options: Options, chunksize: int = 8) -> Iterator:
-    """Map in input order, in this process (--jobs 1) or in a pool of worker processes."""
+    """Map in input order: in this process (--jobs 1), a pool of worker processes, or a Dask cluster."""
+    if options.dask:
+        yield from _map_dask(fn, items, options)
+        return
     if options.jobs <= 1:
-        if "advisor" not in _worker or _worker.get("options") != options:
-            _init_worker(options)
         yield from map(fn, items)
         return
     import multiprocessing
 
     context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
-    with context.Pool(options.jobs, initializer=_init_worker, initargs=(options,)) as pool:
+    with context.Pool(options.jobs, initializer=advisor_for, initargs=(options,)) as pool:
         yield from pool.imap(fn, items, chunksize)
+
+
+def _map_dask(fn: Callable, items: Iterable, options: Options, window: int = 512) -> Iterator:
+    """Submit to a Dask scheduler a window at a time (memory stays bounded) and yield in order."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise AdvisorError(
+            Problem("--dask", 1, 1, "error", "Dask is not installed: pip install 'advisor[dask]'")
+        ) from None
+    try:
+        client = Client(options.dask, timeout=10, set_as_default=False)
+    except OSError as exc:
+        raise AdvisorError(
+            Problem("--dask", 1, 1, "error", f"cannot reach the Dask scheduler at {options.dask}: {exc}")
+        ) from None
+    try:
+        chunk: list = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) == window:
+                yield from client.gather(client.map(fn, chunk, pure=False))
+                chunk = []
+        if chunk:
+            yield from client.gather(client.map(fn, chunk, pure=False))
+    finally:
+        client.close()
 
 
 def _previous(out: Path) -> dict[str, dict]:
@@ -216,8 +250,8 @@ def run(
     """The whole batch. `report` receives one line per failed account (for stderr)."""
     out.mkdir(parents=True, exist_ok=True)
     advisor = Advisor.load(options.rules, options.templates)  # fail fast on bad rules, before any work
-    if options.jobs <= 1:
-        _worker.update(advisor=advisor, options=options)
+    with _advisors_lock:
+        _advisors.setdefault((options.rules, options.templates), advisor)
     previous = _previous(out) if options.resume else {}
     summary = Summary()
     with tempfile.TemporaryDirectory(dir=out, prefix=".work-") as work:
@@ -236,11 +270,11 @@ def run(
                 parsed.append(result)
         positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r)
 
-        def tasks() -> Iterator[tuple[str, Position | None]]:
+        def tasks() -> Iterator[tuple[Options, str, Position | None]]:
             with spill.open(encoding="utf-8") as handle:
                 for line in handle:
                     profile_id = json.loads(line)["account"]["id"]
-                    yield line.rstrip("\n"), positions.get(profile_id)
+                    yield options, line.rstrip("\n"), positions.get(profile_id)
 
         ok_records = [r for r in parsed if "error" not in r]
         meter = Progress(len(parsed), progress)
@@ -252,26 +286,34 @@ def run(
                 for line in r["error"].splitlines():
                     report(line)
                 meter.step()
-        pending = []
-        hashes = []
-        for record, (profile_json, position) in zip(ok_records, tasks(), strict=True):
-            digest = content_hash(profile_json, position, advisor.digest, options)
-            hashes.append(digest)
-            old = previous.get(record["id"])
-            if old and old.get("hash") == digest and all((out / p).is_file() for p in old.get("outputs", [])):
-                pending.append(None)
-            else:
-                pending.append((profile_json, position))
-        todo = [t for t in pending if t is not None]
-        results = _map(brief_one, todo, options)
+        # Decide what to skip without holding any profile text: one small decision per account.
+        decisions: list[tuple[dict, str, bool]] = []  # (record, content hash, unchanged)
+
+        def todo() -> Iterator[tuple[Options, str, Position | None]]:
+            for record, task in zip(ok_records, tasks(), strict=True):
+                _, profile_json, position = task
+                digest = content_hash(profile_json, position, advisor.digest, options)
+                old = previous.get(record["id"])
+                unchanged = (
+                    bool(old) and old.get("hash") == digest and all((out / p).is_file() for p in old.get("outputs", []))
+                )
+                decisions.append((record, digest, unchanged))
+                if not unchanged:
+                    yield task
+
+        # Decisions are made ahead of results (the map consumes todo() first), so a result always
+        # finds its decision; unchanged accounts between results are flushed in input order.
+        planned = todo()
+        results = _map(brief_one, planned, options)
+        done = 0
         with (out / JOURNAL).open("a", encoding="utf-8") as journal:
-            for record, task, digest in zip(ok_records, pending, hashes, strict=True):
+
+            def finish(record: dict, digest: str, unchanged: bool, result: dict | None) -> None:
                 position = positions.get(record["id"])
-                if task is None:
+                if unchanged:
                     entry = dict(previous[record["id"]])
                     summary.skipped += 1
                 else:
-                    result = next(results)
                     paths = []
                     for fmt, text in result["outputs"].items():
                         rel = f"{BRIEFS}/{record['id']}.{EXTENSIONS[fmt]}"
@@ -285,6 +327,18 @@ def run(
                 summary.ok += 1
                 summary.entries.append(entry)
                 meter.step()
+
+            for result in results:
+                while decisions[done][2]:
+                    finish(*decisions[done], None)
+                    done += 1
+                finish(*decisions[done], result)
+                done += 1
+            for _ in planned:  # the map has consumed it; this only makes sure
+                raise RuntimeError("a task was planned but never briefed")
+            while done < len(decisions):
+                finish(*decisions[done], None)
+                done += 1
     order = {r["source"]: i for i, r in enumerate(parsed)}
     summary.entries.sort(key=lambda e: order.get(e["source"], 0))
     index = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in summary.entries)

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip accounts whose output would not change")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--max-record-bytes", type=int, default=1_000_000, help="size limit per profile record")
+    p.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="run on a Dask cluster (pip install 'advisor[dask]')")
     with_sources(p)
 
     p = sub.add_parser("new", help="write a commented starter profile to fill in")
@@ -161,8 +162,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print("advisor batch: error: --jobs must be 1 or more", file=sys.stderr)
         return 2
     options = Options(
-        args.rules, args.templates, formats, args.lang, args.today, args.jobs, args.resume, args.max_record_bytes
-    )
+        rules=args.rules, templates=args.templates, formats=formats, lang=args.lang, today=args.today,
+        jobs=args.jobs, resume=args.resume, max_record_bytes=args.max_record_bytes, dask=args.dask,
+    )  # fmt: skip
     summary = run(
         args.inputs,
         args.output,
