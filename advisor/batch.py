@@ -28,7 +28,7 @@ from typing import Any
 
 from . import __version__
 from .api import Advisor
-from .errors import AdvisorError, Problem
+from .errors import AdvisorError, EngineError, Problem
 from .files import write_atomically
 from .modelio import validate
 from .portfolio import Position, tiers
@@ -124,7 +124,10 @@ def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
     options, profile_json, position = task
     advisor = advisor_for(options)
     profile = Profile.model_validate_json(profile_json)
-    evaluation = advisor.evaluate(profile, options.today, position)
+    try:
+        evaluation = advisor.evaluate(profile, options.today, position)
+    except EngineError as exc:  # one account's failure never stops the batch
+        return {"error": f"advisor: error: account '{profile.account.id}': {exc}"}
     outputs = {fmt: advisor.render(evaluation, lang=options.lang, format=fmt) for fmt in options.formats}
     recs = advisor.recommendations(evaluation, options.lang)
     facts = evaluation.facts()
@@ -332,7 +335,16 @@ def run(
                 while decisions[done][2]:
                     finish(*decisions[done], None)
                     done += 1
-                finish(*decisions[done], result)
+                if "error" in result:
+                    record = decisions[done][0]
+                    summary.failed += 1
+                    summary.entries.append(
+                        {"id": record["id"], "source": record["source"], "status": "error", "error": result["error"]}
+                    )
+                    report(result["error"])
+                    meter.step()
+                else:
+                    finish(*decisions[done], result)
                 done += 1
             for _ in planned:  # the map has consumed it; this only makes sure
                 raise RuntimeError("a task was planned but never briefed")

@@ -261,6 +261,12 @@ def _days(today: dt.date, then: dt.date | None) -> int | None:
     return None if then is None else (today - then).days
 
 
+def _number(value: float | None) -> float | None:
+    """Numbers as the engine can read them: durable's JSON parser rejects exponents (1e-07, 1e+16),
+    so values are rounded to 4 decimals (tiny ones become 0) and the profile caps the large ones."""
+    return None if value is None else round(float(value), 4) + 0.0
+
+
 def _put(values: dict[str, Any], name: str, value: Any) -> None:
     """Unknown stays absent: a None is never stored."""
     if value is not None:
@@ -301,19 +307,12 @@ def derive(
     a: dict[str, Any] = {"account.id": acct.id, "account.name": acct.name, "account.industry": acct.industry}
     a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
     a["account.public_sector"] = is_public_sector(acct)
-    for key in (
-        "ownership",
-        "annual_revenue",
-        "portfolio_share",
-        "revenue_rank",
-        "brand_influence",
-        "government_influence",
-        "stage",
-        "position",
-    ):
+    for key in ("ownership", "revenue_rank", "brand_influence", "government_influence", "stage", "position"):
         _put(a, f"account.{key}", getattr(acct, key))
+    _put(a, "account.annual_revenue", _number(acct.annual_revenue))
+    _put(a, "account.portfolio_share", _number(acct.portfolio_share))
     if portfolio is not None:
-        a["account.portfolio_share"] = portfolio.share
+        a["account.portfolio_share"] = _number(portfolio.share)
         a["account.revenue_rank"] = portfolio.rank
         a["account.portfolio_class"] = portfolio.portfolio_class
     _put(a, "account.growth_outlook", acct.potential.growth_outlook)

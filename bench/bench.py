@@ -1,0 +1,312 @@
+"""Benchmark: where the time of a brief goes, batch throughput, cold start, memory, and scaling.
+
+    python bench/bench.py              # the default run (about two minutes on 2 cores)
+    python bench/bench.py --n 500      # quicker
+
+Profiles are synthetic but shaped like real ones (12 stakeholders, 30 interactions, reporting
+lines, ties, competitors, events, a visit with 3 attendees, about 6 KB of YAML) and generated
+from a fixed seed, so every run measures the same work. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from advisor.api import Advisor  # noqa: E402
+from advisor.facts import derive  # noqa: E402
+from advisor.profile import parse_profile  # noqa: E402
+from advisor.yamlio import load_text  # noqa: E402
+
+TODAY = dt.date(2026, 12, 1)
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军", "杰", "涛", "明", "超", "霞", "平", "刚", "桂英"]
+DEPTS = [("局领导", "leadership"), ("办公室", "admin"), ("信息中心", "tech_management"), ("业务处", "tech_application"),
+         ("运维科", "tech_support"), ("市场部", "business")]  # fmt: skip
+INDUSTRIES = [
+    "government",
+    "party",
+    "military",
+    "science",
+    "education",
+    "culture",
+    "health",
+    "finance",
+    "insurance",
+    "enterprise",
+]
+
+
+def synthetic_profile(i: int, stakeholders: int = 12, interactions: int = 30) -> dict:
+    rng = random.Random(i)
+    industry = INDUSTRIES[i % len(INDUSTRIES)]
+    account = {
+        "id": f"acct-{i:06d}", "name": f"样本客户{i:06d}有限公司", "industry": industry,
+        "annual_revenue": float(rng.randint(10_000, 5_000_000)), "portfolio_share": round(rng.uniform(0.001, 0.2), 4),
+        "revenue_rank": rng.randint(1, 200), "brand_influence": rng.choice(["low", "medium", "high"]),
+        "government_influence": rng.choice(["low", "medium", "high"]),
+        "potential": {"growth_outlook": rng.choice(["declining", "stable", "growing"]), "mindset_shift": rng.random() < 0.3,
+                      "industry_shift": rng.random() < 0.3, "note": "正在推进数字化转型，明年预算有望增长。"},
+        "stage": rng.choice(["establish", "maintain", "consolidate", "develop"]),
+        "position": rng.choice(["incumbent", "challenger"]),
+        "record_updated": str(TODAY - dt.timedelta(days=rng.randint(1, 400))),
+    }  # fmt: skip
+    if industry in ("enterprise", "finance", "insurance"):
+        account["ownership"] = rng.choice(["state", "foreign", "private"])
+    people = []
+    levels = (
+        ["senior"] * 2 + ["middle"] * 5 + ["frontline"] * (stakeholders - 7)
+        if stakeholders >= 7
+        else ["middle"] * stakeholders
+    )
+    for j in range(stakeholders):
+        dept, function = DEPTS[j % len(DEPTS)]
+        person = {
+            "id": f"p{j:02d}", "name": rng.choice(SURNAMES) + rng.choice(GIVEN), "title": f"{dept}{['主任', '副主任', '科长', '工程师'][j % 4]}",
+            "department": dept, "function": function, "level": levels[j % len(levels)],
+            "relationship": {"strength": rng.choice(["none", "weak", "working", "strong"]),
+                             "stance": rng.choice(["supporter", "neutral", "opponent", "unknown"])},
+            "insider": rng.choice(["none"] * 6 + ["identified", "cultivating", "secured"]),
+            "interests": rng.sample(["网络安全", "羽毛球", "摄影", "书法", "马拉松", "云计算", "围棋"], 2),
+            "last_contact": str(TODAY - dt.timedelta(days=rng.randint(1, 300))),
+        }  # fmt: skip
+        if j > 1:
+            person["reports_to"] = f"p{rng.randint(0, min(j - 1, 6)):02d}"
+        if j > 2 and rng.random() < 0.3:
+            person["contact"] = {"degree": 2, "via": f"p{rng.randint(0, j - 1):02d}"}
+        if j > 0 and rng.random() < 0.25:
+            person["ties"] = [
+                {
+                    "with": f"p{rng.randint(0, j - 1):02d}",
+                    "kind": rng.choice(["personal", "shared_interest", "conflicting_interest"]),
+                }
+            ]
+        people.append(person)
+    history = sorted(
+        ({"date": str(TODAY - dt.timedelta(days=rng.randint(1, 360))), "kind": rng.choice(["visit", "call", "meeting", "care", "event", "service", "training"]),
+          "with": [f"p{rng.randint(0, stakeholders - 1):02d}"], "form": "季度服务回顾与网络优化建议"} for _ in range(interactions)),
+        key=lambda x: x["date"],
+    )  # fmt: skip
+    return {
+        "account": account,
+        "stakeholders": people,
+        "interactions": history,
+        "service": {"satisfaction": rng.randint(2, 5), "last_review": str(TODAY - dt.timedelta(days=rng.randint(10, 300))),
+                    "issues": [{"opened": str(TODAY - dt.timedelta(days=rng.randint(1, 150))), "incident": rng.random() < 0.5,
+                                "category": rng.choice(["专线", "云主机", "计费"]), "summary": "专线闪断"} for _ in range(rng.randint(0, 3))]},
+        "competitors": [{"name": rng.choice(["竞争对手甲", "竞争对手乙"]), "offers": "云与专线", "strength": rng.choice(["weak", "moderate", "strong"]),
+                         "latest_move": "低价投标", "learned_on": str(TODAY - dt.timedelta(days=rng.randint(1, 400)))}],
+        "events": [{"date": str(TODAY + dt.timedelta(days=rng.randint(-20, 60))), "kind": rng.choice(["appointment", "project", "holiday", "media"]),
+                    "summary": "新项目立项评审", "stakeholder": f"p{rng.randint(0, stakeholders - 1):02d}"}],
+        "visit": {"date": str(TODAY), "objective": "汇报整改结果并推进扩容项目", "attendees": ["p00", "p02", "p03"][: min(3, stakeholders)]},
+    }  # fmt: skip
+
+
+def write_profiles(folder: Path, n: int, **shape) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"acct-{i:06d}.yaml"
+        path.write_text(
+            yaml.safe_dump(synthetic_profile(i, **shape), allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
+        paths.append(path)
+    return paths
+
+
+def per_stage(advisor: Advisor, texts: list[str], out: Path) -> dict[str, float]:
+    """Median milliseconds per brief for each stage, measured on the same profiles."""
+    stages: dict[str, list[float]] = {k: [] for k in ("parse", "validate+derive", "engine", "render", "write")}
+    for k, text in enumerate(texts):
+        t0 = time.perf_counter()
+        doc = load_text(text, "bench.yaml")
+        t1 = time.perf_counter()
+        profile = parse_profile(doc)
+        records = derive(profile, TODAY, advisor.policy)
+        t2 = time.perf_counter()
+        outcome = advisor.engine().evaluate(records)
+        t3 = time.perf_counter()
+        from advisor.api import Evaluation
+
+        evaluation = Evaluation(profile, TODAY, "today", records, outcome)
+        brief = advisor.render(evaluation)
+        t4 = time.perf_counter()
+        (out / f"{k}.md").write_text(brief, encoding="utf-8")
+        t5 = time.perf_counter()
+        for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            stages[name].append(value * 1000)
+    return {k: statistics.mean(v) for k, v in stages.items()}
+
+
+def batch_rate(inputs: list[str], out: Path, jobs: int) -> tuple[float, float]:
+    """Briefs per second for `advisor batch`, and the peak RSS (MB) of its process tree."""
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "advisor",
+        "batch",
+        *inputs,
+        "-o",
+        str(out),
+        "--quiet",
+        "--jobs",
+        str(jobs),
+        "--today",
+        str(TODAY),
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    n = sum(1 for _ in (out / "briefs").iterdir())
+    return n / elapsed, max(peak, before) / 1024
+
+
+def cold_start(profile: Path, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "advisor", "brief", str(profile)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+        )
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def scaled_rules(target: Path, copies: int) -> None:
+    """The shipped rules plus `copies` variants of every rule (ids and numeric thresholds varied)."""
+    shutil.copytree(ROOT / "rules", target)
+    extra = []
+    for path in sorted((ROOT / "rules").glob("*.yaml")):
+        if path.name.endswith(".cases.yaml") or path.name == "policy.yaml":
+            continue
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
+            if rule.get("derive"):
+                continue
+            for k in range(copies):
+                copy = json.loads(json.dumps(rule, default=str))
+                copy["id"] = f"{rule['id']}-x{k}"
+                _vary(copy.get("when"), k)
+                extra.append(copy)
+    if extra:
+        (target / "zz-scaled.yaml").write_text(yaml.safe_dump({"rules": extra}, allow_unicode=True), encoding="utf-8")
+
+
+def _vary(node, k: int) -> None:
+    if isinstance(node, dict):
+        for op in ("gt", "gte", "lt", "lte"):
+            if op in node and isinstance(node[op], int):
+                node[op] = node[op] + k
+        for value in node.values():
+            _vary(value, k)
+    elif isinstance(node, list):
+        for item in node:
+            _vary(item, k)
+
+
+def engine_ms(advisor: Advisor, profiles: list, repeat: int = 1) -> tuple[float, float]:
+    """Mean engine milliseconds per profile and mean firings per profile."""
+    records = [derive(p, TODAY, advisor.policy) for p in profiles]
+    engine = advisor.engine()
+    firings = 0
+    t = time.perf_counter()
+    for _ in range(repeat):
+        for r in records:
+            firings += len(engine.evaluate(r).firings)
+    n = len(records) * repeat
+    return (time.perf_counter() - t) / n * 1000, firings / n
+
+
+def memory_over(advisor: Advisor, texts: list[str], total: int) -> list[tuple[int, float]]:
+    """RSS (MB) sampled while briefing `total` profiles in one process (cycling the inputs)."""
+    samples = []
+    for k in range(total):
+        advisor.brief(parse_profile(load_text(texts[k % len(texts)], "m.yaml")), today=TODAY)
+        if k % max(total // 5, 1) == 0 or k == total - 1:
+            with open("/proc/self/status", encoding="ascii") as status:
+                rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            samples.append((k + 1, rss / 1024))
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="profiles for the throughput runs")
+    parser.add_argument("--memory", type=int, default=20000, help="briefs for the memory run")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="advisor-bench-"))
+    try:
+        paths = write_profiles(work / "yaml", args.n)
+        sizes = [p.stat().st_size for p in paths]
+        jsonl = work / "all.jsonl"
+        with jsonl.open("w", encoding="utf-8") as out:
+            for p in paths:
+                out.write(
+                    json.dumps(yaml.safe_load(p.read_text(encoding="utf-8")), ensure_ascii=False, default=str) + "\n"
+                )
+        advisor = Advisor.load()
+        print(f"rules: {len(advisor.base.rules)} in {advisor.plan.summary()['shards']} shards; profiles: {args.n}, "
+              f"mean {statistics.mean(sizes) / 1024:.1f} KB of YAML, 12 stakeholders, 30 interactions")  # fmt: skip
+        texts = [p.read_text(encoding="utf-8") for p in paths[:300]]
+        (work / "stage").mkdir()
+        stages = per_stage(advisor, texts, work / "stage")
+        total = sum(stages.values())
+        print("\nper brief (ms, mean of 300):")
+        for name, ms in stages.items():
+            print(f"  {name:<16} {ms:6.2f}  {100 * ms / total:4.0f}%")
+        print(f"  {'total':<16} {total:6.2f}")
+        other = total - stages["parse"] - stages["engine"]
+        print(f"  everything but parsing and the engine: {100 * other / total:.0f}% of the total")
+        print("\nbatch throughput (briefs/s, whole command incl. start-up):")
+        for label, inputs in (("YAML", [str(work / "yaml")]), ("JSON Lines", [str(jsonl)])):
+            for jobs in (1, 2):
+                rate, peak = batch_rate(inputs, work / f"out-{jobs}", jobs)
+                print(f"  {label:<10} --jobs {jobs}: {rate:7.0f}/s   peak RSS {peak:.0f} MB")
+        print(f"\ncold start of `advisor brief` (median of 5): {cold_start(paths[0]):.2f} s")
+        print(f"\nmemory over {args.memory} briefs in one process (briefs, RSS MB):")
+        print("  " + ", ".join(f"{n}: {mb:.0f}" for n, mb in memory_over(advisor, texts, args.memory)))
+        profiles = [parse_profile(load_text(t, "s.yaml")) for t in texts[:100]]
+        print("\nscaling with rules (engine ms per profile, firings per profile):")
+        for copies in (0, 10):
+            rules = work / f"rules-{copies}"
+            scaled_rules(rules, copies)
+            scaled = Advisor.load(rules)
+            ms, firings = engine_ms(scaled, profiles)
+            print(
+                f"  {len(scaled.base.rules):5d} rules ({scaled.plan.summary()['shards']} shards): {ms:6.2f} ms, {firings:.0f} firings"
+            )
+        print("\nscaling with stakeholders per account (engine ms per profile):")
+        for people in (6, 12, 24, 48):
+            sample = [
+                parse_profile(
+                    load_text(yaml.safe_dump(synthetic_profile(i, stakeholders=people), allow_unicode=True), "s.yaml")
+                )
+                for i in range(50)
+            ]
+            ms, firings = engine_ms(advisor, sample)
+            print(f"  {people:3d} stakeholders: {ms:6.2f} ms, {firings:.0f} firings")
+        print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
