@@ -160,7 +160,12 @@ def test_batch_survives_kill_9_and_resume_completes(tmp_path):
             base.replace("id: sz-metro-group", f"id: metro-{i:03d}", 1), encoding="utf-8"
         )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "advisor", "batch", str(src), "-o", str(out), "--quiet", "--today", TODAY]
+    import shutil
+
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")  # a fixed copy: the runs must see the same rules
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    pinned = ["--rules", str(tmp_path / "rules"), "--templates", str(tmp_path / "templates")]
+    cmd = [sys.executable, "-m", "advisor", "batch", str(src), "-o", str(out), "--quiet", "--today", TODAY, *pinned]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while (
