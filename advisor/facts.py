@@ -125,6 +125,19 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.contacts_90d", "int", "interactions in the last 90 days"),
     FactSpec("account.gifts_meals_365d", "int", "gifts and meals logged in the last 365 days"),
     FactSpec(
+        "account.compliance_breaches",
+        "int",
+        "interactions in the policy's lookback that its gift and hospitality rules forbid (rules/policy.yaml)",
+    ),
+    FactSpec("account.unknown_stances", "int", "people whose stance towards us is unknown"),
+    FactSpec(
+        "account.missing_fields",
+        "int",
+        "key record fields left empty (revenue, share, influence, growth, satisfaction, record date)",
+    ),
+    FactSpec("account.missing_fields_list", "text", "the names of those empty fields"),
+    FactSpec("account.upcoming_events_30d", "int", "events in the next 30 days"),
+    FactSpec(
         "account.care_forms_180d", "int", f"distinct forms of care ({', '.join(CARE_KINDS)}) used in the last 180 days"
     ),
     FactSpec("account.open_issues", "int", "service issues not yet closed"),

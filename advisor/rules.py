@@ -274,6 +274,14 @@ class _Checker:
             )
             return
         (op,) = cond.operators()
+        if spec.derived_by_rules and op == "known":
+            self.add(
+                loc + (op,),
+                f"{cond.fact} is derived by rules and always known (false until a rule derives it); test equals: true or equals: false",
+                rule.id,
+                key=True,
+            )
+            return
         allowed = OPERATORS_BY_TYPE[spec.type]
         if op not in allowed:
             self.add(
