@@ -311,7 +311,7 @@ def build_view(
     why.sort(key=lambda w: (w["key"], w["rule"]))
 
     account = profile.account
-    tiers = [labels["tiers"][name][lang] for name in sorted(labels.get("tiers", {})) if derived_account.get(name)]
+    tiers = [labels["tiers"][name][lang] for name in labels.get("tiers", {}) if derived_account.get(name)]
     return {
         "L": L,
         "lang": lang,

@@ -24,7 +24,7 @@ EXPECT = {
             "tie-conflict-at-visit",
         },
         {"private-price-first", "no-gifts-foreign-firm", "insider-none", "soe-rapport"},
-        ["| Tier | high importance, high value |", "### 刘敏: 信息中心主任, 信息中心", "### 周海: 办公室主任, 办公室"],
+        ["| Tier | high value, high importance |", "### 刘敏: 信息中心主任, 信息中心", "### 周海: 办公室主任, 办公室"],
     ),
     "nh-party-org-dept": (
         {"gov-incumbent-continuity", "no-gifts-public-sector", "gap-senior-level"},
@@ -60,7 +60,7 @@ EXPECT = {
     "sz-metro-group": (
         {"soe-rapport", "high-value-service-care", "senior-incident-ready", "no-gifts-public-sector"},
         {"private-price-first", "gov-incumbent-continuity"},
-        ["| Tier | high importance, high value |"],
+        ["| Tier | high value, high importance, high potential |"],
     ),
     "fs-first-hospital": (
         {"institution-service-quality", "institution-brand-image", "no-gifts-public-sector"},

@@ -212,7 +212,9 @@ def _satisfying_copy(node: c.Node, values: dict, catalogue, k: int) -> dict:
         return {"any": [_satisfying_copy(n, values, catalogue, k) for n in node.items]}
     spec = catalogue.specs[node.fact]
     v = values.get(node.fact)
-    if v is None or node.op in ("known", "unknown") or spec.derived_by_rules:
+    if spec.derived_by_rules:  # keep the test as written: whether it holds depends on the derivation
+        return {"fact": node.fact, "equals": node.value if node.op == "eq" else not node.value}
+    if v is None or node.op in ("known", "unknown"):
         return {"fact": node.fact, "known": v is not None}
     others = [x for x in spec.values if x != v] if spec.type == "enum" else []
     if node.op in ("eq", "in") or (node.op in ("neq", "nin") and not others):
