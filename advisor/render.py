@@ -13,6 +13,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from .advise import Recommendation
+from .rules import PRIORITIES
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput
 from .profile import Profile
@@ -128,6 +129,50 @@ class Templates:
         return str(self.directory / BRIEF_TEMPLATE), 1
 
 
+def select(recs: list[Recommendation], attendee_ids: list[str], limits: dict[str, int], budget: int) -> set[int]:
+    """Which recommendations the brief shows (as ids), to keep it readable in the car park.
+
+    First every part the rep must not find empty gets its floor (limits' `floors`: the account,
+    each attendee, the checklist), best items first; then priority decides: every high item that
+    fits its section's limit, then medium, then low, until the brief's total budget is spent.
+    About people not attending, only high-priority advice is shown, under "others". The JSON
+    output keeps every recommendation.
+    """
+    floors = limits.get("floors", {})
+    counts: dict[tuple, int] = {}
+    chosen: set[int] = set()
+
+    def slot_of(r: Recommendation) -> tuple[tuple, int] | None:
+        if r.section == "person":
+            if r.stakeholder in attendee_ids:
+                return ("person", r.stakeholder), limits.get("person", 10**6)
+            if r.priority == "high":
+                return ("others",), limits.get("others", 10**6)
+            return None
+        return (r.section,), limits.get(r.section, 10**6)
+
+    def pick(r: Recommendation, cap: int) -> None:
+        nonlocal budget
+        found = slot_of(r)
+        if found is None or id(r) in chosen or budget <= 0:
+            return
+        slot, limit = found
+        if counts.get(slot, 0) < min(limit, cap):
+            counts[slot] = counts.get(slot, 0) + 1
+            chosen.add(id(r))
+            budget -= 1
+
+    for r in recs:
+        floor = floors.get(r.section, 0)
+        if floor:
+            pick(r, floor)
+    for priority in PRIORITIES:
+        for r in recs:
+            if r.priority == priority:
+                pick(r, 10**6)
+    return chosen
+
+
 def mermaid_text(text: Any) -> str:
     """Text safe inside a quoted Mermaid label: no quotes, brackets, pipes, backticks or line breaks."""
     s = " ".join(str(text).split())
@@ -212,6 +257,7 @@ def build_view(
             "title": md(s.title),
             "department": md(s.department),
             "level": values["level"][s.level],
+            "level_short": values["level_short"][s.level],
             "function": values["function"][s.function],
             "relationship": values["strength"][s.relationship.strength],
             "stance": values["stance"][s.relationship.stance],
@@ -229,13 +275,6 @@ def build_view(
                 "who": who if who and who not in r.text else ""}  # fmt: skip
 
     limits = labels.get("limits", {})
-    shown: list[Recommendation] = []
-
-    def take(candidates: list[Recommendation], limit_key: str) -> list[Recommendation]:
-        """The first `limits[limit_key]` of `candidates` (already in priority order); they count as shown."""
-        picked = candidates[: limits.get(limit_key, len(candidates))]
-        shown.extend(picked)
-        return picked
 
     # At a glance: the highest-priority points for this visit, one per rule (the same advice for a
     # second person waits in their section); advice about absent people waits in "others".
@@ -245,11 +284,15 @@ def build_view(
             continue
         if len(glance) < GLANCE_MAX and r.rule_id not in {g.rule_id for g in glance}:
             glance.append(r)
-    shown.extend(glance)
     rest = [r for r in recs if r not in glance]
+    chosen = select(rest, attendee_ids, limits, limits.get("total", len(recs)) - len(glance))
+    shown: list[Recommendation] = glance + [r for r in rest if id(r) in chosen]
+
+    def take(candidates: list[Recommendation], _key: str = "") -> list[Recommendation]:
+        return [r for r in candidates if id(r) in chosen]
 
     def section(name: str) -> list[dict[str, Any]]:
-        return [item(r) for r in take([r for r in rest if r.section == name], name)]
+        return [item(r) for r in take([r for r in rest if r.section == name])]
 
     def by_aspect(items: list[Recommendation]) -> list[dict[str, Any]]:
         return [
@@ -258,20 +301,16 @@ def build_view(
             if any(r.aspect == aspect for r in items)
         ]
 
-    account_recs = take([r for r in rest if r.section == "account"], "account")
+    account_recs = take([r for r in rest if r.section == "account"])
     person_recs = [r for r in rest if r.section == "person" and r.stakeholder]
     attendees = []
     for sid in attendee_ids:
         view = person(sid)
-        view["groups"] = by_aspect(take([r for r in person_recs if r.stakeholder == sid], "person"))
+        view["groups"] = by_aspect(take([r for r in person_recs if r.stakeholder == sid]))
         attendees.append(view)
-    absent = [r for r in person_recs if r.stakeholder not in attendee_ids and r.priority == "high"]
-    others = [
-        {**person(r.stakeholder), "entries": [item(r)]}
-        for r in take(sorted(absent, key=lambda r: (recs.index(r), r.stakeholder)), "others")
-    ]
+    others = [{**person(r.stakeholder), "entries": [item(r)]} for r in take(person_recs) if r.stakeholder not in attendee_ids]
 
-    cadence_recs = take([r for r in rest if r.section == "cadence"], "cadence")
+    cadence_recs = take([r for r in rest if r.section == "cadence"])
     cadence = []
     for r in cadence_recs:
         row = person(r.stakeholder) if r.stakeholder else {"name": "", "days_since_contact": None}

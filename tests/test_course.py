@@ -15,7 +15,7 @@ from conftest import ROOT
 TODAY = dt.date(2026, 12, 1)
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))
 MAX_WORDS_EN = 1500
-MAX_CHARS_ZH = 4500
+MAX_CHARS_ZH = 4000
 
 
 def test_course_every_item_is_encoded_by_a_rule_that_fires_in_a_case(advisor):
