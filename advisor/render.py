@@ -13,10 +13,10 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from .advise import Recommendation
-from .rules import PRIORITIES
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput
 from .profile import Profile
+from .rules import PRIORITIES
 from .yamlio import load_file
 
 BRIEF_TEMPLATE = "brief.md.j2"
@@ -200,7 +200,7 @@ def relationship_map(profile: Profile, attendee_ids: list[str], values: dict[str
     for s in profile.stakeholders:
         for tie in s.ties:
             if tie.with_ in index:
-                lines.append(f'  {index[s.id]} -. "{mermaid_text(values["tie"][tie.kind])}" .- {index[tie.with_]}')
+                lines.append(f'  {index[s.id]} -.-|"{mermaid_text(values["tie"][tie.kind])}"| {index[tie.with_]}')
     insiders = [index[s.id] for s in profile.stakeholders if s.insider != "none"]
     attending = [index[i] for i in attendee_ids if i in index]
     lines.append("  classDef insider fill:#e6f4ea,stroke:#137333")
