@@ -115,7 +115,9 @@ class Advisor:
         derived_account = evaluation.outcome.derived.get("account", {})
         labels = self.templates.labels
         if format == "json":
-            tiers = [name for name in labels.get("tiers", {}) if derived_account.get(name)]  # in the order labels.yaml gives
+            tiers = [
+                name for name in labels.get("tiers", {}) if derived_account.get(name)
+            ]  # in the order labels.yaml gives
             return to_json(
                 evaluation.profile, self.recommendations(evaluation, lang), lang=lang, as_of=evaluation.today.isoformat(),
                 as_of_source=evaluation.as_of_source, tiers=tiers, version=__version__, digest=self.digest,

@@ -308,7 +308,9 @@ def build_view(
         view = person(sid)
         view["groups"] = by_aspect(take([r for r in person_recs if r.stakeholder == sid]))
         attendees.append(view)
-    others = [{**person(r.stakeholder), "entries": [item(r)]} for r in take(person_recs) if r.stakeholder not in attendee_ids]
+    others = [
+        {**person(r.stakeholder), "entries": [item(r)]} for r in take(person_recs) if r.stakeholder not in attendee_ids
+    ]
 
     cadence_recs = take([r for r in rest if r.section == "cadence"])
     cadence = []
