@@ -167,3 +167,11 @@ def test_cli_coverage_text_json_and_min(capsys):
     assert first["code"] == "1.1.1.a" and first["zh"] == "放养式管理的弊端"
     code, _, err = run(capsys, "coverage", "--min", "100.1")
     assert code == 1 and "below --min 100.1%" in err
+
+
+def test_cli_piping_into_head_is_not_an_error():
+    proc = subprocess.run(
+        f"{sys.executable} -m advisor brief {TAX} | head -1", shell=True, capture_output=True, text=True
+    )
+    assert proc.stdout == "# Pre-visit brief: 广州市税务局\n"
+    assert proc.stderr == ""
