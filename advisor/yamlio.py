@@ -31,9 +31,13 @@ class Located:
     data: Any
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    text: str | None = None  # the source, when positions are worked out only if an error needs them
 
     def where(self, loc: Path_, *, key: bool = False) -> tuple[int, int]:
         """Position of `loc`, falling back to the nearest enclosing node that has one."""
+        if self.text is not None and not self.values:
+            positioned = _load_positioned(self.text, self.path)
+            self.values, self.keys = positioned.values, positioned.keys
         table = self.keys if key else self.values
         probe = tuple(loc)
         while probe:
@@ -132,8 +136,40 @@ def read_text(path: Path) -> str:
         ) from None
 
 
+class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
+    """libyaml's safe loader, refusing duplicate keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML's signature
+        mapping = super().construct_mapping(node, deep=deep)
+        if len(mapping) != len(node.value):
+            raise yaml.constructor.ConstructorError(None, None, "duplicate key", node.start_mark)
+        return mapping
+
+
+# Anchors, aliases, tags and merge keys take the careful path, which limits alias expansion.
+_CAREFUL = ("&", "*", "!", "<<")
+
+
 def load_text(text: str, path: str) -> Located:
-    """Parse one YAML document from `text`; `path` is only used in messages."""
+    """Parse one YAML document from `text`; `path` is only used in messages.
+
+    Most profiles are plain YAML and valid: they load at libyaml's speed, and the positions that
+    error messages need are worked out only when an error is reported. Anything unusual (anchors,
+    aliases, tags, merge keys) or anything that fails takes the careful path, which keeps every
+    position and reports the exact problem.
+    """
+    if not any(marker in text for marker in _CAREFUL):
+        try:
+            data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        except (yaml.YAMLError, RecursionError, ValueError, OverflowError):
+            data = None
+        if isinstance(data, (dict, list)):
+            return Located(path, data, text=text)
+    return _load_positioned(text, path)
+
+
+def _load_positioned(text: str, path: str) -> Located:
+    """The careful path: compose nodes, keep every position, enforce the limits."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
