@@ -154,7 +154,6 @@ class Plan:
     shards: list[Shard]
     derives: dict[str, tuple[str, ...]]  # rule id -> derived fact names
     derived_facts: tuple[str, ...]
-    set_facts: dict[str, tuple[str, ...]]  # set fact -> vocabulary, for flattening
     digest: str
 
     def strata(self) -> list[list[Shard]]:
@@ -244,13 +243,12 @@ def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: in
             current.conditions[f"r{r.index:04d}"] = pattern
             current.rule_ids.append(r.id)
             current.fanout, current.chains = tally.bound(), tally.chains
-    set_facts = {n: s.values for n, s in catalogue.specs.items() if s.type == "set"}
     derived = tuple(sorted(n for n, s in catalogue.specs.items() if s.derived_by_rules))
     derives = {r.id: tuple(r.rule.derive) for r in base.rules if r.rule.derive}
     digest = hashlib.sha256(
         json.dumps([(s.name, s.conditions) for s in shards], sort_keys=True, default=list).encode()
     ).hexdigest()
-    return Plan(shards, derives, derived, set_facts, digest)
+    return Plan(shards, derives, derived, digest)
 
 
 SCOPE_ORDER = {"account": 0, "stakeholder": 1, "tie": 2, "competitor": 3, "event": 4}

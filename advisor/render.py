@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +288,8 @@ def build_view(
     chosen = select(rest, attendee_ids, limits, limits.get("total", len(recs)) - len(glance))
     shown: list[Recommendation] = glance + [r for r in rest if id(r) in chosen]
 
-    def take(candidates: list[Recommendation], _key: str = "") -> list[Recommendation]:
+    def take(candidates: list[Recommendation]) -> list[Recommendation]:
+        """The candidates the selection chose, in their order."""
         return [r for r in candidates if id(r) in chosen]
 
     def section(name: str) -> list[dict[str, Any]]:
@@ -432,4 +433,4 @@ def to_json(
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-__all__ = ["Templates", "build_view", "to_json", "md", "asdict"]
+__all__ = ["Templates", "build_view", "to_json", "md"]

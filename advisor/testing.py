@@ -127,7 +127,8 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
                 ]
             ) from None
         evaluation = advisor.evaluate(profile, case.today or spec.today)
-        fired = {(f.rule_id, _subject(f.record_id, evaluation)) for f in evaluation.outcome.firings}
+        subjects = {r.id: r.subject or "" for r in evaluation.records}
+        fired = {(f.rule_id, subjects[f.record_id]) for f in evaluation.outcome.firings}
         fired_rules = {rule for rule, _ in fired}
         result.fired = fired_rules
         for expected in case.fires:
@@ -145,13 +146,6 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
                 where = f" for {who}" if who else ""
                 result.failures.append(f"{rule_id} fired{where} but should be quiet")
     return results
-
-
-def _subject(record_id: str, evaluation) -> str:
-    for r in evaluation.records:
-        if r.id == record_id:
-            return r.subject or ""
-    return ""
 
 
 def untested_rules(advisor: Advisor, directory: Path) -> list[str]:
