@@ -247,7 +247,15 @@ def build_view(
     people = {s.id: s for s in profile.stakeholders}
     attendee_ids = list(profile.visit.attendees) if profile.visit else []
 
+    person_views: dict[str, dict[str, Any]] = {}
+
     def person(sid: str) -> dict[str, Any]:
+        """The person's escaped view, built once per brief (a fresh copy for each use)."""
+        if sid not in person_views:
+            person_views[sid] = person_view(sid)
+        return dict(person_views[sid])
+
+    def person_view(sid: str) -> dict[str, Any]:
         s = people[sid]
         f = facts.get(f"stakeholder:{sid}", {})
         manager = people.get(s.reports_to or "")

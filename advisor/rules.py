@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -188,24 +189,39 @@ def placeholders(text: str) -> list[str]:
     return [m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(1) is not None]
 
 
+@functools.lru_cache(maxsize=4096)
+def _segments(text: str) -> tuple[tuple[bool, str], ...]:
+    """The text split once into (is_placeholder, literal-or-fact-name) parts; rule texts repeat."""
+    parts: list[tuple[bool, str]] = []
+    last = 0
+    for m in PLACEHOLDER.finditer(text):
+        parts.append((False, text[last : m.start()]))
+        parts.append((False, m.group(0)[0]) if m.group(1) is None else (True, m.group(1)))
+        last = m.end()
+    parts.append((False, text[last:]))
+    return tuple(p for p in parts if p[0] or p[1])
+
+
 def fill(text: str, values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
     """Substitute {fact.name} placeholders by plain lookup; `{{` and `}}` are literal braces.
 
     Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
     value for the output format (Markdown), so profile text cannot change the brief's structure.
+    An unknown value shows as "?".
     """
-
-    def sub(m: re.Match) -> str:
-        if m.group(1) is None:
-            return m.group(0)[0]
-        value = values.get(m.group(1))
+    out = []
+    for is_name, part in _segments(text):
+        if not is_name:
+            out.append(part)
+            continue
+        value = values.get(part)
         if value is None:
-            return "?"
+            out.append("?")
+            continue
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return quote(str(value))
-
-    return PLACEHOLDER.sub(sub, text)
+        out.append(quote(str(value)))
+    return "".join(out)
 
 
 class _Checker:
