@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path, help="the rule folder whose *.cases.yaml to run (default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
 
+    p = sub.add_parser("explain", help="why each rule did or did not fire for a profile")
+    p.add_argument("profile", type=Path)
+    p.add_argument("--rule", action="append", metavar="ID", help="explain only this rule (repeatable)")
+    p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
+    p.add_argument("--fired", action="store_true", help="list only the rules that fired")
+    with_sources(p)
+
     p = sub.add_parser("coverage", help="which course items the rules encode (cited by a rule that fires in a case)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--min", type=float, metavar="PERCENT", help="fail (exit 1) below this share of items covered")
@@ -266,6 +273,36 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or any(p.level == "error" for p in problems) else 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    profile = load_profile(args.profile)
+    advisor = Advisor.load(args.rules, args.templates)
+    wanted = set(args.rule) if args.rule else None
+    if wanted:
+        unknown = sorted(wanted - set(advisor.base.by_id()))
+        if unknown:
+            print(
+                f"advisor explain: error: unknown rule {', '.join(unknown)}; `advisor plan` lists the rules",
+                file=sys.stderr,
+            )
+            return 2
+    evaluation = advisor.evaluate(profile, args.today)
+    for e in explain(advisor, evaluation, wanted):
+        if args.fired and not e.fired:
+            continue
+        state = f"fired for {', '.join(e.fired_for)}" if e.fired else "quiet"
+        print(f"{e.rule_id}  ({e.path}:{e.line})  {state}")
+        if wanted or e.fired or len(e.details) <= 3:
+            for d in e.details:
+                print(f"    {d}")
+        else:
+            for d in e.details[:2]:
+                print(f"    {d}")
+            print(f"    … and {len(e.details) - 2} more (use --rule {e.rule_id})")
+    return 0
+
+
 def cmd_coverage(args: argparse.Namespace) -> int:
     from .coverage import measure
 
@@ -347,6 +384,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "new": cmd_new,
     "facts": cmd_facts,
     "test": cmd_test,
+    "explain": cmd_explain,
     "coverage": cmd_coverage,
     "plan": cmd_plan,
 }

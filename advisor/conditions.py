@@ -112,3 +112,60 @@ def paths(node: Node) -> int:
             total *= paths(n)
         return total
     return sum(paths(n) for n in node.items)
+
+
+OP_WORDS = {
+    "eq": "equals", "neq": "differs from", "in": "is one of", "nin": "is none of", "lt": "<", "lte": "<=",
+    "gt": ">", "gte": ">=", "known": "is known", "unknown": "is unknown", "has": "contains", "lacks": "does not contain",
+}  # fmt: skip
+
+
+def describe(leaf: Leaf) -> str:
+    """A leaf in plain words: 'account.industry is one of party, government'."""
+    if leaf.op in ("known", "unknown"):
+        return f"{leaf.fact} {OP_WORDS[leaf.op]}"
+    value = ", ".join(map(_show, leaf.value)) if isinstance(leaf.value, tuple) else _show(leaf.value)
+    return f"{leaf.fact} {OP_WORDS[leaf.op]} {value}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_show, value)) + "]"
+    return str(value)
+
+
+def why_not(node: Node, values: dict[str, Any]) -> str | None:
+    """None when the condition holds; else the first test that failed, with the fact's actual value."""
+    if isinstance(node, All):
+        for item in node.items:
+            reason = why_not(item, values)
+            if reason is not None:
+                return reason
+        return None
+    if isinstance(node, Any_):
+        reasons = []
+        for item in node.items:
+            reason = why_not(item, values)
+            if reason is None:
+                return None
+            reasons.append(reason)
+        return "none of these held: " + "; ".join(reasons)
+    actual = values.get(node.fact)
+    if leaf_holds(node, actual):
+        return None
+    return f"{describe(node)}, but it is {'unknown' if actual is None else _show(actual)}"
+
+
+def matched(node: Node, values: dict[str, Any]) -> list[str]:
+    """The tests that held, with the values they matched (for a rule that fired)."""
+    if isinstance(node, Leaf):
+        actual = values.get(node.fact)
+        return [f"{node.fact} = {'unknown' if actual is None else _show(actual)}"] if leaf_holds(node, actual) else []
+    if isinstance(node, All):
+        return [m for item in node.items for m in matched(item, values)]
+    for item in node.items:  # the first alternative that held
+        if holds(item, values):
+            return matched(item, values)
+    return []
