@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min", type=float, metavar="PERCENT", help="fail (exit 1) below this share of items covered")
     p.add_argument("--rules", type=Path, help="the rule folder to measure (default: the shipped rules)")
 
+    p = sub.add_parser("schema", help="print the JSON Schema of profiles, rule files or case files")
+    p.add_argument("kind", choices=("profile", "rules", "cases"))
+
     p = sub.add_parser("plan", help="show how the rules are compiled into engine shards")
     p.add_argument("--format", choices=("text", "json"), default="text")
     with_sources(p)
@@ -353,6 +356,13 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import schema_text
+
+    sys.stdout.write(schema_text(args.kind))
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules, args.templates)
     plan = advisor.plan
@@ -386,6 +396,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "test": cmd_test,
     "explain": cmd_explain,
     "coverage": cmd_coverage,
+    "schema": cmd_schema,
     "plan": cmd_plan,
 }
 

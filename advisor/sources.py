@@ -53,7 +53,7 @@ def expand(inputs: list[str], max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iter
             files = sorted(
                 p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
             )
-            files = [p for p in files if not p.name.endswith(".cases.yaml")]
+            files = [p for p in files if not p.name.endswith((".cases.yaml", ".schema.json"))]
             if not files:
                 yield Source(item, 1, "error", "no profile files (*.yaml, *.json, *.jsonl) in this folder")
             for p in files:
