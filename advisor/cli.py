@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min", type=float, metavar="PERCENT", help="fail (exit 1) below this share of items covered")
     p.add_argument("--rules", type=Path, help="the rule folder to measure (default: the shipped rules)")
 
+    p = sub.add_parser("docs", help="write the rule catalogue in Markdown, organised by the course outline")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    with_sources(p)
+
     p = sub.add_parser("schema", help="print the JSON Schema of profiles, rule files or case files")
     p.add_argument("kind", choices=("profile", "rules", "cases"))
 
@@ -356,6 +360,15 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .docs import write_docs
+
+    rules_dir = args.rules or shipped("rules")
+    written = write_docs(Advisor.load(rules_dir, args.templates), rules_dir, args.output)
+    print(f"wrote {len(written)} files to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schema import schema_text
 
@@ -396,6 +409,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "test": cmd_test,
     "explain": cmd_explain,
     "coverage": cmd_coverage,
+    "docs": cmd_docs,
     "schema": cmd_schema,
     "plan": cmd_plan,
 }

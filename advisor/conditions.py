@@ -169,3 +169,12 @@ def matched(node: Node, values: dict[str, Any]) -> list[str]:
         if holds(item, values):
             return matched(item, values)
     return []
+
+
+def plain(node: Node) -> str:
+    """A whole condition in words, for the rule catalogue."""
+    if isinstance(node, Leaf):
+        return describe(node)
+    joiner = " and " if isinstance(node, All) else " or "
+    inner = joiner.join(plain(n) if isinstance(n, Leaf) else f"({plain(n)})" for n in node.items)
+    return inner
