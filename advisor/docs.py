@@ -38,7 +38,12 @@ def write_docs(advisor: Advisor, rules_dir: Path, out: Path) -> list[Path]:
         for code in r.rule.source:
             citing.setdefault(code, []).append(r)
     written = []
-    index = ["# Rule catalogue", "", f"{len(advisor.base.rules)} rules encode the course 如何管好大客户（维系篇）, item by item.", ""]
+    index = [
+        "# Rule catalogue",
+        "",
+        f"{len(advisor.base.rules)} rules encode the course 如何管好大客户（维系篇）, item by item.",
+        "",
+    ]
     for unit in outline["units"]:
         name = f"unit-{unit['code']}.md"
         lines = [f"# {unit['code']} {md(unit['en'])} / {md(unit['zh'])}", ""]
@@ -56,7 +61,9 @@ def write_docs(advisor: Advisor, rules_dir: Path, out: Path) -> list[Path]:
                     for r in rules:
                         rule = r.rule
                         lines.append(f"- **`{rule.id}`** ({rule.scope} rule, {Path(r.path).name}:{r.line})")
-                        lines.append(f"  - When: `{plain(r.condition)}`" if r.condition is not None else "  - When: always")
+                        lines.append(
+                            f"  - When: `{plain(r.condition)}`" if r.condition is not None else "  - When: always"
+                        )
                         if rule.derive:
                             lines.append(f"  - Derives: {', '.join(f'`{d}`' for d in rule.derive)}")
                         if rule.say:

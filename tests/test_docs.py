@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from advisor.cli import main
 
-from conftest import ROOT
-
 
 def test_docs_catalogue_shows_every_rule_under_its_items_with_texts_and_cases(advisor, tmp_path, capsys):
     assert main(["docs", "-o", str(tmp_path)]) == 0
