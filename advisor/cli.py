@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path, help="the rule folder whose *.cases.yaml to run (default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
 
+    p = sub.add_parser("lint", help="check rule files: schema, meaning, contradictions, cases, engine headroom")
+    p.add_argument(
+        "rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders (default: the shipped rules)"
+    )
+    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument("--templates", type=Path, help="templates whose tier labels count as uses of derived facts")
+
     p = sub.add_parser("explain", help="why each rule did or did not fire for a profile")
     p.add_argument("profile", type=Path)
     p.add_argument("--rule", action="append", metavar="ID", help="explain only this rule (repeatable)")
@@ -280,6 +288,34 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed or any(p.level == "error" for p in problems) else 0
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .lint import lint
+    from .yamlio import load_file
+
+    labels = load_file((args.templates or shipped("templates")) / "labels.yaml").data
+    tiers = set((labels or {}).get("tiers", {}) or {})
+    problems = []
+    for folder in args.rules_dirs or [shipped("rules")]:
+        problems += lint(folder, tiers)
+    errors = sum(p.level == "error" for p in problems)
+    warnings = len(problems) - errors
+    if args.format == "json":
+        rows = [
+            {"path": p.path, "line": p.line, "col": p.col, "level": p.level, "message": p.message, "rule": p.rule_id}
+            for p in problems
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.format == "github":
+        for p in problems:
+            title = f",title={p.rule_id}" if p.rule_id else ""
+            print(f"::{p.level} file={p.path},line={p.line},col={p.col}{title}::{p.message}")
+    else:
+        for p in problems:
+            print(p)
+        print(f"{errors} errors, {warnings} warnings", file=sys.stderr)
+    return 1 if errors or (args.strict and warnings) else 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
 
@@ -407,6 +443,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "new": cmd_new,
     "facts": cmd_facts,
     "test": cmd_test,
+    "lint": cmd_lint,
     "explain": cmd_explain,
     "coverage": cmd_coverage,
     "docs": cmd_docs,

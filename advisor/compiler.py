@@ -243,6 +243,18 @@ def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: in
             current.conditions[f"r{r.index:04d}"] = pattern
             current.rule_ids.append(r.id)
             current.fanout, current.chains = tally.bound(), tally.chains
+    too_wide = [s for s in shards if s.fanout > budget]
+    if too_wide:  # only a single rule can overflow an empty shard: it must be split
+        by_id = {r.id: r for r in base.rules}
+        raise AdvisorError(
+            [
+                by_id[s.rule_ids[0]].problem(
+                    f"this rule alone has {s.fanout} alternative condition chains, over the engine budget of {budget}; split its 'any' into several rules",
+                    at="when",
+                )
+                for s in too_wide
+            ]
+        )
     derived = tuple(sorted(n for n, s in catalogue.specs.items() if s.derived_by_rules))
     derives = {r.id: tuple(r.rule.derive) for r in base.rules if r.rule.derive}
     digest = hashlib.sha256(

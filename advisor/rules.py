@@ -143,10 +143,16 @@ class LoadedRule:
     condition: c.Node | None
     line: int
     col: int
+    when_at: tuple[int, int] = (0, 0)  # position of `when:` (or of the rule), for lint messages
+    derive_at: tuple[int, int] = (0, 0)
 
     @property
     def id(self) -> str:
         return self.rule.id
+
+    def problem(self, message: str, *, at: str = "rule", level: str = "error") -> Problem:
+        line, col = {"when": self.when_at, "derive": self.derive_at}.get(at, (self.line, self.col))
+        return Problem(self.path, line, col, level, message, self.id)
 
 
 @dataclass(frozen=True)
@@ -375,7 +381,17 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
                 )
             seen.setdefault(rule.id, f"{doc.path}:{doc.where(('rules', i, 'id'))[0]}")
             node = to_node(rule.when) if rule.when is not None else None
-            loaded.append(LoadedRule(rule, doc.path, len(loaded), node, *doc.where(("rules", i))))
+            loaded.append(
+                LoadedRule(
+                    rule,
+                    doc.path,
+                    len(loaded),
+                    node,
+                    *doc.where(("rules", i)),
+                    when_at=doc.where(("rules", i, "when")),
+                    derive_at=doc.where(("rules", i, "derive")),
+                )  # fmt: skip
+            )
         problems.extend(checker.problems)
     if problems:
         raise AdvisorError(problems)
