@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="INDEX",
         help="a batch's index.jsonl: use the 80/20 tiers computed across that portfolio",
     )
+    p.add_argument("--watch", action="store_true", help="re-render whenever the profile, a rule or a template changes")
+    p.add_argument("--watch-limit", type=int, default=0, help=argparse.SUPPRESS)  # for tests: stop after N renders
     with_sources(p)
 
     p = sub.add_parser("batch", help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV")
@@ -91,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path, help="include facts derived by these rules (default: the shipped rules)")
 
     p = sub.add_parser("test", help="run the rules' case files")
-    p.add_argument("--rules", type=Path, help="the rule folder whose *.cases.yaml to run (default: the shipped rules)")
+    p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders whose *.cases.yaml to run")
+    p.add_argument("--rules", type=Path, help="a rule folder (same as RULES; default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
 
     p = sub.add_parser("lint", help="check rule files: schema, meaning, contradictions, cases, engine headroom")
@@ -153,6 +156,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
+    if args.watch:
+        return watch_brief(args)
+    return render_brief(args)
+
+
+def _inputs_signature(args: argparse.Namespace) -> tuple:
+    """What --watch compares: every input file's path, size and modification time."""
+    paths = [args.profile]
+    for folder in (args.rules or shipped("rules"), args.templates or shipped("templates")):
+        paths += sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(path), None, None))
+    return tuple(out)
+
+
+def watch_brief(args: argparse.Namespace) -> int:
+    """Render, then render again whenever an input changes; errors are shown and watching goes on."""
+    import time
+
+    renders, seen = 0, None
+    try:
+        while True:
+            current = _inputs_signature(args)
+            if current != seen:
+                seen = current
+                stamp = time.strftime("%H:%M:%S")
+                try:
+                    render_brief(args)
+                    print(
+                        f"[{stamp}] brief rendered{' to ' + str(args.output) if args.output else ''}; watching for changes (Ctrl-C stops)",
+                        file=sys.stderr,
+                    )
+                except AdvisorError as exc:
+                    for problem in exc.problems:
+                        print(problem, file=sys.stderr)
+                    print(f"[{stamp}] fix the problem above; watching for changes", file=sys.stderr)
+                except EngineError as exc:
+                    print(f"advisor: error: {exc}", file=sys.stderr)
+                renders += 1
+                if args.watch_limit and renders >= args.watch_limit:
+                    return 0
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        return 0
+
+
+def render_brief(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     position = None
     if args.portfolio:
@@ -249,32 +304,22 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .testing import case_files, run_file, untested_rules
+    from .lint import rules_without_cases
+    from .testing import case_files, run_file
 
-    rules_dir = args.rules or shipped("rules")
-    advisor = Advisor.load(rules_dir, args.templates)
-    files = case_files(rules_dir)
+    folders = args.rules_dirs or [args.rules or shipped("rules")]
     results = []
     problems: list[Problem] = []
-    for path in files:
-        try:
-            results.extend(run_file(advisor, path))
-        except AdvisorError as exc:
-            problems.extend(exc.problems)
+    for rules_dir in folders:
+        advisor = Advisor.load(rules_dir, args.templates)
+        for path in case_files(rules_dir):
+            try:
+                results.extend(run_file(advisor, path))
+            except AdvisorError as exc:
+                problems.extend(exc.problems)
+        problems.extend(rules_without_cases(advisor.base, rules_dir))
     for r in results:
         problems.extend(r.problems())
-    for rule_id in untested_rules(advisor, rules_dir):
-        loaded = advisor.base.by_id()[rule_id]
-        problems.append(
-            Problem(
-                loaded.path,
-                loaded.line,
-                1,
-                "warning",
-                "rule has no case where it fires and one where it is quiet; add them to the case file beside it",
-                rule_id,
-            )
-        )
     for p in sorted(problems):
         print(p, file=sys.stderr)
     passed = sum(r.passed for r in results)
@@ -282,7 +327,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     print(f"{passed} passed, {failed} failed")
     if not results:
         print(
-            f"advisor: error: no cases found under {rules_dir}; add *.cases.yaml beside the rule files", file=sys.stderr
+            f"advisor: error: no cases found under {', '.join(map(str, folders))}; add *.cases.yaml beside the rule files",
+            file=sys.stderr,
         )
         return 1
     return 1 if failed or any(p.level == "error" for p in problems) else 0

@@ -142,18 +142,9 @@ def duplicated_advice(base: RuleBase) -> list[Problem]:
 
 
 def rules_without_cases(base: RuleBase, rules_dir: Path) -> list[Problem]:
-    from .testing import case_files, load_cases
+    from .testing import case_expectations
 
-    fires: set[str] = set()
-    quiet: set[str] = set()
-    for path in case_files(rules_dir):
-        try:
-            _, spec = load_cases(path)
-        except AdvisorError:
-            continue
-        for case in spec.cases.values():
-            fires |= {e.split("@")[0] for e in case.fires}
-            quiet |= {e.split("@")[0] for e in case.quiet}
+    fires, quiet = case_expectations(rules_dir)
     problems = []
     for r in base.rules:
         missing = [w for w, have in (("fires", r.id in fires), ("stays quiet", r.id in quiet)) if not have]

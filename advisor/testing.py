@@ -43,6 +43,7 @@ class CaseResult:
     file: str
     name: str
     line: int
+    col: int
     failures: list[str] = field(default_factory=list)
     fired: set[str] = field(default_factory=set)  # every rule that fired in this case
 
@@ -51,7 +52,7 @@ class CaseResult:
         return not self.failures
 
     def problems(self) -> list[Problem]:
-        return [Problem(self.file, self.line, 1, "error", f"case '{self.name}': {f}") for f in self.failures]
+        return [Problem(self.file, self.line, self.col, "error", f"case '{self.name}': {f}") for f in self.failures]
 
 
 def case_files(directory: Path) -> list[Path]:
@@ -99,8 +100,8 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
     results = []
     bases: dict[Path, Located] = {}
     for name, case in spec.cases.items():
-        line = doc.where(("cases", name), key=True)[0]
-        result = CaseResult(str(path), name, line)
+        line, col = doc.where(("cases", name), key=True)
+        result = CaseResult(str(path), name, line, col)
         results.append(result)
         for j, expected in enumerate([*case.fires, *case.quiet]):
             rule_id = expected.split("@")[0]
@@ -138,26 +139,60 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
                 where = f" for {who}" if who else ""
                 got = sorted({s for r, s in fired if r == rule_id and s})
                 detail = f" (it fired for {', '.join(got)})" if got else ""
-                result.failures.append(f"{rule_id} should fire{where} but did not{detail}")
+                reason = _difference(advisor, evaluation, rule_id, who, fired=False)
+                result.failures.append(f"{rule_id} should fire{where} but did not{detail}: {reason}")
         for expected in case.quiet:
             rule_id, _, who = expected.partition("@")
             hit = (rule_id, who) in fired if who else rule_id in fired_rules
             if hit:
                 where = f" for {who}" if who else ""
-                result.failures.append(f"{rule_id} fired{where} but should be quiet")
+                reason = _difference(advisor, evaluation, rule_id, who, fired=True)
+                result.failures.append(f"{rule_id} fired{where} but should be quiet: {reason}")
     return results
 
 
-def untested_rules(advisor: Advisor, directory: Path) -> list[str]:
-    """Rules with no case where they fire, or none where they stay quiet."""
+def _difference(advisor: Advisor, evaluation, rule_id: str, who: str, *, fired: bool) -> str:
+    """The facts that made the difference: what matched (it fired) or the first test that failed."""
+    from . import conditions as c
+    from .compiler import ordered
+
+    loaded = advisor.base.by_id()[rule_id]
+    node = ordered(loaded.condition, advisor.base.catalogue)
+    if node is None:
+        return "it has no conditions"
+    facts = evaluation.facts()
+    derived = {n: False for n, spec in advisor.base.catalogue.specs.items() if spec.derived_by_rules}
+    records = [r for r in evaluation.records if r.scope == loaded.rule.scope and (not who or r.subject == who)]
+    if not records:
+        return f"the profile has no {loaded.rule.scope}" + (f" '{who}'" if who else "")
+    notes = []
+    for r in records[:3]:
+        values = {**derived, **facts[r.id]}
+        label = r.subject or r.id
+        if fired:
+            if c.holds(node, values):
+                notes.append(f"{label} matched " + ", ".join(c.matched(node, values)))
+        else:
+            notes.append(f"{label}: {c.why_not(node, values)}")
+    return "; ".join(notes)
+
+
+def case_expectations(directory: Path) -> tuple[set[str], set[str]]:
+    """Rule ids some case expects to fire, and rule ids some case expects to stay quiet."""
     fires: set[str] = set()
     quiet: set[str] = set()
     for path in case_files(directory):
         try:
             _, spec = load_cases(path)
         except AdvisorError:
-            continue
+            continue  # reported when the cases run
         for case in spec.cases.values():
             fires |= {e.split("@")[0] for e in case.fires}
             quiet |= {e.split("@")[0] for e in case.quiet}
+    return fires, quiet
+
+
+def untested_rules(advisor: Advisor, directory: Path) -> list[str]:
+    """Rules with no case where they fire, or none where they stay quiet."""
+    fires, quiet = case_expectations(directory)
     return sorted(r.id for r in advisor.base.rules if r.id not in fires or r.id not in quiet)
