@@ -358,7 +358,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     else:
         for p in problems:
             print(p)
-        print(f"{errors} errors, {warnings} warnings", file=sys.stderr)
+        print(f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}", file=sys.stderr)
     return 1 if errors or (args.strict and warnings) else 0
 
 
