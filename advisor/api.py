@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .advise import Recommendation, recommend
+from .canonical import canonical
 from .compiler import Plan, compile_rules
 from .course import Course, load_course
 from .engine import Engine, Outcome
@@ -85,6 +86,7 @@ class Advisor:
             as_of, source = profile.visit.date, "visit"
         else:
             as_of, source = dt.date.today(), "clock"
+        profile = canonical(profile)  # from here on, the order lists were typed in never matters
         records = derive(profile, as_of, self.policy, portfolio)
         return Evaluation(profile, as_of, source, records, self.engine().evaluate(records))
 

@@ -6,38 +6,53 @@ streams the work file back, evaluates and renders. Both passes run in worker pro
 --jobs > 1 (each with its own Advisor: durable-rules hosts belong to one process and thread),
 and results come back in input order, so the output is byte-identical for any --jobs.
 
-Safety: every brief is written to a temporary file and renamed; each finished account is
-appended to OUT/.journal.jsonl, and OUT/index.jsonl is replaced atomically at the end. After a
-kill, `--resume` trusts the journal and the index, skipping accounts whose content hash (profile,
-portfolio position, rules and templates, language, today, version) and outputs are unchanged.
+Safety: every brief is written to a temporary file and renamed; before an account's outputs are
+replaced, a `writing` line for it goes to OUT/.journal.jsonl, and once they are written, its entry;
+OUT/index.jsonl is replaced atomically at the end. After a kill, `--resume` trusts the index and
+then the journal (a later line for an account wins; `writing` revokes trust), skipping accounts
+whose content hash (profile, portfolio position, rules and templates, language, as-of date,
+version) and outputs are unchanged. One batch at a time may write to a folder (a lock, where the
+OS has them), so a run can safely remove what a killed run left: its work folder and temp files.
+
+Faults and exit codes: an account that cannot be read, parsed or briefed is reported (stderr and
+index) and the batch goes on: exit 1. An output that cannot be written (a brief, the journal, the
+index: no space left, no permission) stops the batch at once with one line naming the file: exit
+2; the index is then left as it was (absent, or the previous run's), never half-written, and
+`--resume` finishes the work once the cause is fixed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
+import shutil
+import stat
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .api import Advisor
 from .errors import AdvisorError, EngineError, Problem
-from .files import write_atomically
-from .modelio import validate
+from .files import UnwritableOutput, write_atomically
+from .limits import DEFAULT, Limits
 from .portfolio import Position, tiers
-from .profile import Profile, cross_check, parse_profile
-from .sources import DEFAULT_MAX_RECORD_BYTES, Source, expand
+from .profile import Profile, parse_profile
+from .sources import Source, expand
 from .yamlio import Located, load_text
 
 INDEX = "index.jsonl"
 JOURNAL = ".journal.jsonl"
+LOCK = ".lock"
 BRIEFS = "briefs"
 EXTENSIONS = {"markdown": "md", "json": "json"}
 
@@ -51,7 +66,7 @@ class Options:
     today: dt.date | None = None
     jobs: int = 1
     resume: bool = False
-    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    limits: Limits = DEFAULT  # record size, stakeholders, interactions, nesting, aliases, values
     dask: str | None = None  # a Dask scheduler address: run the work on that cluster
 
 
@@ -66,15 +81,15 @@ class Summary:
 # --- pass 1: parse and validate ----------------------------------------------------------------
 
 
-def parse_source(source: Source) -> dict[str, Any]:
+def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
     if source.kind == "error":
         return {"source": source.label, "error": f"{source.label}:1: error: {source.payload}"}
     try:
         if source.kind == "yaml":
-            profile = parse_profile(load_text(source.payload, source.path))
+            profile = parse_profile(load_text(source.payload, source.path, limits), limits)
         else:
-            profile = _parse_data(source)
+            profile = _parse_data(source, limits)
     except AdvisorError as exc:
         return {"source": source.label, "error": "\n".join(str(p) for p in exc.problems)}
     return {
@@ -85,14 +100,9 @@ def parse_source(source: Source) -> dict[str, Any]:
     }
 
 
-def _parse_data(source: Source) -> Profile:
+def _parse_data(source: Source, limits: Limits = DEFAULT) -> Profile:
     """Validate already-parsed data (JSON, CSV); every problem points at the record's line."""
-    doc = Located(source.path, source.payload, {(): (source.line, 1)}, {})
-    profile = validate(doc, Profile)
-    problems = cross_check(profile, doc)
-    if problems:
-        raise AdvisorError(problems)
-    return profile
+    return parse_profile(Located(source.path, source.payload, {(): (source.line, 1)}, {}), limits)
 
 
 # --- pass 2: evaluate and render ---------------------------------------------------------------
@@ -111,10 +121,15 @@ def advisor_for(options: Options) -> Advisor:
         return _advisors[key]
 
 
-def content_hash(profile_json: str, position: Position | None, digest: str, options: Options) -> str:
+def content_hash(
+    profile_json: str, position: Position | None, digest: str, options: Options, clock: dt.date | None = None
+) -> str:
+    """What an account's outputs depend on. Without --today, a profile with no visit is advised as
+    of the clock, so the date of the run (`clock`) counts: a resume on another day re-briefs."""
     h = hashlib.sha256()
+    as_of = str(options.today) if options.today else f"clock {clock or dt.date.today()}"
     for part in (profile_json, json.dumps(position.as_dict() if position else None, sort_keys=True), digest,
-                 options.lang, ",".join(options.formats), str(options.today), __version__):  # fmt: skip
+                 options.lang, ",".join(options.formats), as_of, __version__):  # fmt: skip
         h.update(part.encode("utf-8") + b"\0")
     return h.hexdigest()[:16]
 
@@ -126,11 +141,15 @@ def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
     profile = Profile.model_validate_json(profile_json)
     try:
         evaluation = advisor.evaluate(profile, options.today, position)
+        outputs = {fmt: advisor.render(evaluation, lang=options.lang, format=fmt) for fmt in options.formats}
+        recs = advisor.recommendations(evaluation, options.lang)
+        facts = evaluation.facts()
+        summary = _portfolio_facts(profile, evaluation, facts)
     except EngineError as exc:  # one account's failure never stops the batch
         return {"error": f"advisor: error: account '{profile.account.id}': {exc}"}
-    outputs = {fmt: advisor.render(evaluation, lang=options.lang, format=fmt) for fmt in options.formats}
-    recs = advisor.recommendations(evaluation, options.lang)
-    facts = evaluation.facts()
+    except Exception as exc:  # noqa: BLE001 - a bug shows on its account, and the batch goes on
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return {"error": f"advisor: internal error: account '{profile.account.id}': {detail}"}
     return {
         "outputs": outputs,
         "counts": {
@@ -138,7 +157,7 @@ def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
             "high": sum(r.priority == "high" for r in recs),
             "stakeholders": len(profile.stakeholders),
         },
-        "summary": _portfolio_facts(profile, evaluation, facts),
+        "summary": summary,
     }
 
 
@@ -222,9 +241,142 @@ def _previous(out: Path) -> dict[str, dict]:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a kill
-            if isinstance(entry, dict) and entry.get("status") == "ok" and "id" in entry:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                continue
+            if entry.get("status") == "ok":
                 done[entry["id"]] = entry
+            else:  # "writing": its outputs were being replaced when the run stopped
+                done.pop(entry["id"], None)
     return done
+
+
+@contextlib.contextmanager
+def _only_batch_in(out: Path) -> Iterator[None]:
+    """Hold OUT/.lock for the whole run, so two batches never write one folder at once and a run
+    may clean up after a killed one. Without fcntl (Windows), runs are not guarded."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = out / LOCK
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UnwritableOutput(
+                Problem(
+                    str(out),
+                    1,
+                    1,
+                    "error",
+                    "another advisor batch is writing to this folder; wait for it, or choose another -o",
+                )
+            ) from None
+        except OSError:  # a file system without locks (some network mounts): run unguarded
+            break
+        try:  # the holder before us may have removed the file between our open and our lock
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Remove what a killed run left: its work folders and the temp files of unfinished writes."""
+    for path in out.glob(".work-*"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+    for folder in (out, out / BRIEFS):
+        for path in folder.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+
+
+def _unwritable(path: Path, exc: OSError) -> UnwritableOutput:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write the file: {reason}"))
+
+
+def _stopped(exc: UnwritableOutput) -> UnwritableOutput:
+    """The same problem, saying what happened to the batch and how to finish it."""
+    return UnwritableOutput(
+        [
+            Problem(
+                p.path, p.line, p.col, p.level, f"{p.message}; the batch stopped: fix this, then rerun with --resume"
+            )
+            for p in exc.problems
+        ]
+    )
+
+
+class _Journal:
+    """OUT/.journal.jsonl, appended one whole line at a time; a failed write stops the batch."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            if path.is_file() and path.stat().st_size:
+                with path.open("rb") as handle:
+                    handle.seek(-1, os.SEEK_END)
+                    torn = handle.read(1) != b"\n"
+            else:
+                torn = False
+            self.handle = path.open("a", encoding="utf-8")
+            if torn:  # a kill cut the last line short: never glue the next line onto it
+                self.handle.write("\n")
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+
+    def append(self, entry: dict) -> None:
+        try:
+            self.handle.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            self.handle.flush()  # in the OS's hands: a kill of this process cannot lose it
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # a failure here was already reported by append
+            self.handle.close()
+
+
+def _refuse_special_files(inputs: list[str]) -> Iterator[tuple[str, Source | None]]:
+    """Each input, or an error in its place when it names a pipe, device or socket: reading one
+    would block for ever (a FIFO) or never end (/dev/zero)."""
+    for item in inputs:
+        try:
+            mode = os.stat(item).st_mode if item != "-" else stat.S_IFREG
+        except (OSError, ValueError):
+            mode = stat.S_IFREG  # missing or a glob: the sources report it
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            yield item, None
+        else:
+            yield (
+                item,
+                Source(
+                    item, 1, "error", "not a regular file (a pipe, device or socket); give a profile file or folder"
+                ),
+            )
+
+
+def _expand(inputs: list[str], expand_some: Callable[[list[str]], Iterable[Source]]) -> Iterator[Source]:
+    for item, refused in _refuse_special_files(inputs):
+        if refused is not None:
+            yield refused
+        else:
+            yield from expand_some([item])
 
 
 class Progress:
@@ -250,27 +402,50 @@ class Progress:
 def run(
     inputs: list[str], out: Path, options: Options, *, progress: bool = False, report: Callable[[str], None] = print
 ) -> Summary:
-    """The whole batch. `report` receives one line per failed account (for stderr)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """The whole batch. `report` receives one line per failed account (for stderr).
+
+    Raises UnwritableOutput (exit 2) when an output cannot be written; see the module docstring."""
     advisor = Advisor.load(options.rules, options.templates)  # fail fast on bad rules, before any work
     with _advisors_lock:
         _advisors.setdefault((options.rules, options.templates), advisor)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnwritableOutput(
+            Problem(str(out), 1, 1, "error", f"cannot create the output folder: {exc.strerror or exc}")
+        ) from None
+    with _only_batch_in(out):
+        _clear_leftovers(out)
+        try:
+            return _run(inputs, out, options, advisor, progress, report)
+        except UnwritableOutput as exc:
+            raise _stopped(exc) from None
+
+
+def _run(
+    inputs: list[str], out: Path, options: Options, advisor: Advisor, progress: bool, report: Callable[[str], None]
+) -> Summary:
     previous = _previous(out) if options.resume else {}
+    clock = dt.date.today()  # read once: a run that crosses midnight hashes every account alike
     summary = Summary()
     with tempfile.TemporaryDirectory(dir=out, prefix=".work-") as work:
         spill = Path(work) / "profiles.jsonl"
         parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
         seen: dict[str, str] = {}
-        with spill.open("w", encoding="utf-8") as handle:
-            for result in _map(parse_source, expand(inputs, options.max_record_bytes), options):
-                if "error" not in result:
-                    if result["id"] in seen:
-                        result = {"source": result["source"], "id": result["id"],
-                                  "error": f"{result['source']}:1: error: duplicate account id '{result['id']}' (also {seen[result['id']]}); each account needs its own id"}  # fmt: skip
-                    else:
-                        seen[result["id"]] = result["source"]
-                        handle.write(result.pop("profile") + "\n")
-                parsed.append(result)
+        records = _expand(inputs, lambda items: expand(items, options.limits))
+        try:
+            with spill.open("w", encoding="utf-8") as handle:
+                for result in _map(partial(parse_source, limits=options.limits), records, options):
+                    if "error" not in result:
+                        if result["id"] in seen:
+                            result = {"source": result["source"], "id": result["id"],
+                                      "error": f"{result['source']}:1: error: duplicate account id '{result['id']}' (also {seen[result['id']]}); each account needs its own id"}  # fmt: skip
+                        else:
+                            seen[result["id"]] = result["source"]
+                            handle.write(result.pop("profile") + "\n")
+                    parsed.append(result)
+        except OSError as exc:
+            raise _unwritable(spill, exc) from None
         positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r)
 
         def tasks() -> Iterator[tuple[Options, str, Position | None]]:
@@ -280,79 +455,79 @@ def run(
                     yield options, line.rstrip("\n"), positions.get(profile_id)
 
         ok_records = [r for r in parsed if "error" not in r]
+        place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
+        placed: list[tuple[int, dict]] = []
         meter = Progress(len(parsed), progress)
         for r in parsed:
             if "error" in r:
                 entry = {"id": r.get("id"), "source": r["source"], "status": "error", "error": r["error"]}
-                summary.entries.append(entry)
+                placed.append((place[id(r)], entry))
                 summary.failed += 1
                 for line in r["error"].splitlines():
                     report(line)
                 meter.step()
-        # Decide what to skip without holding any profile text: one small decision per account.
+        # Decide what to skip before any work starts, without holding any profile text: one small
+        # decision per account. (Deciding inside the task generator would run it on the pool's
+        # feeder thread while this thread reads the decisions: a race.)
         decisions: list[tuple[dict, str, bool]] = []  # (record, content hash, unchanged)
+        for record, (_, profile_json, position) in zip(ok_records, tasks(), strict=True):
+            digest = content_hash(profile_json, position, advisor.digest, options, clock)
+            old = previous.get(record["id"])
+            unchanged = (
+                bool(old) and old.get("hash") == digest and all((out / p).is_file() for p in old.get("outputs", []))
+            )
+            decisions.append((record, digest, unchanged))
 
-        def todo() -> Iterator[tuple[Options, str, Position | None]]:
-            for record, task in zip(ok_records, tasks(), strict=True):
-                _, profile_json, position = task
-                digest = content_hash(profile_json, position, advisor.digest, options)
-                old = previous.get(record["id"])
-                unchanged = (
-                    bool(old) and old.get("hash") == digest and all((out / p).is_file() for p in old.get("outputs", []))
-                )
-                decisions.append((record, digest, unchanged))
+        def planned() -> Iterator[tuple[Options, str, Position | None]]:
+            for (_, _, unchanged), task in zip(decisions, tasks(), strict=True):
                 if not unchanged:
                     yield task
 
-        # Decisions are made ahead of results (the map consumes todo() first), so a result always
-        # finds its decision; unchanged accounts between results are flushed in input order.
-        planned = todo()
-        results = _map(brief_one, planned, options)
-        done = 0
-        with (out / JOURNAL).open("a", encoding="utf-8") as journal:
+        journal = _Journal(out / JOURNAL)
 
-            def finish(record: dict, digest: str, unchanged: bool, result: dict | None) -> None:
-                position = positions.get(record["id"])
+        def finish(record: dict, digest: str, unchanged: bool, result: dict | None) -> None:
+            position = positions.get(record["id"])
+            if unchanged:
+                entry = {**previous[record["id"]], "source": record["source"]}  # the file may have moved
+                summary.skipped += 1
+            else:
+                journal.append({"id": record["id"], "status": "writing"})  # trust no older entry from now on
+                paths = []
+                for fmt, text in result["outputs"].items():
+                    rel = f"{BRIEFS}/{record['id']}.{EXTENSIONS[fmt]}"
+                    write_atomically(out / rel, text)
+                    paths.append(rel)
+                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": paths,
+                         "counts": result["counts"], "hash": digest,
+                         "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
+                journal.append(entry)
+            summary.ok += 1
+            placed.append((place[id(record)], entry))
+            meter.step()
+
+        results = _map(brief_one, planned(), options)
+        try:
+            for record, digest, unchanged in decisions:
                 if unchanged:
-                    entry = dict(previous[record["id"]])
-                    summary.skipped += 1
-                else:
-                    paths = []
-                    for fmt, text in result["outputs"].items():
-                        rel = f"{BRIEFS}/{record['id']}.{EXTENSIONS[fmt]}"
-                        write_atomically(out / rel, text)
-                        paths.append(rel)
-                    entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": paths,
-                             "counts": result["counts"], "hash": digest,
-                             "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
-                    journal.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-                    journal.flush()
-                summary.ok += 1
-                summary.entries.append(entry)
-                meter.step()
-
-            for result in results:
-                while decisions[done][2]:
-                    finish(*decisions[done], None)
-                    done += 1
+                    finish(record, digest, True, None)
+                    continue
+                result = next(results)
                 if "error" in result:
-                    record = decisions[done][0]
                     summary.failed += 1
-                    summary.entries.append(
-                        {"id": record["id"], "source": record["source"], "status": "error", "error": result["error"]}
-                    )
+                    placed.append(
+                        (place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": result["error"]})
+                    )  # fmt: skip
                     report(result["error"])
                     meter.step()
                 else:
-                    finish(*decisions[done], result)
-                done += 1
-            for _ in planned:  # the map has consumed it; this only makes sure
-                raise RuntimeError("a task was planned but never briefed")
-            while done < len(decisions):
-                finish(*decisions[done], None)
-                done += 1
-    order = {r["source"]: i for i, r in enumerate(parsed)}
-    summary.entries.sort(key=lambda e: order.get(e["source"], 0))
+                    finish(record, digest, False, result)
+            for _ in results:
+                raise RuntimeError("more results than planned tasks")
+        finally:
+            results.close()  # on a failure: stop the workers now
+            journal.close()
+
+    summary.entries = [entry for _, entry in sorted(placed, key=lambda p: p[0])]
     index = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in summary.entries)
     write_atomically(out / INDEX, index)
     write_atomically(out / "portfolio.md", portfolio_summary(summary.entries, options.lang))

@@ -20,6 +20,7 @@ from .api import FORMATS, Advisor, shipped
 from .errors import AdvisorError, EngineError, Problem
 from .facts import SCOPE_MEANING, SCOPES, Catalogue
 from .files import write_atomically
+from .limits import DEFAULT, NAMES, Limits, parse_item
 from .profile import load_profile
 from .render import LANGS
 
@@ -38,6 +39,22 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-12-01") from None
 
 
+def _limit(text: str) -> tuple[str, int]:
+    try:
+        return parse_item(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bytes(text: str) -> tuple[str, int]:
+    return _limit(f"record_bytes={text}")
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The defaults, with every --limit (and --max-record-bytes) applied in order."""
+    return DEFAULT.override(args.limits or ())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="advisor", description="Pre-visit briefs for key accounts, from a sales course encoded as rules."
@@ -45,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"advisor {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def with_limits(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--limit", dest="limits", action="append", type=_limit, metavar="NAME=N",
+            help=f"raise or lower a limit (repeatable); names: {', '.join(NAMES)}; defaults in SECURITY.md",
+        )  # fmt: skip
 
     def with_sources(p: argparse.ArgumentParser) -> None:
         p.add_argument("--rules", type=Path, help="a folder of rule files to use instead of the shipped ones")
@@ -64,9 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--watch", action="store_true", help="re-render whenever the profile, a rule or a template changes")
     p.add_argument("--watch-limit", type=int, default=0, help=argparse.SUPPRESS)  # for tests: stop after N renders
+    with_limits(p)
     with_sources(p)
 
-    p = sub.add_parser("batch", help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV")
+    p = sub.add_parser(
+        "batch",
+        help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 every account briefed; 1 some accounts could not be read, parsed or briefed\n"
+        "(stderr and index.jsonl say which); 2 usage, or an output could not be written (disk full,\n"
+        "permission, another batch writing to OUT): the batch stopped, the index was left as it was;\n"
+        "fix the cause and rerun with --resume.",
+    )
     p.add_argument(
         "inputs",
         nargs="+",
@@ -80,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
     p.add_argument("--resume", action="store_true", help="skip accounts whose output would not change")
     p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.add_argument("--max-record-bytes", type=int, default=1_000_000, help="size limit per profile record")
+    p.add_argument("--max-record-bytes", dest="limits", action="append", type=_bytes, metavar="N",
+                   help="the same as --limit record_bytes=N")  # fmt: skip
+    with_limits(p)
     p.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="run on a Dask cluster (pip install 'advisor[dask]')")
     with_sources(p)
 
@@ -110,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", action="append", metavar="ID", help="explain only this rule (repeatable)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
     p.add_argument("--fired", action="store_true", help="list only the rules that fired")
+    with_limits(p)
     with_sources(p)
 
     p = sub.add_parser("coverage", help="which course items the rules encode (cited by a rule that fires in a case)")
@@ -208,7 +243,7 @@ def watch_brief(args: argparse.Namespace) -> int:
 
 
 def render_brief(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
+    profile = load_profile(args.profile, _limits(args))
     position = None
     if args.portfolio:
         from .portfolio import read_index
@@ -245,7 +280,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 2
     options = Options(
         rules=args.rules, templates=args.templates, formats=formats, lang=args.lang, today=args.today,
-        jobs=args.jobs, resume=args.resume, max_record_bytes=args.max_record_bytes, dask=args.dask,
+        jobs=args.jobs, resume=args.resume, limits=_limits(args), dask=args.dask,
     )  # fmt: skip
     summary = run(
         args.inputs,
@@ -358,14 +393,17 @@ def cmd_lint(args: argparse.Namespace) -> int:
     else:
         for p in problems:
             print(p)
-        print(f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}", file=sys.stderr)
+        print(
+            f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}",
+            file=sys.stderr,
+        )
     return 1 if errors or (args.strict and warnings) else 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
 
-    profile = load_profile(args.profile)
+    profile = load_profile(args.profile, _limits(args))
     advisor = Advisor.load(args.rules, args.templates)
     wanted = set(args.rule) if args.rule else None
     if wanted:

@@ -18,7 +18,11 @@ one node, hangs at 512 children under one node, and caps identical chains (256),
 
 Chaining. A rule that tests a derived fact runs in a later stratum than every rule that derives
 it; the engine evaluates strata in order and carries derived facts forward, so a derived fact
-reaches every shard that tests it. Derivation cycles are reported as errors.
+reaches every shard that tests it. Chaining is therefore bounded by construction: each stratum
+runs once, and a rule never sees a fact derived in its own or a later stratum. A loop (a rule
+that, through other rules, tests its own conclusion) has no stratum: it is refused here, with
+every rule in it named, and so is a chain deeper than MAX_STRATA. The engine checks both again
+before it runs a plan (see engine.py).
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import conditions as c
-from .errors import AdvisorError, Problem
+from .errors import AdvisorError
 from .facts import Catalogue, Record
 from .rules import LoadedRule, RuleBase
 
 ENGINE_SIBLING_LIMIT = 64  # measured: 64 satisfied siblings work, 65 fail with 303
 FANOUT_BUDGET = 40
 MAX_CHAINS_PER_SHARD = 120
+MAX_STRATA = 32  # derivation chains deeper than this are refused: each stratum is one more engine round
 END_MARKER = "__end__"
 
 
@@ -107,6 +112,24 @@ def ordered(node: c.Node | None, catalogue: Catalogue) -> c.Node | None:
     return items[0] if len(items) == 1 else c.All(items)
 
 
+def pattern_keys(pattern: Any) -> set[str]:
+    """Every fact property a durable pattern (or list of patterns) reads, the scope tag excepted."""
+    found: set[str] = set()
+    work = [pattern]
+    while work:
+        node = work.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.startswith("$"):
+                    work.append(value)
+                else:
+                    found.add(key)
+        elif isinstance(node, list):
+            work.extend(node)
+    found.discard("t")
+    return found
+
+
 @dataclass
 class Shard:
     """One durable ruleset: rules of one scope and one stratum, with its computed fan-out bound."""
@@ -123,22 +146,7 @@ class Shard:
     def keys(self) -> tuple[str, ...]:
         """Every fact property the shard's conditions read: records are asserted with these only,
         since durable's cost grows with the size of each fact it is given."""
-        found: set[str] = set()
-
-        def walk(node: Any) -> None:
-            if isinstance(node, dict):
-                for key, value in node.items():
-                    if key.startswith("$"):
-                        walk(value)
-                    else:
-                        found.add(key)
-            elif isinstance(node, list):
-                for item in node:
-                    walk(item)
-
-        walk(list(self.conditions.values()))
-        found.discard("t")
-        return tuple(sorted(found))
+        return tuple(sorted(pattern_keys(list(self.conditions.values()))))
 
     def definition(self) -> dict[str, dict]:
         """The ruleset as durable expects it, minus the actions (the engine adds them)."""
@@ -155,6 +163,7 @@ class Plan:
     derives: dict[str, tuple[str, ...]]  # rule id -> derived fact names
     derived_facts: tuple[str, ...]
     digest: str
+    origins: dict[str, str] = field(default_factory=dict)  # rule id -> "path:line:col", for messages
 
     def strata(self) -> list[list[Shard]]:
         out: dict[int, list[Shard]] = defaultdict(list)
@@ -173,50 +182,156 @@ class Plan:
         }
 
 
-def strata(rules: list[LoadedRule]) -> dict[str, int]:
-    """Each rule's stratum: one more than the deepest rule deriving a fact it tests."""
+def strata(rules: list[LoadedRule], max_strata: int = MAX_STRATA) -> dict[str, int]:
+    """Each rule's stratum: one more than the deepest rule deriving a fact it tests.
+
+    Iterative, so a long chain cannot exhaust Python's stack. Every loop is reported (naming each
+    rule in it and the fact that links it to the next), and so is a chain deeper than `max_strata`.
+    """
     producers: dict[str, list[LoadedRule]] = defaultdict(list)
     for r in rules:
         for name in r.rule.derive:
             producers[name].append(r)
-    level: dict[str, int] = {}
-    visiting: list[str] = []
-    by_id = {r.id: r for r in rules}
-
-    def visit(r: LoadedRule) -> int:
-        if r.id in level:
-            return level[r.id]
-        if r.id in visiting:
-            cycle = visiting[visiting.index(r.id) :] + [r.id]
-            raise AdvisorError(
-                Problem(
-                    r.path,
-                    r.line,
-                    r.col,
-                    "error",
-                    f"derived facts form a cycle: {' -> '.join(cycle)}; break it so no rule depends on its own conclusion",
-                    r.id,
-                )
-            )
-        visiting.append(r.id)
-        deps = c.facts_used(r.condition) if r.condition is not None else set()
-        depth = 0
-        for fact in sorted(deps):
-            for producer in producers.get(fact, []):
-                depth = max(depth, visit(by_id[producer.id]) + 1)
-        visiting.pop()
-        level[r.id] = depth
-        return depth
-
+    # rule -> [(fact it tests, rule deriving that fact)], in a stable order
+    needs: dict[str, list[tuple[str, LoadedRule]]] = {}
     for r in rules:
-        visit(r)
+        deps = c.facts_used(r.condition) if r.condition is not None else set()
+        needs[r.id] = [(fact, p) for fact in sorted(deps) for p in producers.get(fact, [])]
+    loops = _loops(rules, needs)
+    if loops:
+        raise AdvisorError(
+            [
+                loop[0].problem(
+                    "derived facts form a loop: "
+                    + ", ".join(f"{r.id} tests {fact} (derived by {nxt.id})" for r, fact, nxt in _links(loop, needs))
+                    + "; break it so no rule depends on its own conclusion"
+                )
+                for loop in loops
+            ]
+        )
+    level: dict[str, int] = {}
+    below: dict[str, LoadedRule | None] = {}  # the producer that sets a rule's level, to show a deep chain
+    for r in _topological(rules, needs):
+        level[r.id], below[r.id] = 0, None
+        for _, p in needs[r.id]:
+            if level[p.id] + 1 > level[r.id]:
+                level[r.id], below[r.id] = level[p.id] + 1, p
+    deepest = max(rules, key=lambda r: (level[r.id], -r.index), default=None)
+    if deepest is not None and level[deepest.id] >= max_strata:
+        chain, at = [], deepest
+        while at is not None:
+            chain.append(at.id)
+            at = below[at.id]
+        raise AdvisorError(
+            deepest.problem(
+                f"derived facts chain {len(chain)} rules deep ({' <- '.join(chain)}), over the limit of "
+                f"{max_strata}; each link is one more engine round: derive from profile facts directly"
+            )
+        )
     return level
 
 
-def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: int = MAX_CHAINS_PER_SHARD) -> Plan:
+def _loops(rules: list[LoadedRule], needs: dict[str, list[tuple[str, LoadedRule]]]) -> list[list[LoadedRule]]:
+    """Every group of rules that depend on each other (Tarjan's strongly connected components,
+    iteratively), as a list of rules starting with the first in file order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[LoadedRule] = []
+    found: list[list[LoadedRule]] = []
+    counter = 0
+    for root in rules:
+        if root.id in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            r, i = work.pop()
+            if i == 0:
+                index[r.id] = low[r.id] = counter
+                counter += 1
+                stack.append(r)
+                on_stack.add(r.id)
+            deps = needs[r.id]
+            if i < len(deps):
+                work.append((r, i + 1))
+                p = deps[i][1]
+                if p.id not in index:
+                    work.append((p, 0))
+                elif p.id in on_stack:
+                    low[r.id] = min(low[r.id], index[p.id])
+                continue
+            if low[r.id] == index[r.id]:
+                group = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top.id)
+                    group.append(top)
+                    if top.id == r.id:
+                        break
+                if len(group) > 1 or any(p.id == r.id for _, p in deps):
+                    found.append(sorted(group, key=lambda x: x.index))
+            if work:
+                parent = work[-1][0]
+                low[parent.id] = min(low[parent.id], low[r.id])
+    return sorted(found, key=lambda g: g[0].index)
+
+
+def _links(
+    group: list[LoadedRule], needs: dict[str, list[tuple[str, LoadedRule]]]
+) -> list[tuple[LoadedRule, str, LoadedRule]]:
+    """A path through a loop's rules back to the first: (rule, fact it tests, rule deriving it).
+
+    Follows, from each rule, the first dependency inside the group not yet visited, so every
+    rule of a simple loop is named in order; rules of a tangled group that the path skips are
+    added with one of their links, so none goes unnamed."""
+    members = {r.id for r in group}
+    links, seen, at = [], set(), group[0]
+    while at.id not in seen:
+        seen.add(at.id)
+        inside = [(f, p) for f, p in needs[at.id] if p.id in members]
+        fact, nxt = next(((f, p) for f, p in inside if p.id not in seen), None) or next(
+            ((f, p) for f, p in inside if p.id == group[0].id), inside[0]
+        )
+        links.append((at, fact, nxt))
+        at = nxt
+    for r in group:
+        if r.id not in seen:
+            fact, nxt = next((f, p) for f, p in needs[r.id] if p.id in members)
+            links.append((r, fact, nxt))
+    return links
+
+
+def _topological(rules: list[LoadedRule], needs: dict[str, list[tuple[str, LoadedRule]]]) -> list[LoadedRule]:
+    """Rules ordered so every producer comes before the rules that test its facts (no loops)."""
+    done: set[str] = set()
+    out: list[LoadedRule] = []
+    for root in rules:
+        work = [(root, 0)]
+        while work:
+            r, i = work.pop()
+            if r.id in done:
+                continue
+            deps = needs[r.id]
+            if i < len(deps):
+                work.append((r, i + 1))
+                if deps[i][1].id not in done:
+                    work.append((deps[i][1], 0))
+                continue
+            done.add(r.id)
+            out.append(r)
+    return out
+
+
+def compile_rules(
+    base: RuleBase,
+    *,
+    budget: int = FANOUT_BUDGET,
+    max_chains: int = MAX_CHAINS_PER_SHARD,
+    max_strata: int = MAX_STRATA,
+) -> Plan:
     """Shard the rule base into durable rulesets whose worst-case fan-out stays within `budget`."""
     catalogue = base.catalogue
-    levels = strata(list(base.rules))
+    levels = strata(list(base.rules), max_strata)
     groups: dict[tuple[int, str], list[LoadedRule]] = defaultdict(list)
     for r in base.rules:
         groups[(levels[r.id], r.rule.scope)].append(r)
@@ -260,7 +375,8 @@ def compile_rules(base: RuleBase, *, budget: int = FANOUT_BUDGET, max_chains: in
     digest = hashlib.sha256(
         json.dumps([(s.name, s.conditions) for s in shards], sort_keys=True, default=list).encode()
     ).hexdigest()
-    return Plan(shards, derives, derived, digest)
+    origins = {r.id: f"{r.path}:{r.line}:{r.col}" for r in base.rules}
+    return Plan(shards, derives, derived, digest, origins)
 
 
 SCOPE_ORDER = {"account": 0, "stakeholder": 1, "tie": 2, "competitor": 3, "event": 4}

@@ -8,6 +8,7 @@ is simply absent from its record; see `conditions.py` for what conditions make o
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -274,10 +275,17 @@ def _days(today: dt.date, then: dt.date | None) -> int | None:
     return None if then is None else (today - then).days
 
 
+# The largest magnitude a float prints without an exponent is just under 1e16; no real revenue comes near.
+NUMBER_CAP = 1e15
+
+
 def _number(value: float | None) -> float | None:
-    """Numbers as the engine can read them: durable's JSON parser rejects exponents (1e-07, 1e+16),
-    so values are rounded to 4 decimals (tiny ones become 0) and the profile caps the large ones."""
-    return None if value is None else round(float(value), 4) + 0.0
+    """Numbers as the engine can read them: durable's JSON parser rejects exponents (1e-07, 1e+16)
+    and infinities, so values are rounded to 4 decimals (tiny ones become 0) and capped at
+    NUMBER_CAP (the model lets a revenue be as large as a float, even .inf); NaN is unknown."""
+    if value is None or math.isnan(value):
+        return None
+    return max(-NUMBER_CAP, min(NUMBER_CAP, round(float(value), 4))) + 0.0
 
 
 def _put(values: dict[str, Any], name: str, value: Any) -> None:
@@ -290,6 +298,9 @@ def derive(
     profile: p.Profile, today: dt.date, policy: Policy | None = None, portfolio: Position | None = None
 ) -> list[Record]:
     """Every fact record for `profile` as of `today`: the account first, then the other scopes in profile order.
+
+    Competitor, event and tie records are numbered by position, so callers pass a profile in
+    canonical order (canonical.py; Advisor.evaluate does) for ids that do not depend on typing order.
 
     `portfolio`, when the account's place in a whole portfolio is known, replaces the profile's own
     share and rank (course 1.2.1: tier on the real 80/20 split, not on what a rep typed).

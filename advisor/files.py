@@ -19,6 +19,13 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+class UnwritableOutput(AdvisorError):
+    """An output that cannot be written (no space left, no permission, a file where a folder
+    belongs): a problem with where we write, not with the user's files, so exit code 2."""
+
+    exit_code = 2
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write a temporary file in the same folder, flush it to disk, then rename it over `path`.
 
@@ -30,7 +37,7 @@ def write_atomically(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise AdvisorError(Problem(str(path), 1, 1, "error", f"cannot write here: {exc.strerror}")) from None
+        raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write here: {_reason(exc)}")) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
@@ -40,7 +47,12 @@ def write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise AdvisorError(Problem(str(path), 1, 1, "error", f"cannot write the file: {exc.strerror}")) from None
+        raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write the file: {_reason(exc)}")) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's words for a failure (`No space left on device`), never None."""
+    return exc.strerror or str(exc) or type(exc).__name__

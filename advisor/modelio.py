@@ -115,6 +115,8 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if value is None:
         return "nothing"
+    if isinstance(value, str):  # free text may be personal data: never echo it back (SECURITY.md)
+        return "text"
     return f"{value!r}"
 
 

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .errors import AdvisorError, Problem, suggest
+from .errors import AdvisorError, Problem, UnreadableInput, suggest
+from .limits import DEFAULT, Limits, raise_hint
 from .modelio import validate
 from .yamlio import Located, load_file
 
@@ -259,8 +260,30 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
     return problems
 
 
-def parse_profile(doc: Located) -> Profile:
+# The lists a profile may hold many of, and the limit that caps each.
+COUNTED = ("stakeholders", "interactions")
+
+
+def check_counts(doc: Located, limits: Limits = DEFAULT) -> None:
+    """Refuse a profile whose lists are longer than the limits, before validation spends time on them."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return
+    problems = []
+    for key in COUNTED:
+        items, cap = data.get(key), getattr(limits, key)
+        if isinstance(items, list) and len(items) > cap:
+            message = (
+                f"{len(items):,} {key}, over the limit of {cap:,}; keep the ones that matter, or {raise_hint(key)}"
+            )
+            problems.append(Problem(doc.path, *doc.where_early((key,)), "error", message))
+    if problems:
+        raise UnreadableInput(problems)
+
+
+def parse_profile(doc: Located, limits: Limits = DEFAULT) -> Profile:
     """A validated Profile from a loaded document, or an AdvisorError listing every problem."""
+    check_counts(doc, limits)
     profile = validate(doc, Profile)
     problems = cross_check(profile, doc)
     if problems:
@@ -268,5 +291,6 @@ def parse_profile(doc: Located) -> Profile:
     return profile
 
 
-def load_profile(path) -> Profile:
-    return parse_profile(load_file(path))
+def load_profile(path, limits: Limits = DEFAULT) -> Profile:
+    """Read, parse and validate one profile file under `limits`."""
+    return parse_profile(load_file(path, limits), limits)

@@ -25,12 +25,19 @@ LANGS = ("en", "zh")
 GLANCE_MAX = 5
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!~])")
+# Bidi embeddings, overrides and isolates: one in a name would visually reorder the rest of its
+# line, table cells after it included ("IT \u202etxt.exe" shows as "IT exe.txt").
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def plain(text: Any) -> str:
+    """Profile text on one line, without the invisible controls that reorder what follows."""
+    return " ".join(str(text).translate(_BIDI_CONTROLS).split())
 
 
 def md(text: Any) -> str:
     """Profile text as inert inline Markdown: it cannot open a heading, table cell, link, code or HTML."""
-    s = " ".join(str(text).split())
-    s = _MD_SPECIAL.sub(r"\\\1", s)
+    s = _MD_SPECIAL.sub(r"\\\1", plain(text))
     return s.replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -175,7 +182,7 @@ def select(recs: list[Recommendation], attendee_ids: list[str], limits: dict[str
 
 def mermaid_text(text: Any) -> str:
     """Text safe inside a quoted Mermaid label: no quotes, brackets, pipes, backticks or line breaks."""
-    s = " ".join(str(text).split())
+    s = plain(text)
     for ch, entity in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"), ("|", "#124;"),
                        ("{", "#123;"), ("}", "#125;"), ("[", "#91;"), ("]", "#93;")):  # fmt: skip
         s = s.replace(ch, entity)

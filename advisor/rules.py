@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -99,15 +101,23 @@ class Condition(_Model):
 
 
 class Say(_Model):
-    en: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    zh: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    # minLength stays in the JSON Schema for editors; the validator words the error for trainers.
+    en: Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})]
+    zh: Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})]
+
+    @field_validator("en", "zh")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text:
+            raise ValueError("the advice is empty; write it in both en and zh")
+        return text
 
 
 class Rule(_Model):
     """One piece of course knowledge: when the facts hold, say something and/or derive a fact."""
 
     id: RuleId
-    source: list[str] = Field(min_length=1)
+    source: list[str] = Field(json_schema_extra={"minItems": 1})
     scope: Literal["account", "stakeholder", "tie", "competitor", "event"] = "account"
     when: Condition | None = None
     derive: list[str] = []
@@ -116,6 +126,13 @@ class Rule(_Model):
     priority: Literal["high", "medium", "low"] = "medium"
     say: Say | None = None
     note: str = ""
+
+    @field_validator("source")
+    @classmethod
+    def _cites(cls, codes: list[str]) -> list[str]:
+        if not codes:
+            raise ValueError("cite at least one course item, such as 2.1.1.a")
+        return codes
 
     @model_validator(mode="after")
     def _says_or_derives(self) -> Rule:
@@ -130,7 +147,14 @@ class RuleFile(_Model):
     """A rule file's outer shape; each rule is validated on its own so one bad rule hides no others."""
 
     note: str = ""
-    rules: list[dict[str, Any]] = Field(min_length=1)
+    rules: list[dict[str, Any]] = Field(json_schema_extra={"minItems": 1})
+
+    @field_validator("rules")
+    @classmethod
+    def _not_empty(cls, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not rules:
+            raise ValueError("the file has no rules; add at least one, or delete the file")
+        return rules
 
 
 @dataclass(frozen=True)
@@ -315,6 +339,9 @@ class _Checker:
             return
         value = getattr(cond, "in_" if op == "in" else op)
         values = value if isinstance(value, list) else [value]
+        if not values:
+            self.add(loc + (op,), f"'{op}' needs at least one value to compare {cond.fact} with", rule.id, key=True)
+            return
         for j, v in enumerate(values):
             where = loc + (op, j) if isinstance(value, list) else loc + (op,)
             self.value(where, cond.fact, spec, op, v, rule.id)
@@ -332,6 +359,8 @@ class _Checker:
         elif spec.type in ("int", "number"):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 self.add(loc, f"{fact} is a number; got {v!r}", rule_id)
+            elif isinstance(v, float) and not math.isfinite(v):
+                self.add(loc, f"{fact} is compared with a finite number; got {v!r}", rule_id)
 
 
 def _reach(scope: str) -> str:

@@ -1,7 +1,8 @@
 """Where batch profiles come from: YAML/JSON files, folders, globs, JSON Lines (or stdin), and CRM CSV exports.
 
 Every source yields records, one per account, each with a label (file and line) that error
-messages name. Size limits apply per record, never per input file.
+messages name. Limits apply per record, never per input file: a JSON Lines file may hold any
+number of accounts, but no line is held in memory beyond the record size limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MAX_RECORD_BYTES = 1_000_000
+from .errors import UnreadableInput
+from .limits import DEFAULT, Limits, raise_hint
+from .yamlio import beyond, read_text, too_deep
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,11 @@ class Source:
         return f"{self.path}:{self.line}"
 
 
-def expand(inputs: list[str], max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Source]:
+def expand(inputs: list[str], limits: Limits = DEFAULT) -> Iterator[Source]:
     """Every record named by `inputs`, in a stable order: inputs as given, folders and globs sorted."""
     for item in inputs:
         if item == "-":
-            yield from _jsonl(sys.stdin, "<stdin>", max_bytes)
+            yield from _jsonl(sys.stdin, "<stdin>", limits)
             continue
         path = Path(item)
         if any(ch in item for ch in "*?[") and not path.exists():
@@ -45,10 +48,10 @@ def expand(inputs: list[str], max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iter
             if not matches:
                 yield Source(item, 1, "error", "no file matches this pattern")
             for match in matches:
-                yield from _file(Path(match), max_bytes)
+                yield from _file(Path(match), limits)
         elif path.is_dir():
             if (path / "accounts.csv").is_file():
-                yield from crm_export(path, max_bytes)
+                yield from crm_export(path, limits)
                 continue
             files = sorted(
                 p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
@@ -57,72 +60,74 @@ def expand(inputs: list[str], max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iter
             if not files:
                 yield Source(item, 1, "error", "no profile files (*.yaml, *.json, *.jsonl) in this folder")
             for p in files:
-                yield from _file(p, max_bytes)
+                yield from _file(p, limits)
         else:
-            yield from _file(path, max_bytes)
+            yield from _file(path, limits)
 
 
-def _file(path: Path, max_bytes: int) -> Iterator[Source]:
+def _file(path: Path, limits: Limits) -> Iterator[Source]:
     if path.suffix == ".jsonl":
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                yield from _jsonl(handle, str(path), max_bytes)
+                yield from _jsonl(handle, str(path), limits)
         except OSError as exc:
             yield Source(str(path), 1, "error", f"cannot read the file: {exc.strerror}")
         except UnicodeDecodeError:
             yield Source(str(path), 1, "error", "the file is not UTF-8 text; save it as UTF-8")
         return
     if path.suffix == ".csv" and path.name == "accounts.csv":
-        yield from crm_export(path.parent, max_bytes)
+        yield from crm_export(path.parent, limits)
         return
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        yield Source(str(path), 1, "error", f"cannot read the file: {exc.strerror or 'not found'}")
-        return
-    if size > max_bytes:
-        yield Source(
-            str(path),
-            1,
-            "error",
-            f"the profile is {size:,} bytes, over the {max_bytes:,}-byte limit; trim it or raise --max-record-bytes",
-        )
-        return
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        yield Source(str(path), 1, "error", f"cannot read the file: {exc.strerror}")
-        return
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        yield Source(str(path), 1, "error", "the file is not UTF-8 text; save it as UTF-8")
+        text = read_text(path, limits)  # size checked before reading, and the read is bounded
+    except UnreadableInput as exc:
+        problem = exc.problems[0]
+        yield Source(str(path), problem.line, "error", problem.message)
         return
     if path.suffix == ".json":
-        try:
-            yield Source(str(path), 1, "data", json.loads(text))
-        except json.JSONDecodeError as exc:
-            yield Source(str(path), exc.lineno, "error", f"invalid JSON: {exc.msg}")
+        yield _json(text, str(path), 1, limits)
         return
     yield Source(str(path), 1, "yaml", text)
 
 
-def _jsonl(handle: io.TextIOBase, label: str, max_bytes: int) -> Iterator[Source]:
-    for n, line in enumerate(handle, 1):
-        if not line.strip():
-            continue
-        if len(line.encode("utf-8")) > max_bytes:
+def _json(text: str, label: str, line: int, limits: Limits, *, one_line: bool = False) -> Source:
+    """One JSON record, or the error that stops it; JSON nested too deep is refused, never a crash."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if one_line:
+            return Source(label, line, "error", f"invalid JSON: {exc.msg} (column {exc.colno})")
+        return Source(label, exc.lineno, "error", f"invalid JSON: {exc.msg}")
+    except RecursionError:  # json's parser recurses; a deep enough record would overflow it
+        return Source(label, line, "error", too_deep(limits.depth))
+    problem = beyond(data, limits)
+    if problem:
+        return Source(label, line, "error", problem)
+    return Source(label, line, "data", data)
+
+
+def _jsonl(handle: io.TextIOBase, label: str, limits: Limits) -> Iterator[Source]:
+    cap = limits.record_bytes
+    n = 0
+    while True:
+        # Read at most cap + 1 characters of a line: an endless line costs no more memory than that.
+        line = handle.readline(cap + 1)
+        if not line:
+            return
+        n += 1
+        oversize = len(line) > cap and not line.endswith("\n")
+        while line and not line.endswith("\n") and len(line) > cap:
+            line = handle.readline(cap + 1)  # skip the rest of an oversize line
+        if oversize or len(line.encode("utf-8")) > cap:
             yield Source(
                 label,
                 n,
                 "error",
-                f"the record is over the {max_bytes:,}-byte limit; trim it or raise --max-record-bytes",
+                f"the record is over the limit of {cap:,} bytes; trim it, or {raise_hint('record_bytes')}",
             )
             continue
-        try:
-            yield Source(label, n, "data", json.loads(line))
-        except json.JSONDecodeError as exc:
-            yield Source(label, n, "error", f"invalid JSON: {exc.msg} (column {exc.colno})")
+        if line.strip():
+            yield _json(line, label, n, limits, one_line=True)
 
 
 # --- CRM exports -----------------------------------------------------------------------------
@@ -177,7 +182,7 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(";") if v.strip()]
 
 
-def crm_export(folder: Path, max_bytes: int) -> Iterator[Source]:
+def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
     """Profiles joined from a CRM export; each labelled with its accounts.csv line."""
     accounts_path = folder / "accounts.csv"
     try:
@@ -219,9 +224,13 @@ def crm_export(folder: Path, max_bytes: int) -> Iterator[Source]:
                 profile["visit"] = {"date": row["visit_date"], "objective": row.get("visit_objective") or "-",
                                     "attendees": _split(row.get("visit_attendees"))}  # fmt: skip
             size = len(json.dumps(profile, ensure_ascii=False).encode("utf-8"))
-            if size > max_bytes:
+            if size > limits.record_bytes:
                 yield Source(
-                    str(accounts_path), line, "error", f"the joined profile is over the {max_bytes:,}-byte limit"
+                    str(accounts_path),
+                    line,
+                    "error",
+                    f"the joined profile is over the limit of {limits.record_bytes:,} bytes; "
+                    f"{raise_hint('record_bytes')}",
                 )
                 continue
             yield Source(str(accounts_path), line, "data", profile)

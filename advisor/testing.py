@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from .api import Advisor
-from .errors import AdvisorError, Problem
+from .errors import AdvisorError, EngineError, Problem
 from .modelio import validate
 from .profile import parse_profile
 from .yamlio import Located, load_file
@@ -127,7 +127,11 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
                     for p in exc.problems
                 ]
             ) from None
-        evaluation = advisor.evaluate(profile, case.today or spec.today)
+        try:
+            evaluation = advisor.evaluate(profile, case.today or spec.today)
+        except EngineError as exc:  # a failing rule fails this case; the other cases still run
+            result.failures.append(f"the engine failed: {exc}")
+            continue
         subjects = {r.id: r.subject or "" for r in evaluation.records}
         fired = {(f.rule_id, subjects[f.record_id]) for f in evaluation.outcome.firings}
         fired_rules = {rule for rule, _ in fired}
