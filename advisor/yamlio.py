@@ -147,6 +147,15 @@ class _Builder:
             raise self.fail(node, f"cannot read the value {node.value!r}: {reason}") from None
 
 
+def _open_without_waiting(path: Path):  # noqa: ANN202 - a binary file object
+    """Open for reading without blocking on a FIFO that nobody writes to (a plain open waits for a
+    writer forever); reads then block as usual, and a FIFO without a writer reads as empty."""
+    handle = open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NONBLOCK", 0)))  # noqa: SIM115
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(handle.fileno(), True)
+    return handle
+
+
 def read_text(path: Path, limits: Limits = DEFAULT) -> str:
     """The file as text (UTF-8, a leading BOM allowed), or an UnreadableInput naming the file.
 
@@ -167,7 +176,7 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         return refuse(f"{what}; trim it, or {raise_hint('record_bytes')}")
 
     try:
-        with open(path, "rb") as handle:
+        with _open_without_waiting(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > cap:
                 raise too_big(size)

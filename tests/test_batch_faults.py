@@ -305,3 +305,15 @@ def assert_consistent_after_kill(out: Path, clean_tree: dict[str, bytes]) -> Non
             assert (out / rel).read_bytes() == clean_tree[rel]
     for path in (out / "briefs").glob("*.md"):
         assert path.read_bytes() == clean_tree[f"briefs/{path.name}"]
+
+
+def test_batch_fifo_matched_by_a_glob_reads_as_empty_instead_of_hanging(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    os.mkfifo(src / "a.yaml")  # nobody ever writes to it
+    (src / "b.yaml").write_bytes((ROOT / "profiles" / "gz-tax-bureau.yaml").read_bytes())
+    cmd = [sys.executable, "-m", "advisor", "batch", str(src / "*.yaml"), "-o", str(tmp_path / "out"), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == f"{src / 'a.yaml'}:1:1: error: the file is empty; fill it in (see `advisor new`)\n"
+    assert (tmp_path / "out" / "briefs" / "gz-tax-bureau.md").is_file()
