@@ -437,20 +437,33 @@ def key_sources(catalogue: Catalogue) -> dict[str, tuple[str, str | None]]:
     return out
 
 
-def engine_fact(
-    record: Record,
+# How engine_fact reads one key: (property name sent to the engine, fact name, set value or None,
+# derived by rules). Worked out once per shard, not once per record.
+Projection = tuple[tuple[str, str, str | None, bool], ...]
+
+
+def fact_projection(
     keys: tuple[str, ...],
     sources: dict[str, tuple[str, str | None]],
     derived_names: frozenset[str],
-    derived: dict[str, bool],
-) -> dict[str, Any]:
+    names: dict[str, str] | None = None,
+) -> Projection:
+    """How engine_fact reads `keys` from a record; `names` renames keys on the way (the engine
+    sends short property names: durable parses every fact, and echoes it whole in every firing)."""
+    out = []
+    for key in keys:
+        name, member = sources[key]
+        out.append((names[key] if names else key, name, member, name in derived_names))
+    return tuple(out)
+
+
+def engine_fact(record: Record, projection: Projection, derived: dict[str, bool]) -> dict[str, Any]:
     """A record as one shard sees it: only the keys its conditions read, sets spread into one
     boolean per value, derived facts false unless a rule derived them, unknown facts absent."""
     out: dict[str, Any] = {"id": record.id, "t": record.scope}
     values = record.values
-    for key in keys:
-        name, member = sources[key]
-        if name in derived_names:
+    for key, name, member, is_derived in projection:
+        if is_derived:
             out[key] = derived.get(name, False)
             continue
         value = values.get(name)

@@ -1,15 +1,38 @@
 """The only durable-rules adapter: register a compiled plan, evaluate records, clean up, surface errors.
 
-What durable-rules needs from us (see the project's notes on it):
-* a host whose timer threads never run, so every action runs inside our own call;
-* facts, not events, each with a unique id, and one fresh session per evaluation that is always
-  deleted afterwards; deleting a session in which no action ran crashes the process, so an end
-  marker is asserted last and a rule that always matches it proves the evaluation completed;
-* actions with exactly one parameter that only record (rule, record); text is rendered later;
-* exceptions caught in our own wrapper and raised after the call, because durable swallows them.
+It drives durable-rules' C core (`durable_rules_engine`) directly. durable's Python layer (Host,
+Ruleset, Closure, Promise) costs about 80 µs per firing: a Closure with a clock reading, a Promise,
+and a JSON round-trip of the session state per action. Our actions only record (rule, record), so
+that layer buys nothing, and it starts two timer threads per host. The protocol it runs, and we
+run in its place, per shard and evaluation:
+
+* `assert_facts(handle, json)` asserts a marker that matches nothing (so the session exists even if
+  durable cannot read the first record), the records, and an end marker last, in one call. It
+  returns (code, session): 0 all handled, 1 some record matched no rule (normal: no exception, and
+  the others are stored with their actions pending), 2 a record id was seen before (ruled out
+  below). C failures (303 and friends) raise. One call per shard, not one per record: the C core
+  runs the same matching either way.
+* `start_action_for_state(handle, session)` gives the first pending action, `{rule: {"m": fact}}`,
+  and `complete_and_start_action(handle, session)` retires it and gives the next, until None.
+  After one batch they come rule by rule; sorted back to record by record, they are in the order
+  durable's layer gave them with one assert per record.
+  durable's layer also calls `update_state` between the two with the session state it was given;
+  the state never changes here, and re-asserting it only replaces a state fact no rule tests, so we
+  skip it (a test compares our firings, in order, with durable's own Host on hundreds of profiles).
+* `delete_state(handle, sid)` afterwards. It crashes the process (an uninitialised field) in a
+  session where no action ever started; the end marker's sentinel rule always fires, and a session
+  in which none started is never deleted: its whole ruleset is replaced instead.
+
+Sessions and records. Records are asserted without `sid`, so durable puts them in its default
+session "0" (one live session per ruleset: an Engine is used by one thread, one shard at a time).
+durable tells messages apart by a 32-bit hash of their id alone, so two records whose ids collide
+would silently drop one; records are sent under small numeric ids chosen so that no two collide,
+nor collide with the markers or the session's state fact, and mapped back to record ids here.
 
 Every failure is an EngineError of one line that names the rules involved and where they are
-written (`rules/x.yaml:3:5`): an action that raised, a ruleset durable refused, a C error code.
+written (`rules/x.yaml:3:5`): an action that raised, a ruleset durable refused, a C error code, a
+record durable could not read. A shard whose session may be corrupt (a C error) is replaced by a
+fresh ruleset, so the next evaluation starts clean and no session leaks.
 
 Why evaluation cannot loop. Actions only record (rule, record); they never assert facts, so one
 assert fires each rule at most once per condition chain per record. Chaining is done here, in
@@ -19,38 +42,96 @@ the Engine checks the plan again before running it (a plan built by hand could b
 As a last bound, a shard whose firings exceed what its condition chains allow stops with an
 error naming its rules instead of running on.
 
-An Engine belongs to one thread: durable's C sessions are not safe to share.
+No threads are started. An Engine belongs to one thread: durable's C sessions are not safe to share.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .compiler import END_MARKER, MAX_STRATA, Plan, Shard, engine_fact, engine_key, key_sources, pattern_keys
+from .compiler import (
+    END_MARKER,
+    MAX_STRATA,
+    Plan,
+    Shard,
+    engine_fact,
+    engine_key,
+    fact_projection,
+    key_sources,
+    pattern_keys,
+)
 from .errors import EngineError
 from .facts import Catalogue, Record
 
 try:
     import durable_rules_engine
-    from durable import engine as _durable
 
     _IMPORT_ERROR: str | None = None
 except ImportError as exc:  # pragma: no cover - exercised where the extension did not build
-    _durable = None
     durable_rules_engine = None
     _IMPORT_ERROR = str(exc)
 
-# durable registers a ruleset name once per process, so every Engine gets fresh names.
+# Ruleset names are fresh per Engine (durable's Python layer registered a name once per process;
+# the C core accepts repeats, but distinct names keep error reports and debugging unambiguous).
 _names = itertools.count()
 _names_lock = threading.Lock()
 
 # A shard fires each rule at most once per condition chain per record (overlapping `any`
 # branches fire a rule once per branch); more than this many times that is a runaway engine.
 FIRINGS_PER_CHAIN = 2
+
+SESSION = "0"  # durable's default session: facts asserted without a sid go there
+SENTINEL = "zz_end"  # the rule (see Shard.definition) that matches the end marker
+_BEGIN = {"id": "b", "t": "__begin__"}  # matches no rule: asserted first so the session always exists
+_END = {"id": "e", "t": END_MARKER}
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,...}}} (records are sent id first).
+_FIRED = re.compile(r'\{"(\w+)":\{"m":\{"id":(\d+)[,}]')
+_SENTINEL_FIRED = '{"' + SENTINEL + '":'
+
+
+def _fnv1a(text: str) -> int:
+    """durable's hash of a message id or property name (32-bit FNV-1a over its text, no quotes):
+    durable tells ids, and names, apart by this hash alone."""
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ (byte - 256 if byte > 127 else byte)) * 16777619) & 0xFFFFFFFF  # C char is signed
+    return h
+
+
+class _MessageIds:
+    """Numeric message ids no two of which durable confuses: the n-th record of a shard is sent as
+    `ids[n]`. Skips any number whose hash equals an earlier id's, a marker's or the state fact's."""
+
+    def __init__(self) -> None:
+        reserved = [_BEGIN["id"], _END["id"], f"sid-{SESSION}"]
+        self._taken = {_fnv1a(x) for x in reserved}
+        self.ids: list[int] = []
+        self.position: dict[str, int] = {}  # id as durable echoes it -> position
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def first(self, count: int) -> list[int]:
+        if len(self.ids) < count:
+            with self._lock:
+                while len(self.ids) < count:
+                    text = str(self._next)
+                    h = _fnv1a(text)
+                    if h not in self._taken:
+                        self._taken.add(h)
+                        self.position[text] = len(self.ids)
+                        self.ids.append(self._next)
+                    self._next += 1
+        return self.ids
+
+
+_IDS = _MessageIds()
 
 
 def available() -> str | None:
@@ -75,13 +156,15 @@ class Outcome:
     derived: dict[str, dict[str, bool]]  # record id -> derived facts that hold for it
 
 
-if _durable is not None:
+class _Ruleset:
+    """One shard registered in durable's C core, with what maps its firings back to rules."""
 
-    class _SyncHost(_durable.Host):
-        """A host whose timer threads never run: actions run inside our own calls, on our thread."""
-
-        def _run(self) -> None:
-            pass
+    def __init__(self, shard: Shard, name: str, handle: int, definition: str):
+        self.shard, self.name, self.handle, self.definition = shard, name, handle, definition
+        # durable rule name -> (position in the definition, which is durable's action order; rule id)
+        self.rules = {
+            name: (i, rule_id) for i, (name, rule_id) in enumerate(zip(shard.conditions, shard.rule_ids, strict=True))
+        }
 
 
 class Engine:
@@ -93,89 +176,59 @@ class Engine:
             raise EngineError(problem)
         self.plan = plan
         self.catalogue = catalogue
-        self._host = _SyncHost()
-        self._sink: list[tuple[str, str]] | None = None
-        self._errors: list[tuple[str, BaseException]] = []
-        self._ended = False
-        self._ran = False
+        self._sink: list[tuple[str, str]] = []
         self._on_fire = on_fire
         self._thread = threading.get_ident()
         with _names_lock:
-            prefix = f"a{next(_names)}"
-        self._rulesets: list[tuple[str, Any]] = []
-        self._keys = {shard.name: shard.keys for shard in plan.shards}
-        self._sources = key_sources(catalogue)
-        self._derived_names = frozenset(plan.derived_facts)
-        self._cap = 0
-        self._over: str | None = None
+            self._prefix = f"a{next(_names)}"
+        self._rulesets: dict[str, _Ruleset] = {}
+        self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
         check_order(plan)
+        self._names = _property_names(sorted({key for shard in plan.shards for key in shard.keys}))
+        sources, derived_names = key_sources(catalogue), frozenset(plan.derived_facts)
+        self._projections = {
+            shard.name: fact_projection(shard.keys, sources, derived_names, self._names) for shard in plan.shards
+        }
+        self._reads_derived = {name for name, p in self._projections.items() if any(d for *_, d in p)}
         for shard in plan.shards:
-            name = f"{prefix}_{shard.name}"
+            definition = _DUMPS(_definition(shard, self._names))
             try:
-                self._host.register_rulesets({name: self._definition(shard)})
+                self._rulesets[shard.name] = self._create(shard, definition)
             except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes
                 self.close()
-                culprits = self._refused_rules(shard, prefix) or shard.rule_ids
+                culprits = self._refused_rules(shard) or shard.rule_ids
                 raise EngineError(f"durable-rules refused {_rules(culprits, plan.origins)}: {_explain(exc)}") from None
-            self._rulesets.append((name, shard))
 
-    def _definition(self, shard: Shard, only: list[str] | None = None) -> dict[str, dict]:
-        """The shard's ruleset with our actions attached (a fresh dict: durable consumes it)."""
-        rules = shard.definition()
-        ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
-        if only is not None:
-            rules = {k: v for k, v in rules.items() if k == "zz_end" or ids[k] in only}
-        for rule_name, body in rules.items():
-            body["run"] = self._end_action() if rule_name == "zz_end" else self._action(ids[rule_name])
-        return rules
+    def _create(self, shard: Shard, definition: str) -> _Ruleset:
+        name = _fresh_name(f"{self._prefix}_{shard.name}")
+        return _Ruleset(shard, name, durable_rules_engine.create_ruleset(name, definition), definition)
 
-    def _refused_rules(self, shard: Shard, prefix: str) -> list[str]:
+    def _refused_rules(self, shard: Shard) -> list[str]:
         """Which of a refused shard's rules durable refuses on their own (each tried in a throwaway ruleset)."""
         culprits = []
         for rule_id in shard.rule_ids:
-            with _names_lock:
-                name = f"{prefix}_probe{next(_names)}"
             try:
-                self._host.register_rulesets({name: self._definition(shard, [rule_id])})
+                handle = durable_rules_engine.create_ruleset(
+                    _fresh_name(f"{self._prefix}_probe"), _DUMPS(_definition(shard, self._names, [rule_id]))
+                )
             except Exception:  # noqa: BLE001 - the refusal is what we are looking for
                 culprits.append(rule_id)
                 continue
-            try:
-                durable_rules_engine.delete_ruleset(self._host.get_ruleset(name)._handle)
-            except Exception:  # noqa: BLE001,S110 - best effort: a probe's memory is small
-                pass
+            _free(handle)
         return culprits
-
-    def _action(self, rule_id: str) -> Callable[[Any], None]:
-        def action(c):  # exactly one parameter, or durable treats it as asynchronous
-            self._ran = True
-            try:
-                self._record(rule_id, c.m.id)
-            except BaseException as exc:  # noqa: BLE001 - re-raised after the engine call
-                self._errors.append((rule_id, exc))
-
-        return action
 
     def _record(self, rule_id: str, record_id: str) -> None:
         """What an action does: note that `rule_id` fired on `record_id` (nothing else runs in the engine)."""
-        if len(self._sink) >= self._cap:
-            self._over = self._over or rule_id
-            return  # a runaway: the shard stops with an error once durable returns
         if self._on_fire is not None:
             self._on_fire(rule_id, record_id)
         self._sink.append((rule_id, record_id))
-
-    def _end_action(self) -> Callable[[Any], None]:
-        def action(c):
-            self._ran = True
-            self._ended = True
-
-        return action
 
     def evaluate(self, records: list[Record]) -> Outcome:
         """Fire every rule on every record, stratum by stratum, carrying derived facts forward."""
         if threading.get_ident() != self._thread:
             raise EngineError("an Engine was used from two threads; give each thread its own (Advisor does)")
+        if self._broken:
+            raise EngineError(self._broken)
         derived: dict[str, dict[str, bool]] = {r.id: {} for r in records}
         account_flags: dict[str, bool] = {}
         firings: list[Firing] = []
@@ -183,20 +236,18 @@ class Engine:
         by_scope: dict[str, list[Record]] = {}
         for r in records:
             by_scope.setdefault(r.scope, []).append(r)
-        names = {shard.name: name for name, shard in self._rulesets}
         for stratum in self.plan.strata():  # a bounded loop: check_order caps the strata
             batch: list[tuple[str, str]] = []
             for shard in stratum:
                 members = by_scope.get(shard.scope, [])
                 if not members:
                     continue
-                keys = self._keys[shard.name]
-                facts = [
-                    engine_fact(r, keys, self._sources, self._derived_names, {**account_flags, **derived[r.id]})
-                    for r in members
-                ]
-                cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(facts)
-                batch.extend(self._run_shard(names[shard.name], shard.rule_ids, facts, cap))
+                projection = self._projections[shard.name]
+                if shard.name in self._reads_derived:
+                    facts = [engine_fact(r, projection, {**account_flags, **derived[r.id]}) for r in members]
+                else:
+                    facts = [engine_fact(r, projection, account_flags) for r in members]  # not read
+                batch.extend(self._run_shard(self._rulesets[shard.name], members, facts))
             for rule_id, record_id in batch:
                 if (rule_id, record_id) in seen:
                     continue  # overlapping $or branches fire a rule twice on one record
@@ -211,69 +262,172 @@ class Engine:
             derived[rid] = {**account_flags, **derived[rid]}
         return Outcome(firings, derived)
 
-    def _run_shard(self, ruleset: str, rule_ids: list[str], facts: list[dict], cap: int) -> list[tuple[str, str]]:
-        sid = f"{ruleset}-{next(_names)}"
-        sink: list[tuple[str, str]] = []
-        self._sink, self._errors, self._ended, self._ran = sink, [], False, False
-        self._cap, self._over = cap, None
-        host = self._host
-        corrupt = False
+    def _run_shard(self, ruleset: _Ruleset, members: list[Record], facts: list[dict]) -> list[tuple[str, str]]:
+        """Evaluate one shard's records and return (rule id, record id) per firing, in the order
+        durable's Python layer gave them: record by record, rules in shard order."""
+        shard = ruleset.shard
+        cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(facts)
+        ids = _IDS.first(len(facts))
+        for n, fact in enumerate(facts):
+            fact["id"] = ids[n]  # engine_fact puts the id first, where _FIRED expects it
         try:
-            for fact in facts:
-                fact["sid"] = sid
-                try:
-                    state = host.assert_fact(ruleset, fact)
-                except _durable.MessageNotHandledException:
-                    continue  # this record matches no rule in this shard
-                self._check_state(state, ruleset, rule_ids)
-            state = host.assert_fact(ruleset, {"id": END_MARKER, "t": END_MARKER, "sid": sid})
-            self._check_state(state, ruleset, rule_ids)
-        except EngineError:
-            raise
+            fired, ended, over = self._fire(ruleset, _DUMPS([_BEGIN, *facts, _END]), cap)
         except Exception as exc:  # noqa: BLE001 - C error codes arrive as bare Exceptions
-            corrupt = True  # a session that failed in C may crash delete_state (#312): leave it
-            raise EngineError(f"the engine failed on {_rules(rule_ids, self.plan.origins)}: {_explain(exc)}") from None
-        finally:
-            if self._ran and not corrupt:  # deleting a session where no action ran crashes durable
-                host.delete_state(ruleset, sid)
-        self._raise_errors()
-        if self._over is not None:
             raise EngineError(
-                f"{_rules([self._over], self.plan.origins)} fired more than {cap} times on {len(facts)} records, "
-                f"more than the conditions of {_rules(rule_ids, self.plan.origins, named=False)} allow; "
+                f"the engine failed on {_rules(shard.rule_ids, self.plan.origins)}: {_explain(exc)}"
+            ) from None
+        if over is not None:
+            raise EngineError(
+                f"{_rules([over], self.plan.origins)} fired more than {cap} times on {len(facts)} records, "
+                f"more than the conditions of {_rules(shard.rule_ids, self.plan.origins, named=False)} allow; "
                 "the engine was stopped instead of running on: please report it"
             )
-        if not self._ended:
-            raise EngineError(
-                f"the engine stopped before the end of the evaluation ({_rules(rule_ids, self.plan.origins)})"
-            )
+        if not ended:
+            raise EngineError(self._unread(ruleset, members, facts))
+        fired.sort()
+        self._sink = sink = []
+        for n, _, rule_id in fired:  # our actions run here, after durable is done with the session
+            try:
+                self._record(rule_id, members[n].id)
+            except Exception as exc:  # noqa: BLE001 - any failure of an action names its rule
+                detail = _one_line(f"{type(exc).__name__}: {exc}")
+                raise EngineError(f"{_rules([rule_id], self.plan.origins)} failed while firing: {detail}") from exc
         return sink
 
-    def _raise_errors(self) -> None:
-        if self._errors:
-            rule_id, exc = self._errors[0]
-            detail = _one_line(f"{type(exc).__name__}: {exc}")
-            raise EngineError(f"{_rules([rule_id], self.plan.origins)} failed while firing: {detail}") from exc
+    def _fire(self, ruleset: _Ruleset, text: str, cap: int) -> tuple[list[tuple[int, int, str]], bool, str | None]:
+        """Assert `text` (a JSON list of facts ending with the end marker) into a fresh session,
+        take durable's pending actions one by one, and delete the session. Returns each firing as
+        (record position, rule position, rule id), whether the sentinel fired, and the rule that
+        passed `cap` firings (the drain stops there) or None."""
+        handle, rules, position = ruleset.handle, ruleset.rules, _IDS.position
+        fired: list[tuple[int, int, str]] = []
+        started = ended = finished = False
+        over = None
+        try:
+            code, session = durable_rules_engine.assert_facts(handle, text)
+            if code not in (0, 1):  # 2: an id seen before (ruled out by _MessageIds); 3: needs callbacks
+                raise RuntimeError(f"assert_facts returned code {code}")
+            result = durable_rules_engine.start_action_for_state(handle, session)
+            started = bool(result)
+            message = result[1] if result else None
+            while message:
+                found = _FIRED.match(message)
+                if found is not None:
+                    at, rule_id = rules[found[1]]
+                    fired.append((position[found[2]], at, rule_id))
+                    if len(fired) > cap:
+                        over = rule_id
+                        break  # a runaway: stop here (deleting the session is still safe)
+                elif message.startswith(_SENTINEL_FIRED):
+                    ended = True
+                else:
+                    raise RuntimeError(f"unexpected action {_one_line(message, 120)}")
+                message = durable_rules_engine.complete_and_start_action(handle, session)
+            finished = True
+        finally:
+            if finished and started:
+                durable_rules_engine.delete_state(handle, SESSION)
+            else:  # a C error (the session may be corrupt, #312), an interrupt, or no action started
+                self._replace(ruleset)  # (delete_state could crash): free the whole ruleset instead
+        return fired, ended, over
 
-    def _check_state(self, state: Any, ruleset: str, rule_ids: list[str]) -> None:
-        self._raise_errors()
-        if isinstance(state, dict) and state.get("exception"):
-            raise EngineError(
-                f"durable-rules reported an error in {_rules(rule_ids, self.plan.origins)}: "
-                + _one_line(str(state["exception"]))
-            )
-        if state == 0:
-            raise EngineError(f"an action timed out in {_rules(rule_ids, self.plan.origins)}")
+    def _unread(self, ruleset: _Ruleset, members: list[Record], facts: list[dict]) -> str:
+        """Why a shard's batch stopped short of its end marker: durable stops, silently, at the
+        first record it cannot read. Find it by asserting the records one by one into a throwaway
+        copy of the ruleset (freed whole: its session is never deleted)."""
+        where = _rules(ruleset.shard.rule_ids, self.plan.origins)
+        handle = durable_rules_engine.create_ruleset(_fresh_name(f"{self._prefix}_probe"), ruleset.definition)
+        try:
+            for record, fact in zip(members, facts, strict=True):
+                try:
+                    durable_rules_engine.assert_fact(handle, _DUMPS(fact))
+                except Exception as exc:  # noqa: BLE001 - the failure is what we are looking for
+                    return (
+                        f"the engine failed on {where}: durable-rules cannot read record {record.id}: {_explain(exc)}"
+                    )
+        finally:
+            _free(handle)
+        return f"the engine stopped before the end of the evaluation ({where})"
+
+    def _replace(self, ruleset: _Ruleset) -> None:
+        """Swap a shard's ruleset for a fresh copy, freeing the old one whole (no session deleted)."""
+        _free(ruleset.handle)
+        try:
+            self._rulesets[ruleset.shard.name] = self._create(ruleset.shard, ruleset.definition)
+        except Exception as exc:  # noqa: BLE001 - never raised while another error is on its way
+            del self._rulesets[ruleset.shard.name]
+            self._broken = f"durable-rules could not rebuild a ruleset after an error: {_explain(exc)}"
 
     def close(self) -> None:
-        """Free the C rulesets (durable cannot unregister a name, but can free its memory)."""
-        for name, _ in self._rulesets:
-            try:
-                ruleset = self._host.get_ruleset(name)
-                durable_rules_engine.delete_ruleset(ruleset._handle)
-            except Exception:  # noqa: BLE001,S110 - best effort at shutdown
-                pass
-        self._rulesets = []
+        """Free the C rulesets (their names stay taken; their memory is returned)."""
+        for ruleset in self._rulesets.values():
+            _free(ruleset.handle)
+        self._rulesets = {}
+        self._broken = "this Engine was closed; build a new one"
+
+
+def _definition(shard: Shard, names: dict[str, str], only: list[str] | None = None) -> dict[str, dict]:
+    """The shard's ruleset as durable's C core reads it (durable's Python layer strips the actions
+    first), with property names shortened as in the facts (see _property_names)."""
+    rules = shard.definition()
+    if only is not None:
+        ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
+        rules = {k: v for k, v in rules.items() if k == SENTINEL or ids[k] in only}
+    for body in rules.values():
+        body["all"] = [{alias: _renamed(pattern, names) for alias, pattern in p.items()} for p in body["all"]]
+    return rules
+
+
+def _renamed(pattern: Any, names: dict[str, str]) -> Any:
+    """A durable pattern with its property names replaced; operators (keys starting with $) stay."""
+    if isinstance(pattern, list):
+        return [_renamed(p, names) for p in pattern]
+    if isinstance(pattern, dict):
+        return {
+            key: _renamed(value, names) if key.startswith("$") else value
+            for key, value in ((k if k.startswith("$") else names.get(k, k), v) for k, v in pattern.items())
+        }
+    return pattern
+
+
+def _property_names(keys: list[str]) -> dict[str, str]:
+    """Short property names for the engine ("a", "b", … "aa", …) in place of keys like
+    `account__functions_covered__tech_management`: durable parses every fact and echoes it whole in
+    every firing, so long names cost time per firing. durable finds a property by a 32-bit hash of
+    its name alone, so no name may share a hash with another or with id, sid or t."""
+    taken = {_fnv1a(x) for x in ("id", "sid", "t")}
+    out: dict[str, str] = {}
+    n = 0
+    for key in keys:
+        while True:
+            name, n = _letters(n), n + 1
+            if _fnv1a(name) not in taken:
+                break
+        taken.add(_fnv1a(name))
+        out[key] = name
+    return out
+
+
+def _letters(n: int) -> str:
+    """0 -> a, 25 -> z, 26 -> aa, …"""
+    text = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        text = chr(97 + r) + text
+    return text
+
+
+def _fresh_name(prefix: str) -> str:
+    with _names_lock:
+        return f"{prefix}{next(_names)}"
+
+
+def _free(handle: int) -> None:
+    try:
+        durable_rules_engine.delete_ruleset(handle)
+    except Exception:  # noqa: BLE001,S110 - best effort: freeing is all it does
+        pass
 
 
 _C_ERRORS = {
