@@ -6,12 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
-
-try:  # libyaml: the outline is read on every start, and the pure-Python parser takes 0.1 s
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from .yamlio import load_text
 
 
 @dataclass(frozen=True)
@@ -37,7 +32,7 @@ class Course:
 def load_course() -> Course:
     """The packaged outline. Cached: it is immutable reference data, read once per process."""
     text = resources.files("advisor").joinpath("data/course.yaml").read_text(encoding="utf-8")
-    outline = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    outline = load_text(text, "advisor/data/course.yaml").data  # read on every start: the fast path
     items: dict[str, Item] = {}
     for unit in outline["units"]:
         for section in unit["sections"]:

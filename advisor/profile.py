@@ -276,7 +276,7 @@ def check_counts(doc: Located, limits: Limits = DEFAULT) -> None:
             message = (
                 f"{len(items):,} {key}, over the limit of {cap:,}; keep the ones that matter, or {raise_hint(key)}"
             )
-            problems.append(Problem(doc.path, *doc.where_early((key,)), "error", message))
+            problems.append(Problem(doc.path, *doc.where((key,)), "error", message))
     if problems:
         raise UnreadableInput(problems)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import operator
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,20 +25,23 @@ Path_ = tuple[str | int, ...]
 
 @dataclass
 class Located:
-    """A loaded document plus the 1-based (line, col) of each value and each mapping key."""
+    """A loaded document plus the 1-based (line, col) of each value and each mapping key.
+
+    The careful path fills `values` and `keys` as it builds; the fast path keeps the composed node
+    tree instead (`root`), and a position is looked up in it only when a message needs one.
+    """
 
     path: str
     data: Any
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    text: str | None = None  # the source, when positions are worked out only if an error needs them
-    limits: Limits = DEFAULT  # the limits it was loaded under, for working out positions later
+    root: yaml.Node | None = field(default=None, repr=False, compare=False)
+    _index: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def where(self, loc: Path_, *, key: bool = False) -> tuple[int, int]:
         """Position of `loc`, falling back to the nearest enclosing node that has one."""
-        if self.text is not None and not self.values:
-            positioned = _load_positioned(self.text, self.path, self.limits)
-            self.values, self.keys = positioned.values, positioned.keys
+        if self.root is not None and not self.values:
+            return _walk(self.root, tuple(loc), key, self._index)
         table = self.keys if key else self.values
         probe = tuple(loc)
         while probe:
@@ -46,15 +51,6 @@ class Located:
                 return self.values[probe]
             probe = probe[:-1]
         return self.values.get((), (1, 1))
-
-    def where_early(self, loc: Path_) -> tuple[int, int]:
-        """Position of the value at `loc`, read from the text only up to it when positions were not
-        kept: a limit refuses a huge file without building its whole tree first."""
-        if self.text is not None and not self.values:
-            found = _find(self.text, tuple(loc))
-            if found:
-                return found
-        return self.where(loc)
 
     def problem(
         self, loc: Path_, message: str, *, key: bool = False, rule_id: str = "", level: str = "error"
@@ -199,21 +195,8 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         ) from None
 
 
-class _FastLoader(_Loader):  # type: ignore[misc,valid-type]
-    """libyaml's safe loader, refusing duplicate keys (PyYAML silently keeps the last one)."""
-
-    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML's signature
-        mapping = super().construct_mapping(node, deep=deep)
-        if len(mapping) != len(node.value):
-            raise yaml.constructor.ConstructorError(None, None, "duplicate key", node.start_mark)
-        return mapping
-
-
 # libyaml refuses nesting deeper than this by itself.
 _LIBYAML_DEPTH = 1000
-
-# Anchors, aliases, tags and merge keys take the careful path, which limits alias expansion.
-_CAREFUL = ("&", "*", "!", "<<")
 
 
 def beyond(data: Any, limits: Limits) -> str | None:
@@ -236,69 +219,234 @@ def beyond(data: Any, limits: Limits) -> str | None:
     return None
 
 
+# --- the fast path ---------------------------------------------------------------------------------
+#
+# libyaml composes the node tree (in C, with positions); one Python pass turns it into plain values.
+# The pass resolves plain scalars exactly as the safe loader does (same implicit-resolver table, same
+# constructors) and checks depth, value count, alias expansions, duplicate keys and tags as it goes.
+# Whatever it does not take on (an explicit tag, a merge key, a bad date, a limit crossed, invalid
+# YAML) it hands to the careful path, which finds the same problem again and words it with its place.
+
+
+class _Slow(Exception):
+    """The fast path met something it leaves to the careful path."""
+
+
+class _Untagged:
+    """Leaves tag resolution to `_Fast`: a node's tag is True for a plain scalar (to be resolved),
+    False for any other scalar (text), None for a mapping or list, and the tag itself when the file
+    spells one out."""
+
+    def resolve(self, kind, value, implicit):  # noqa: ANN001, ANN201 - PyYAML's signature
+        return implicit[0] if kind is yaml.ScalarNode else None
+
+    # Called for every node, and there are no path resolvers: C functions that ignore their
+    # arguments cost less than a Python method's frame.
+    descend_resolver = staticmethod(operator.is_)  # (parent, index)
+    ascend_resolver = staticmethod(tuple)  # ()
+
+
+class _Composer(_Untagged, _Loader):  # type: ignore[misc,valid-type]
+    """The safe loader's parser and composer (libyaml's when present), without tag resolution."""
+
+
+# The safe loader's own table: first character -> [(tag, pattern)], read live like the loader does.
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+# The plain scalars a resolver pattern has to look at (true, dates, numbers, and words such as
+# 'neutral' that only start like one) repeat from file to file, and what they read as is immutable:
+# each is worked out once per process. Bounded, so no file can grow it without end.
+_RESOLVED: dict[str, Any] = {}
+_RESOLVED_MAX = 4096
+_MISS = object()
+
+
+def _plain(value: str) -> Any:
+    """A plain (unquoted) scalar as the safe loader reads it: null, bool, int, float, date or text."""
+    found = _RESOLVED.get(value, _MISS)
+    if found is not _MISS:
+        return found
+    resolvers = _IMPLICIT.get(value[:1])  # value[:1] is '' for the empty scalar, as the loader does
+    if None in _IMPLICIT:  # pragma: no cover - only if someone added a wildcard resolver to PyYAML
+        resolvers = (resolvers or []) + _IMPLICIT[None]
+    if not resolvers:  # most text: no resolver starts with its first character
+        return value
+    tag = next((tag for tag, regexp in resolvers if regexp.match(value)), None)
+    if tag is None:  # 'neutral', 'frontline': text after all
+        found = value
+    elif tag not in _SCALAR_TAGS:  # a merge key (<<) or '=': the careful path says why not
+        raise _Slow
+    else:
+        try:
+            found = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, value))
+        except (yaml.YAMLError, ValueError, OverflowError):  # 2026-02-30 and the like
+            raise _Slow from None
+    if len(_RESOLVED) < _RESOLVED_MAX:
+        _RESOLVED[value] = found
+    return found
+
+
+# Plain mapping keys as text, for the same reason; bounded too.
+_KEYS: dict[str, str] = {}
+
+
+def _key(node: yaml.Node) -> str:
+    """A mapping key as text, as the careful path reads it (an integer key becomes its digits)."""
+    if node.__class__ is not yaml.ScalarNode:
+        raise _Slow
+    tag = node.tag
+    if tag is False:
+        return node.value
+    if tag is not True:
+        raise _Slow
+    key = _plain(node.value)
+    if key.__class__ is int:
+        key = str(key)
+    elif key.__class__ is not str:
+        raise _Slow  # true, null, 1.5, a date: not a plain word
+    if len(_KEYS) < _RESOLVED_MAX:
+        _KEYS[node.value] = key
+    return key
+
+
+class _Fast:
+    """One pass over a composed node tree, building plain values under the limits."""
+
+    __slots__ = ("limits", "count", "aliases", "seen")
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.count = 1  # the root
+        self.aliases = 0
+        self.seen: set[int] = set()
+
+    def collection(self, node: yaml.Node, depth: int) -> Any:
+        """The mapping or list at `node`, already counted; `depth` is its level below the root's."""
+        if node.tag is not None or depth >= self.limits.depth:
+            raise _Slow
+        if id(node) in self.seen:  # the same collection reached twice: a YAML alias (*name) expanded
+            self.aliases += 1
+            if self.aliases > self.limits.aliases:
+                raise _Slow
+        else:
+            self.seen.add(id(node))
+        items = node.value
+        self.count += len(items)
+        if self.count > self.limits.values:
+            raise _Slow
+        depth += 1
+        # Locals: this loop runs once per value in every file read.
+        scalar, resolved, miss = yaml.ScalarNode, _RESOLVED.get, _MISS
+        if node.__class__ is yaml.MappingNode:
+            result: dict[str, Any] = {}
+            known_key = _KEYS.get
+            for key_node, value_node in items:
+                key = known_key(key_node.value) if key_node.tag is True else None
+                if key is None:
+                    key = _key(key_node)
+                if key in result:
+                    raise _Slow
+                if value_node.__class__ is scalar:
+                    tag = value_node.tag
+                    if tag is True:
+                        text = value_node.value
+                        value = resolved(text, miss)
+                        result[key] = _plain(text) if value is miss else value
+                    elif tag is False:
+                        result[key] = value_node.value
+                    else:
+                        raise _Slow
+                else:
+                    result[key] = self.collection(value_node, depth)
+            return result
+        out: list[Any] = []
+        append = out.append
+        for item in items:
+            if item.__class__ is scalar:
+                tag = item.tag
+                if tag is True:
+                    text = item.value
+                    value = resolved(text, miss)
+                    append(_plain(text) if value is miss else value)
+                elif tag is False:
+                    append(item.value)
+                else:
+                    raise _Slow
+            else:
+                append(self.collection(item, depth))
+        return out
+
+
+def _load_fast(text: str, limits: Limits) -> tuple[Any, yaml.Node]:
+    """Values and node tree of a plain, valid document whose root is a mapping or list, or _Slow."""
+    composer = _Composer(text)
+    # The cyclic garbage collector would run again and again over the young nodes and values, which
+    # hold no cycles: on a cold start that was a third of the time spent reading the rules. Paused
+    # only for this call (and only re-enabled by the call that paused it).
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        root = composer.get_single_node()
+        if root is None or root.__class__ is yaml.ScalarNode:
+            raise _Slow
+        return _Fast(limits).collection(root, 0), root
+    except (yaml.YAMLError, RecursionError, ValueError):  # RecursionError: --limit depth raised very high
+        raise _Slow from None
+    finally:
+        if paused:
+            gc.enable()
+        composer.dispose()
+
+
+def _walk(root: yaml.Node, loc: Path_, key: bool, index: dict[int, dict[str, Any]]) -> tuple[int, int]:
+    """Position of `loc` in a node tree, as the careful path's tables give it: the deepest node on
+    the way that exists, and for `key` the position of its key when it is a mapping entry.
+
+    `index` holds each mapping already looked into, by key, so that many messages about one big
+    mapping cost one pass over it, not one each.
+    """
+    node, at, key_at = root, _mark(root), None
+    for part in loc:
+        if node.__class__ is yaml.MappingNode:
+            entries = index.get(id(node))
+            if entries is None:
+                entries = index[id(node)] = {}
+                for key_node, value_node in node.value:
+                    try:
+                        entries.setdefault(_key(key_node), (key_node, value_node))
+                    except _Slow:  # pragma: no cover - the fast path never keeps such a key
+                        pass
+            found = entries.get(part) if isinstance(part, str) else None
+            if found is None:
+                break
+            key_at, node = _mark(found[0]), found[1]
+        elif node.__class__ is yaml.SequenceNode and isinstance(part, int) and 0 <= part < len(node.value):
+            node, key_at = node.value[part], None
+        else:
+            break
+        at = _mark(node)
+    return key_at if key and key_at else at
+
+
 def load_text(text: str, path: str, limits: Limits = DEFAULT) -> Located:
     """Parse one YAML document from `text`; `path` is only used in messages.
 
-    Most profiles are plain YAML and valid: they load at libyaml's speed, and the positions that
-    error messages need are worked out only when an error is reported. Anything unusual (anchors,
-    aliases, tags, merge keys), anything beyond a limit, or anything that fails takes the careful
-    path, which keeps every position and reports the exact problem.
+    A plain, valid document (the usual profile or rule file) takes the fast path: libyaml composes
+    it and one pass builds the values, keeping the node tree so that a message can still name any
+    line and column. Anything the fast path does not take on (tags, merge keys, a limit crossed,
+    invalid YAML, a scalar or empty document) takes the careful path, which keeps every position
+    and reports the exact problem.
     """
-    if not any(marker in text for marker in _CAREFUL):
-        try:
-            data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
-        except (yaml.YAMLError, RecursionError, ValueError, OverflowError):
-            data = None
-        if isinstance(data, (dict, list)) and beyond(data, limits) is None:
-            return Located(path, data, text=text, limits=limits)
-    return _load_positioned(text, path, limits)
+    try:
+        data, root = _load_fast(text, limits)
+    except _Slow:
+        return _load_positioned(text, path, limits)
+    return Located(path, data, root=root)
 
 
 def _events(text: str) -> Iterator[yaml.Event]:
     return yaml.parse(text, Loader=_Loader)
-
-
-def _find(text: str, loc: Path_) -> tuple[int, int] | None:
-    """The 1-based (line, col) of the value at `loc`, streaming events and stopping there."""
-    # Per open collection: [is_mapping, next node is a key, current key or next list index].
-    stack: list[list[Any]] = []
-    path: list[str | int] = []
-    try:
-        for event in _events(text):
-            if isinstance(event, yaml.CollectionEndEvent):
-                stack.pop()
-                if path:
-                    path.pop()
-                continue
-            if not isinstance(event, yaml.NodeEvent):
-                continue
-            here: tuple[str | int, ...] = ()
-            if stack:
-                top = stack[-1]
-                if top[0]:
-                    top[1] = not top[1]
-                    if not top[1]:  # this node was a key
-                        top[2] = str(getattr(event, "value", ""))
-                        continue
-                    here = (top[2],)
-                else:
-                    here = (top[2],)
-                    top[2] += 1
-            current = tuple(path) + here
-            if current == loc:
-                return _mark(event)
-            if isinstance(event, yaml.CollectionStartEvent):
-                stack.append(
-                    [
-                        isinstance(event, yaml.MappingStartEvent),
-                        True,
-                        None if isinstance(event, yaml.MappingStartEvent) else 0,
-                    ]
-                )
-                path.extend(here)
-    except yaml.YAMLError:
-        return None
-    return None
 
 
 def _scan(text: str, path: str, limits: Limits) -> None:
@@ -356,7 +504,7 @@ def _load_positioned(text: str, path: str, limits: Limits = DEFAULT) -> Located:
         raise UnreadableInput(
             Problem(path, 1, 1, "error", "nesting too deep for the YAML reader; flatten the structure")
         ) from None
-    return Located(path, data, builder.values, builder.keys, limits=limits)
+    return Located(path, data, builder.values, builder.keys)
 
 
 def load_file(path: Path, limits: Limits = DEFAULT) -> Located:

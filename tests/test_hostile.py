@@ -118,11 +118,11 @@ def test_hostile_generated_input_is_refused_with_its_exact_message(name, tmp_pat
 def test_hostile_deep_nesting_is_refused_by_the_pure_python_loader_too(tmp_path, monkeypatch):
     """Without libyaml, PyYAML's composer recurses; the limit is enforced on the event stream first."""
 
-    class Pure(yaml.SafeLoader):
-        construct_mapping = yamlio._FastLoader.construct_mapping
+    class Pure(yamlio._Untagged, yaml.SafeLoader):
+        pass
 
     monkeypatch.setattr(yamlio, "_Loader", yaml.SafeLoader)
-    monkeypatch.setattr(yamlio, "_FastLoader", Pure)
+    monkeypatch.setattr(yamlio, "_Composer", Pure)
     path = tmp_path / "deep.yaml"
     path.write_text("account: " + "[" * 100_000, encoding="utf-8")
     with pytest.raises(UnreadableInput) as info:
