@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from .engine import Firing
 from .facts import Record
-from .rules import PRIORITIES, RuleBase, fill
+from .rules import PRIORITIES, RuleBase, fill_parts, split_say
 
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a brief makes about a hundred; they build faster
 class Recommendation:
     rule_id: str
     source: tuple[str, ...]
@@ -24,41 +24,83 @@ class Recommendation:
     text: str
 
 
+@dataclass(frozen=True)
+class Advice:
+    """What an advice rule says in one language, and everything its recommendations share."""
+
+    rank: tuple[int, int]  # priority, then rule order
+    rule_id: str
+    source: tuple[str, ...]
+    section: str
+    aspect: str
+    priority: str
+    about_person: bool
+    parts: tuple[str, ...]  # the advice split by split_say
+
+
+Sayings = dict[str, Advice | None]  # rule id -> what it says in one language (None: it only derives facts)
+
+
+def sayings(base: RuleBase, lang: str) -> Sayings:
+    """What every rule says in `lang`, worked out once per rule base (the Advisor keeps it) rather
+    than once per firing: a brief has about a hundred."""
+    table: Sayings = {}
+    for loaded in base.rules:
+        rule = loaded.rule
+        table[rule.id] = None
+        if rule.say is not None:
+            table[rule.id] = Advice(
+                (PRIORITY_RANK[rule.priority], loaded.index), rule.id, tuple(rule.source), rule.section,
+                rule.aspect, rule.priority, rule.scope == "stakeholder", split_say(getattr(rule.say, lang)),
+            )  # fmt: skip
+    return table
+
+
+class _Quoted(dict):
+    """quote(text), worked out once per distinct text in one call: the same names recur in many rules."""
+
+    def __init__(self, quote: Callable[[str], str]):
+        super().__init__()
+        self.quote = quote
+
+    def __missing__(self, text: str) -> str:
+        quoted = self[text] = self.quote(text)
+        return quoted
+
+
 def recommend(
-    base: RuleBase, records: list[Record], firings: list[Firing], lang: str, quote: Callable[[str], str] = str
+    said_by: Sayings, records: list[Record], firings: list[Firing], quote: Callable[[str], str] = str
 ) -> list[Recommendation]:
     """Every fired rule that says something, in reading order: priority, then rule order, then record order.
 
     The same text in the same section about the same person is said once, however many rules or
-    records produced it.
+    records produced it. `quote` escapes substituted values (it must give the same result for the
+    same text: each distinct text is quoted once).
     """
-    rules = base.by_id()
-    record_index = {r.id: (i, r) for i, r in enumerate(records)}
+    by_id = {r.id: r for r in records}
+    if quote is not str:
+        quote = _Quoted(quote).__getitem__
     ranked = []
-    for firing in firings:
-        loaded = rules[firing.rule_id]
-        rule = loaded.rule
-        if rule.say is None:
+    for n, firing in enumerate(firings):
+        said = said_by[firing.rule_id]
+        if said is None:
             continue
-        position, record = record_index[firing.record_id]
-        text = fill(getattr(rule.say, lang), record.values, quote)
-        subject = record.subject if rule.scope == "stakeholder" else None
-        rec = Recommendation(
-            rule.id, tuple(rule.source), rule.section, rule.aspect, rule.priority, subject, record.id, text
-        )
-        ranked.append(((PRIORITY_RANK[rule.priority], loaded.index, _stable(record)), rec))
-    ranked.sort(key=lambda pair: pair[0])
+        # Records are ordered by what they are (their id), not where they stand in the file, so
+        # list order never matters; n keeps the sort stable and never lets it compare the rest.
+        ranked.append((said.rank, firing.record_id, n, said, by_id[firing.record_id]))
+    ranked.sort()
     seen: set[tuple] = set()
     out: list[Recommendation] = []
-    for _, rec in ranked:
-        key = (rec.section, rec.stakeholder, rec.text)
+    for _, _, _, said, record in ranked:
+        text = fill_parts(said.parts, record.values, quote)
+        subject = record.subject if said.about_person else None
+        key = (said.section, subject, text)
         if key in seen:
             continue
         seen.add(key)
-        out.append(rec)
+        out.append(
+            Recommendation(
+                said.rule_id, said.source, said.section, said.aspect, said.priority, subject, record.id, text
+            )
+        )
     return out
-
-
-def _stable(record: Record) -> str:
-    """Order records by what they are, not where they stand in the file, so list order never matters."""
-    return record.id

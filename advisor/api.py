@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
-from .advise import Recommendation, recommend
+from .advise import Recommendation, Sayings, recommend, sayings
 from .canonical import canonical
 from .compiler import Plan, compile_rules
 from .course import Course, load_course
@@ -59,6 +59,8 @@ class Advisor:
     def __init__(self, base: RuleBase, plan: Plan, templates: Templates, course: Course, policy: Policy, digest: str):
         self.base, self.plan, self.templates, self.course = base, plan, templates, course
         self.policy, self.digest = policy, digest
+        self.sayings: dict[str, Sayings] = {lang: sayings(base, lang) for lang in LANGS}
+        self._sources = {r.id: tuple(r.rule.source) for r in base.rules}  # every brief's "why this advice"
         self._local = threading.local()
 
     @classmethod
@@ -93,7 +95,7 @@ class Advisor:
     def recommendations(
         self, evaluation: Evaluation, lang: str = "en", *, markdown: bool = False
     ) -> list[Recommendation]:
-        return recommend(self.base, evaluation.records, evaluation.outcome.firings, lang, md if markdown else str)
+        return recommend(self.sayings[lang], evaluation.records, evaluation.outcome.firings, md if markdown else str)
 
     def brief(
         self,
@@ -113,7 +115,17 @@ class Advisor:
         evaluation = self.evaluate(profile, today, portfolio)
         return self.render(evaluation, lang=lang, format=format)
 
-    def render(self, evaluation: Evaluation, *, lang: str = "en", format: str = "markdown") -> str:
+    def render(
+        self,
+        evaluation: Evaluation,
+        *,
+        lang: str = "en",
+        format: str = "markdown",
+        recommendations: list[Recommendation] | None = None,
+    ) -> str:
+        """The brief as text. `recommendations`, when given, are this evaluation's recommendations for
+        this language, Markdown-escaped for "markdown" and plain for "json" (a caller that also needs
+        them, like batch, then works them out once)."""
         derived_account = evaluation.outcome.derived.get("account", {})
         labels = self.templates.labels
         if format == "json":
@@ -121,13 +133,13 @@ class Advisor:
                 name for name in labels.get("tiers", {}) if derived_account.get(name)
             ]  # in the order labels.yaml gives
             return to_json(
-                evaluation.profile, self.recommendations(evaluation, lang), lang=lang, as_of=evaluation.today.isoformat(),
+                evaluation.profile, recommendations if recommendations is not None else self.recommendations(evaluation, lang), lang=lang, as_of=evaluation.today.isoformat(),
                 as_of_source=evaluation.as_of_source, tiers=tiers, version=__version__, digest=self.digest,
             )  # fmt: skip
         if format != "markdown":
             raise ValueError(f"format must be one of {FORMATS}")
         view = build_view(
-            evaluation.profile, self.recommendations(evaluation, lang, markdown=True), lang=lang, labels=labels,
+            evaluation.profile, recommendations if recommendations is not None else self.recommendations(evaluation, lang, markdown=True), lang=lang, labels=labels,
             course=self.course, as_of=evaluation.today.isoformat(), as_of_source=evaluation.as_of_source,
             derived_account=derived_account, fired=self._fired_rules(evaluation), facts=evaluation.facts(), version=__version__, digest=self.digest,
         )  # fmt: skip
@@ -135,9 +147,8 @@ class Advisor:
 
     def _fired_rules(self, evaluation: Evaluation) -> list[tuple[str, tuple[str, ...]]]:
         """Every rule that fired (advice and derivations alike) with the course items it cites."""
-        rules = self.base.by_id()
         ids = sorted({f.rule_id for f in evaluation.outcome.firings})
-        return [(rule_id, tuple(rules[rule_id].rule.source)) for rule_id in ids]
+        return [(rule_id, self._sources[rule_id]) for rule_id in ids]
 
 
 def _digest(rules_dir: Path, rule_files, templates_dir: Path, template_files, course: Course) -> str:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from .advise import Recommendation
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput
 from .profile import Profile
 from .rules import PRIORITIES
+from .templating import Sandbox, environment
 from .yamlio import load_file
 
 BRIEF_TEMPLATE = "brief.md.j2"
@@ -30,14 +30,26 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!~])")
 _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 
 
+# What plain() changes (whitespace as str.split() sees it, bidi controls) and what md() escapes too:
+# most names contain none of it, and are returned as they are without the work.
+_PLAIN_CHANGES = re.compile(r"[\s\u202a-\u202e\u2066-\u2069]")
+_MD_CHANGES = re.compile(r"[\s\u202a-\u202e\u2066-\u2069\\`*_\[\]{}#|!~<>]")
+
+
 def plain(text: Any) -> str:
     """Profile text on one line, without the invisible controls that reorder what follows."""
-    return " ".join(str(text).translate(_BIDI_CONTROLS).split())
+    s = str(text)
+    if not _PLAIN_CHANGES.search(s):
+        return s
+    return " ".join(s.translate(_BIDI_CONTROLS).split())
 
 
 def md(text: Any) -> str:
     """Profile text as inert inline Markdown: it cannot open a heading, table cell, link, code or HTML."""
-    s = _MD_SPECIAL.sub(r"\\\1", plain(text))
+    s = str(text)
+    if not _MD_CHANGES.search(s):
+        return s
+    s = _MD_SPECIAL.sub(r"\\\1", " ".join(s.translate(_BIDI_CONTROLS).split()))
     return s.replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -47,7 +59,7 @@ class Templates:
 
     directory: Path
     labels: dict[str, Any]
-    env: SandboxedEnvironment
+    env: Sandbox
     files: tuple[Path, ...]
 
     @classmethod
@@ -83,15 +95,7 @@ class Templates:
                     "template not found; copy the shipped templates folder",
                 )
             )
-        env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(directory)),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-        env.filters["md"] = md
+        env = environment(directory, {"md": md})
         try:
             template = env.get_template(BRIEF_TEMPLATE)
         except jinja2.TemplateSyntaxError as exc:
@@ -148,45 +152,48 @@ def select(recs: list[Recommendation], attendee_ids: list[str], limits: dict[str
     floors = limits.get("floors", {})
     counts: dict[tuple, int] = {}
     chosen: set[int] = set()
+    attending = set(attendee_ids)
 
     def slot_of(r: Recommendation) -> tuple[tuple, int] | None:
         if r.section == "person":
-            if r.stakeholder in attendee_ids:
+            if r.stakeholder in attending:
                 return ("person", r.stakeholder), limits.get("person", 10**6)
             if r.priority == "high":
                 return ("others",), limits.get("others", 10**6)
             return None
         return (r.section,), limits.get(r.section, 10**6)
 
-    def pick(r: Recommendation, cap: int) -> None:
+    slots = [(r, slot_of(r)) for r in recs]
+    slots = [(r, found) for r, found in slots if found is not None]  # never shown
+
+    def pick(r: Recommendation, slot: tuple, cap: int) -> None:
         nonlocal budget
-        found = slot_of(r)
-        if found is None or id(r) in chosen or budget <= 0:
-            return
-        slot, limit = found
-        if counts.get(slot, 0) < min(limit, cap):
+        if id(r) not in chosen and counts.get(slot, 0) < cap:
             counts[slot] = counts.get(slot, 0) + 1
             chosen.add(id(r))
             budget -= 1
 
-    for r in recs:
+    for r, (slot, limit) in slots:
         floor = floors.get(r.section, 0)
-        if floor:
-            pick(r, floor)
-    for priority in PRIORITIES:
-        for r in recs:
-            if r.priority == priority:
-                pick(r, 10**6)
+        if floor and budget > 0:
+            pick(r, slot, min(limit, floor))
+    rank = {p: i for i, p in enumerate(PRIORITIES)}
+    for r, (slot, limit) in sorted(slots, key=lambda pair: rank.get(pair[0].priority, len(rank))):
+        if budget <= 0:
+            break
+        if r.priority in rank:
+            pick(r, slot, min(limit, 10**6))
     return chosen
+
+
+# Characters that would end or restructure a quoted Mermaid label, as Mermaid's entity codes.
+_MERMAID_ENTITIES = str.maketrans({"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "`": "#96;", "|": "#124;",
+                                   "{": "#123;", "}": "#125;", "[": "#91;", "]": "#93;"})  # fmt: skip
 
 
 def mermaid_text(text: Any) -> str:
     """Text safe inside a quoted Mermaid label: no quotes, brackets, pipes, backticks or line breaks."""
-    s = plain(text)
-    for ch, entity in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"), ("|", "#124;"),
-                       ("{", "#123;"), ("}", "#125;"), ("[", "#91;"), ("]", "#93;")):  # fmt: skip
-        s = s.replace(ch, entity)
-    return s
+    return plain(text).translate(_MERMAID_ENTITIES)
 
 
 def relationship_map(profile: Profile, attendee_ids: list[str], values: dict[str, Any]) -> str:
@@ -233,6 +240,14 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
+class _Escaped(dict):
+    """md(text), worked out once per distinct text in one brief: names recur across its sections."""
+
+    def __missing__(self, text: str) -> str:
+        escaped = self[text] = md(text)
+        return escaped
+
+
 def build_view(
     profile: Profile,
     recs: list[Recommendation],
@@ -251,8 +266,10 @@ def build_view(
     """Everything the template shows, already ordered and escaped: templates only lay it out."""
     L = labels[lang]
     values = L["values"]
+    esc = _Escaped()
     people = {s.id: s for s in profile.stakeholders}
     attendee_ids = list(profile.visit.attendees) if profile.visit else []
+    attending = set(attendee_ids)
 
     person_views: dict[str, dict[str, Any]] = {}
 
@@ -268,9 +285,9 @@ def build_view(
         manager = people.get(s.reports_to or "")
         return {
             "id": sid,
-            "name": md(s.name),
-            "title": md(s.title),
-            "department": md(s.department),
+            "name": esc[s.name],
+            "title": esc[s.title],
+            "department": esc[s.department],
             "level": values["level"][s.level],
             "level_short": values["level_short"][s.level],
             "function": values["function"][s.function],
@@ -278,14 +295,14 @@ def build_view(
             "stance": values["stance"][s.relationship.stance],
             "insider": values["insider"][s.insider],
             "days_since_contact": f.get("stakeholder.days_since_contact"),
-            "reports_to": md(manager.name) if manager else "",
+            "reports_to": esc[manager.name] if manager else "",
             "contact_degree": s.contact.degree,
-            "via": md(people[s.contact.via].name) if s.contact.via in people else "",
-            "attending": sid in attendee_ids,
+            "via": esc[people[s.contact.via].name] if s.contact.via in people else "",
+            "attending": sid in attending,
         }
 
     def item(r: Recommendation) -> dict[str, Any]:
-        who = md(people[r.stakeholder].name) if r.stakeholder else ""
+        who = esc[people[r.stakeholder].name] if r.stakeholder else ""
         return {"text": r.text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
                 "who": who if who and who not in r.text else ""}  # fmt: skip
 
@@ -295,20 +312,23 @@ def build_view(
     # second person waits in their section); advice about absent people waits in "others".
     glance: list[Recommendation] = []
     for r in recs:
-        if r.priority != "high" or (r.stakeholder is not None and r.stakeholder not in attendee_ids):
+        if len(glance) == GLANCE_MAX:
+            break
+        if r.priority != "high" or (r.stakeholder is not None and r.stakeholder not in attending):
             continue
-        if len(glance) < GLANCE_MAX and r.rule_id not in {g.rule_id for g in glance}:
+        if r.rule_id not in {g.rule_id for g in glance}:
             glance.append(r)
-    rest = [r for r in recs if r not in glance]
+    # recommend() says each (section, person, text) once, so no two recommendations are equal and
+    # identity tells them apart.
+    in_glance = {id(r) for r in glance}
+    rest = [r for r in recs if id(r) not in in_glance]
     chosen = select(rest, attendee_ids, limits, limits.get("total", len(recs)) - len(glance))
-    shown: list[Recommendation] = glance + [r for r in rest if id(r) in chosen]
 
-    def take(candidates: list[Recommendation]) -> list[Recommendation]:
-        """The candidates the selection chose, in their order."""
-        return [r for r in candidates if id(r) in chosen]
-
-    def section(name: str) -> list[dict[str, Any]]:
-        return [item(r) for r in take([r for r in rest if r.section == name])]
+    # The chosen recommendations, by section, in their order.
+    shown_in: dict[str, list[Recommendation]] = {}
+    for r in rest:
+        if id(r) in chosen:
+            shown_in.setdefault(r.section, []).append(r)
 
     def by_aspect(items: list[Recommendation]) -> list[dict[str, Any]]:
         return [
@@ -317,20 +337,16 @@ def build_view(
             if any(r.aspect == aspect for r in items)
         ]
 
-    account_recs = take([r for r in rest if r.section == "account"])
-    person_recs = [r for r in rest if r.section == "person" and r.stakeholder]
+    person_recs = [r for r in shown_in.get("person", ()) if r.stakeholder]
     attendees = []
     for sid in attendee_ids:
         view = person(sid)
-        view["groups"] = by_aspect(take([r for r in person_recs if r.stakeholder == sid]))
+        view["groups"] = by_aspect([r for r in person_recs if r.stakeholder == sid])
         attendees.append(view)
-    others = [
-        {**person(r.stakeholder), "entries": [item(r)]} for r in take(person_recs) if r.stakeholder not in attendee_ids
-    ]
+    others = [{**person(r.stakeholder), "entries": [item(r)]} for r in person_recs if r.stakeholder not in attending]
 
-    cadence_recs = take([r for r in rest if r.section == "cadence"])
     cadence = []
-    for r in cadence_recs:
+    for r in shown_in.get("cadence", ()):
         row = person(r.stakeholder) if r.stakeholder else {"name": "", "days_since_contact": None}
         f = facts.get(f"stakeholder:{r.stakeholder}", {}) if r.stakeholder else {}
         cadence.append(
@@ -339,20 +355,25 @@ def build_view(
 
     competitors = [
         {
-            "name": md(c.name),
-            "offers": md(c.offers) if c.offers else "-",
+            "name": esc[c.name],
+            "offers": esc[c.offers] if c.offers else "-",
             "strength": values["competitor_strength"][c.strength],
-            "latest_move": md(c.latest_move) if c.latest_move else "-",
+            "latest_move": esc[c.latest_move] if c.latest_move else "-",
             "days_since_info": facts.get(f"competitor:{j}", {}).get("competitor.days_since_info"),
         }
         for j, c in enumerate(profile.competitors)
     ]
 
-    sections = {name: section(name) for name in ("penetration", "gaps", "competitors", "checklist", "after_visit")}
+    sections = {
+        name: [item(r) for r in shown_in.get(name, ())]
+        for name in ("penetration", "gaps", "competitors", "checklist", "after_visit")
+    }
 
     # Why this advice: the rules behind what the brief shows, and the derivations they built on.
-    visible = {r.rule_id for r in shown}
+    visible = {r.rule_id for r in glance}.union(r.rule_id for rs in shown_in.values() for r in rs)
     said = {r.rule_id for r in recs}
+    title = course.title
+    sep = L["title_sep"]
     why = []
     for rule_id, codes in fired:
         if rule_id in said and rule_id not in visible:
@@ -361,7 +382,7 @@ def build_view(
             {
                 "rule": rule_id,
                 "codes": ", ".join(codes),
-                "titles": L["title_sep"].join(course.title(c, lang) for c in codes),
+                "titles": sep.join([title(c, lang) for c in codes]),
                 "key": _code_key(codes[0]),
             }
         )
@@ -378,7 +399,7 @@ def build_view(
         "as_of_source": as_of_source,
         "account": {
             "id": account.id,
-            "name": md(account.name),
+            "name": esc[account.name],
             "industry": values["industry"][account.industry],
             "ownership": values["ownership"][account.ownership] if account.ownership else "",
             "stage": values["stage"][account.stage],
@@ -386,13 +407,13 @@ def build_view(
             "tiers": tiers,
         },
         "visit": (
-            {"date": profile.visit.date.isoformat(), "objective": md(profile.visit.objective)}
+            {"date": profile.visit.date.isoformat(), "objective": esc[profile.visit.objective]}
             if profile.visit
             else None
         ),
         "attendees": attendees,
         "glance": [item(r) for r in glance],
-        "account_groups": by_aspect(account_recs),
+        "account_groups": by_aspect(shown_in.get("account", [])),
         "others": others,
         "people": [person(s.id) for s in profile.stakeholders],
         "mermaid": relationship_map(profile, attendee_ids, values),

@@ -220,16 +220,41 @@ def placeholders(text: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _segments(text: str) -> tuple[tuple[bool, str], ...]:
-    """The text split once into (is_placeholder, literal-or-fact-name) parts; rule texts repeat."""
-    parts: list[tuple[bool, str]] = []
+def split_say(text: str) -> tuple[str, ...]:
+    """The text split once into literal text and fact names, alternating: literal, name, literal, …
+
+    An even index holds literal text (`{{` and `}}` already made single braces), an odd index a
+    fact name; a text without placeholders is one literal. Rule texts repeat, so this is cached.
+    """
+    parts = [""]
     last = 0
     for m in PLACEHOLDER.finditer(text):
-        parts.append((False, text[last : m.start()]))
-        parts.append((False, m.group(0)[0]) if m.group(1) is None else (True, m.group(1)))
+        parts[-1] += text[last : m.start()]
+        if m.group(1) is None:
+            parts[-1] += m.group(0)[0]
+        else:
+            parts += [m.group(1), ""]
         last = m.end()
-    parts.append((False, text[last:]))
-    return tuple(p for p in parts if p[0] or p[1])
+    parts[-1] += text[last:]
+    return tuple(parts)
+
+
+def fill_parts(parts: tuple[str, ...], values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
+    """`fill` for a text already split by `split_say` (what a caller filling the same text many times keeps)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = list(parts)
+    for i in range(1, len(parts), 2):
+        value = values.get(parts[i])
+        if value is None:
+            out[i] = "?"
+        elif type(value) is str:
+            out[i] = quote(value)
+        else:
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[i] = quote(str(value))
+    return "".join(out)
 
 
 def fill(text: str, values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
@@ -239,26 +264,15 @@ def fill(text: str, values: dict[str, Any], quote: Callable[[str], str] = str) -
     value for the output format (Markdown), so profile text cannot change the brief's structure.
     An unknown value shows as "?".
     """
-    out = []
-    for is_name, part in _segments(text):
-        if not is_name:
-            out.append(part)
-            continue
-        value = values.get(part)
-        if value is None:
-            out.append("?")
-            continue
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        out.append(quote(str(value)))
-    return "".join(out)
+    return fill_parts(split_say(text), values, quote)
 
 
 class _Checker:
     """Checks one rule file's rules against the catalogue and the course; collects problems."""
 
-    def __init__(self, doc: Located, catalogue: Catalogue, course: Course):
+    def __init__(self, doc: Located, catalogue: Catalogue, course: Course, visible: dict[str, dict[str, FactSpec]]):
         self.doc, self.catalogue, self.course = doc, catalogue, course
+        self.visible = visible  # facts by rule scope, worked out once per scope for all files
         self.problems: list[Problem] = []
 
     def add(self, loc: tuple, message: str, rule_id: str, *, key: bool = False) -> None:
@@ -270,7 +284,9 @@ class _Checker:
             if code not in self.course.items:
                 hint = suggest(code, self.course.items, "; cite a leaf code from the course outline such as 2.1.1.a")
                 self.add(loc + ("source", j), f"unknown course item '{code}'{hint}", rule.id)
-        visible = self.catalogue.visible_from(rule.scope)
+        visible = self.visible.get(rule.scope)
+        if visible is None:
+            visible = self.visible[rule.scope] = self.catalogue.visible_from(rule.scope)
         if rule.when is not None:
             self.condition(loc + ("when",), rule.when, rule, visible)
         for j, name in enumerate(rule.derive):
@@ -400,8 +416,9 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
     catalogue = Catalogue.base().with_derived(derived)
     seen: dict[str, str] = {}
     loaded: list[LoadedRule] = []
+    visible: dict[str, dict[str, FactSpec]] = {}
     for doc, valid in parsed:
-        checker = _Checker(doc, catalogue, course)
+        checker = _Checker(doc, catalogue, course, visible)
         for i, rule in valid:
             checker.rule(i, rule)
             if rule.id in seen:

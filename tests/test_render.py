@@ -1,0 +1,338 @@
+"""The render stage's shortcuts give exactly what the long way gives, and the sandbox and the
+compiled-template cache stay safe: escaping fast paths, advice filling, the sandbox's dict and
+str.format shortcuts, and the cache's invalidation, file names and failure modes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import jinja2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from strategies import SETTINGS
+
+from advisor import __version__, templating
+from advisor.errors import AdvisorError
+from advisor.profile import load_profile
+from advisor.render import BRIEF_TEMPLATE, Templates, build_view, md, mermaid_text, plain
+from advisor.rules import fill, fill_parts, split_say
+
+from conftest import ROOT
+
+# --- escaping: the fast paths return what the full work returns -----------------------------------
+
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def plain_reference(text: object) -> str:
+    return " ".join(str(text).translate(_BIDI).split())
+
+
+def md_reference(text: object) -> str:
+    s = re.sub(r"([\\`*_\[\]{}#|!~])", r"\\\1", plain_reference(text))
+    return s.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mermaid_reference(text: object) -> str:
+    s = plain_reference(text)
+    for ch, entity in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"), ("|", "#124;"),
+                       ("{", "#123;"), ("}", "#125;"), ("[", "#91;"), ("]", "#93;")):  # fmt: skip
+        s = s.replace(ch, entity)
+    return s
+
+
+TRICKY = "ab 王\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u2029\u202f\u3000\\`*_[]{}#|!~<>&\"'"
+TRICKY += "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\ufeff"
+
+
+@SETTINGS
+@given(st.text(alphabet=TRICKY, max_size=12) | st.text(max_size=12))
+def test_render_escaping_fast_paths_match_the_full_escaping(text):
+    assert plain(text) == plain_reference(text)
+    assert md(text) == md_reference(text)
+    assert mermaid_text(text) == mermaid_reference(text)
+
+
+def test_render_escaping_of_non_text_values():
+    for value in (7, 2.5, None, ["a b", "c"]):
+        assert md(value) == md_reference(value) and plain(value) == plain_reference(value)
+
+
+# --- filling advice ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, parts",
+    [
+        ("no placeholders", ("no placeholders",)),
+        ("{a.b}", ("", "a.b", "")),
+        ("Call {stakeholder.name} about {{budget}} {x}.", ("Call ", "stakeholder.name", " about {budget} ", "x", ".")),
+        ("{}{{}}", ("", "", "{}")),
+        ("}} {{ {a} }", ("} { ", "a", " }")),
+    ],
+)
+def test_render_split_say_alternates_literal_text_and_names(text, parts):
+    assert split_say(text) == parts
+
+
+def test_render_fill_quotes_values_and_marks_unknown_ones():
+    values = {"a": "x*y", "n": 3.0, "f": 2.5, "none": None}
+    text = "{a} {n} {f} {none} {missing} {{a}}"
+    assert fill(text, values) == "x*y 3 2.5 ? ? {a}"
+    assert fill(text, values, md) == "x\\*y 3 2.5 ? ? {a}"
+    assert fill_parts(split_say(text), values, md) == fill(text, values, md)
+
+
+# --- the sandbox's shortcuts --------------------------------------------------------------------------
+
+VIEW = {"L": {"kv": "{k}: {v}", "title": "T", "values": {"a": 1}, "items": "key named items"}, "p": {"name": "Wang"}}
+
+
+def both(source: str, **view):
+    """What the stock sandbox and ours make of a template (or the exception type each raised)."""
+    out = []
+    for env in (SandboxedEnvironment(undefined=jinja2.StrictUndefined), templating.environment(ROOT, {}, cache=False)):
+        try:
+            out.append(env.from_string(source).render(**view))
+        except Exception as exc:  # noqa: BLE001 - the type is what is compared
+            out.append(type(exc))
+    return out
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ L.title }} {{ L.values.a }} {{ p.name }}",
+        "{{ L.items }}",  # a dict method wins over a key of the same name, as in stock Jinja
+        "{{ L.values is mapping }} {{ L.get('title') }} {{ L.keys() | list }}",
+        "{{ L.kv.format(k='Level', v=p.name) }}",
+        "{{ '{0} and {1!r} {n:>5}'.format('a', 'b', n=3) }}",
+        "{{ L.missing }}",
+        "{{ L.kv.format(k=1) }}",
+        "{{ '{0.__class__}'.format(p) }}",
+        "{{ '{x.__class__.__mro__}'.format(x='') }}",
+        "{{ '{0[name]}'.format(p) }}",
+        "{{ '{0:{1.__class__}}'.format(1, p) }}",
+        "{{ '{x}'.format_map({'x': 1}) }}",
+        "{{ L.__class__ }}",
+        "{{ p.__init__.__globals__ }}",
+    ],
+)
+def test_render_sandbox_shortcuts_change_no_result(source):
+    stock, ours = both(source, **VIEW)
+    assert ours == stock
+
+
+def test_render_sandbox_still_refuses_unsafe_format_fields():
+    env = templating.environment(ROOT, {}, cache=False)
+    for source in ("{{ '{0.__class__}'.format(p) }}", "{{ '{0:{1.__class__}}'.format(1, p) }}"):
+        with pytest.raises(SecurityError):
+            env.from_string(source).render(p="x")
+
+
+# --- the compiled-template cache ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """A private cache folder for this test (the real one is left alone)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "advisor" / "templates"
+
+
+def templates_copy(path: Path, change: tuple[str, str] | None = None) -> Path:
+    shutil.copytree(ROOT / "templates", path)
+    if change:
+        brief = path / BRIEF_TEMPLATE
+        text = brief.read_text(encoding="utf-8")
+        assert change[0] in text
+        brief.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    return path
+
+
+def view(templates: Templates, advisor, lang: str = "en") -> dict:
+    """The shipped profile's view, as Advisor.render builds it, for these templates' labels."""
+    evaluation = advisor.evaluate(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"))
+    return build_view(
+        evaluation.profile, advisor.recommendations(evaluation, lang, markdown=True), lang=lang,
+        labels=templates.labels, course=advisor.course, as_of=evaluation.today.isoformat(),
+        as_of_source=evaluation.as_of_source, derived_account=evaluation.outcome.derived.get("account", {}),
+        fired=advisor._fired_rules(evaluation), facts=evaluation.facts(), version=__version__, digest=advisor.digest,
+    )  # fmt: skip
+
+
+def no_compiling(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled although the cache had the template")
+
+    monkeypatch.setattr(jinja2.Environment, "_parse", refuse)
+
+
+def test_render_cache_skips_compiling_and_renders_the_same(cache, advisor, tmp_path, monkeypatch):
+    folder = templates_copy(tmp_path / "t")
+    first = Templates.load(folder)
+    assert len(list(cache.glob("*.jinja"))) == 1
+    assert cache.stat().st_mode & 0o777 == 0o700
+    no_compiling(monkeypatch)
+    second = Templates.load(folder)
+    assert second.render(view(second, advisor)) == first.render(view(first, advisor))
+
+
+def test_render_cache_never_serves_an_edited_template(cache, advisor, tmp_path):
+    folder = templates_copy(tmp_path / "t")
+    Templates.load(folder)
+    brief = folder / BRIEF_TEMPLATE
+    brief.write_text(brief.read_text(encoding="utf-8").replace("## {{ L.sections.glance }}", "## Edited"), "utf-8")
+    edited = Templates.load(folder)
+    assert "\n## Edited\n" in edited.render(view(edited, advisor))
+    assert len(list(cache.glob("*.jinja"))) == 2
+
+
+def test_render_cache_shared_by_two_folders_names_each_folders_file(cache, advisor, tmp_path, monkeypatch):
+    typo = ("{% for p in attendees %}{{ L.person_brief", "{% for p in atendees %}{{ L.person_brief")
+    a, b = templates_copy(tmp_path / "a", typo), templates_copy(tmp_path / "b", typo)
+    line = next(i for i, s in enumerate((a / BRIEF_TEMPLATE).read_text("utf-8").splitlines(), 1) if "atendees" in s)
+    for folder in (a, b):
+        templates = Templates.load(folder)
+        no_compiling(monkeypatch)  # b's template comes from a's cache entry
+        with pytest.raises(AdvisorError) as caught:
+            templates.render(view(templates, advisor))
+        assert str(caught.value.problems[0]).startswith(
+            f"{folder / BRIEF_TEMPLATE}:{line}:1: error: undefined 'atendees'"
+        )
+
+
+def test_render_template_syntax_error_is_reported_at_load_with_file_and_line(cache, tmp_path):
+    good = templates_copy(tmp_path / "good")
+    Templates.load(good)
+    bad = templates_copy(tmp_path / "bad", ("{% if penetration %}", "{% iff penetration %}"))
+    line = next(i for i, s in enumerate((bad / BRIEF_TEMPLATE).read_text("utf-8").splitlines(), 1) if "{% iff " in s)
+    with pytest.raises(AdvisorError) as caught:
+        Templates.load(bad)
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line, problem.level) == (str(bad / BRIEF_TEMPLATE), line, "error")
+    assert problem.message.startswith("template syntax: Encountered unknown tag 'iff'")
+    assert len(list(cache.glob("*.jinja"))) == 1  # nothing is cached for a template that does not compile
+
+
+def test_render_cache_recovers_from_a_damaged_entry(cache, advisor, tmp_path):
+    folder = templates_copy(tmp_path / "t")
+    expected = Templates.load(folder)
+    (entry,) = cache.glob("*.jinja")
+    entry.write_bytes(entry.read_bytes()[:100])
+    again = Templates.load(folder)
+    assert again.render(view(again, advisor)) == expected.render(view(expected, advisor))
+    assert entry.stat().st_size > 100  # written anew
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root can write anywhere")
+def test_render_cache_in_a_read_only_folder_only_costs_the_compile(cache, advisor, tmp_path):
+    cache.mkdir(parents=True, mode=0o700)
+    cache.chmod(0o500)
+    try:
+        templates = Templates.load(templates_copy(tmp_path / "t"))
+        assert templates.render(view(templates, advisor)).startswith("# Pre-visit brief:")
+        assert not list(cache.iterdir())
+    finally:
+        cache.chmod(0o700)
+
+
+def test_render_cache_that_cannot_be_written_only_costs_the_compile(cache, advisor, tmp_path, monkeypatch):
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(templating.os, "replace", full)
+    templates = Templates.load(templates_copy(tmp_path / "t"))
+    assert templates.render(view(templates, advisor)).startswith("# Pre-visit brief:")
+    assert not list(cache.iterdir())  # no entry, no temporary file left behind
+
+
+def test_render_cache_refuses_a_folder_others_can_write_to(cache, tmp_path):
+    cache.mkdir(parents=True)
+    cache.chmod(0o777)
+    assert templating.cache_folder() is None
+    Templates.load(templates_copy(tmp_path / "t"))
+    assert not list(cache.iterdir())
+    cache.chmod(0o700)
+    assert templating.cache_folder() == cache
+
+
+def test_render_cache_without_a_home_compiles_each_time(monkeypatch, tmp_path, advisor):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    assert templating.cache_folder() is None
+    templates = Templates.load(templates_copy(tmp_path / "t"))
+    assert templates.render(view(templates, advisor)).startswith("# Pre-visit brief:")
+
+
+def test_render_cache_keeps_only_the_newest_entries(cache, tmp_path, monkeypatch):
+    monkeypatch.setattr(templating, "CACHE_KEEP", 2)
+    folder = templates_copy(tmp_path / "t")
+    brief = folder / BRIEF_TEMPLATE
+    original = brief.read_text(encoding="utf-8")
+    for i in range(4):
+        brief.write_text(original + f"{{# edit {i} #}}\n", encoding="utf-8")
+        Templates.load(folder)
+        newest = max(cache.glob("*.jinja"), key=lambda p: p.stat().st_mtime_ns)
+        os.utime(newest, ns=(i * 10**9, i * 10**9))  # distinct times, whatever the clock's resolution
+    assert len(list(cache.glob("*.jinja"))) == 2
+
+
+def test_render_cache_entries_depend_on_everything_the_compiler_reads(tmp_path, monkeypatch):
+    def key(env: jinja2.Environment | None = None, **change) -> str:
+        env = env or templating.environment(tmp_path, {"md": md}, cache=False)
+        for name, value in change.items():
+            if name == "filters":
+                env.filters.update(value)
+            else:
+                setattr(env, name, value)
+        return templating.CompiledTemplates(tmp_path).get_bucket(env, BRIEF_TEMPLATE, None, "{{ x }}").key
+
+    base = key()
+    assert key() == base
+    unsandboxed = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                                     keep_trailing_newline=True)  # fmt: skip
+    unsandboxed.filters["md"] = md
+    others = [key(trim_blocks=False), key(lstrip_blocks=False), key(keep_trailing_newline=False),
+              key(variable_start_string="[["), key(autoescape=True), key(filters={"extra": str}),
+              key(filters={"md": jinja2.pass_context(lambda context, text: text)}), key(finalize=str),
+              key(intercepted_binops=frozenset({"+"})), key(unsandboxed)]  # fmt: skip
+    monkeypatch.setattr(jinja2, "__version__", "0.0")
+    others.append(key())
+    assert len({base, *others}) == len(others) + 1
+
+
+# --- recommendations: what is worked out once per rule base stays with its rule base ----------------
+
+
+def test_render_recommend_uses_each_rule_bases_own_advice(advisor, tmp_path):
+    from advisor.advise import recommend, sayings
+    from advisor.course import load_course
+    from advisor.rules import load_rules
+
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    industry = tmp_path / "rules" / "industry.yaml"
+    old = "Government bodies value a supplier they have known for years."
+    text = industry.read_text(encoding="utf-8")
+    assert old in text
+    industry.write_text(text.replace(old, "EDITED {account.name} *", 1), encoding="utf-8")
+    edited = sayings(load_rules(tmp_path / "rules", load_course()), "en")
+
+    profile = load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml")
+    evaluation = advisor.evaluate(profile)
+    firings = evaluation.outcome.firings
+    assert any(f.rule_id == "gov-incumbent-continuity" for f in firings)
+    for _ in range(2):  # the second round reuses what the first worked out
+        shipped = recommend(advisor.sayings["en"], evaluation.records, firings, md)
+        mine = recommend(edited, evaluation.records, firings, md)
+        (said,) = [r.text for r in shipped if r.rule_id == "gov-incumbent-continuity"]
+        (edit,) = [r.text for r in mine if r.rule_id == "gov-incumbent-continuity"]
+        assert said.startswith(old)
+        assert edit == said.replace(old, f"EDITED {md(profile.account.name)} *", 1)
+    chinese = recommend(advisor.sayings["zh"], evaluation.records, firings, md)
+    assert [r.rule_id for r in chinese] and all(a.text != b.text for a, b in zip(chinese, shipped, strict=False))
