@@ -141,8 +141,15 @@ def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
     profile = Profile.model_validate_json(profile_json)
     try:
         evaluation = advisor.evaluate(profile, options.today, position)
-        outputs = {fmt: advisor.render(evaluation, lang=options.lang, format=fmt) for fmt in options.formats}
-        recs = advisor.recommendations(evaluation, options.lang)
+        recommendations = {  # worked out once per format, and counted below
+            fmt: advisor.recommendations(evaluation, options.lang, markdown=fmt == "markdown")
+            for fmt in options.formats
+        }
+        outputs = {
+            fmt: advisor.render(evaluation, lang=options.lang, format=fmt, recommendations=recommendations[fmt])
+            for fmt in options.formats
+        }
+        recs = recommendations[options.formats[0]]
         facts = evaluation.facts()
         summary = _portfolio_facts(profile, evaluation, facts)
     except EngineError as exc:  # one account's failure never stops the batch
@@ -448,13 +455,14 @@ def _run(
             raise _unwritable(spill, exc) from None
         positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r)
 
-        def tasks() -> Iterator[tuple[Options, str, Position | None]]:
-            with spill.open(encoding="utf-8") as handle:
-                for line in handle:
-                    profile_id = json.loads(line)["account"]["id"]
-                    yield options, line.rstrip("\n"), positions.get(profile_id)
-
         ok_records = [r for r in parsed if "error" not in r]
+
+        def tasks() -> Iterator[tuple[Options, str, Position | None]]:
+            """One task per valid record: the spill holds their profiles, one line each, in the same order."""
+            with spill.open(encoding="utf-8") as handle:
+                for record, line in zip(ok_records, handle, strict=True):
+                    yield options, line.rstrip("\n"), positions.get(record["id"])
+
         place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
         placed: list[tuple[int, dict]] = []
         meter = Progress(len(parsed), progress)

@@ -6,6 +6,7 @@ once here, before facts are derived, keeps every later step free to rely on it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -27,20 +28,18 @@ def canonical(profile: p.Profile) -> p.Profile:
     """
     people = _org_chart(
         [
-            s.model_copy(
-                update={"ties": _sorted(s.ties, lambda t: (t.with_, t.kind)), "interests": sorted(s.interests)}
-            )
+            _with_sorted(s, ties=lambda ties: _sorted(ties, lambda t: (t.with_, t.kind)), interests=sorted)
             for s in profile.stakeholders
         ]
     )
     update: dict[str, Any] = {
         "stakeholders": people,
         "interactions": _sorted(
-            (i.model_copy(update={"with_": sorted(i.with_)}) for i in profile.interactions),
+            (_with_sorted(i, with_=sorted) for i in profile.interactions),
             lambda i: (i.date, i.kind),
         ),
-        "service": profile.service.model_copy(
-            update={"issues": _sorted(profile.service.issues, lambda i: (i.opened, i.severity))}
+        "service": _with_sorted(
+            profile.service, issues=lambda issues: _sorted(issues, lambda i: (i.opened, i.severity))
         ),
         "competitors": _sorted(profile.competitors, lambda c: (c.name,)),
         "events": _sorted(profile.events, lambda e: (e.date, e.kind)),
@@ -54,8 +53,27 @@ def canonical(profile: p.Profile) -> p.Profile:
 
 
 def _sorted(items: Iterable[M], key: Callable[[M], tuple]) -> list[M]:
-    """Sorted by `key`, then by the whole content, so two items that differ anywhere never tie."""
-    return sorted(items, key=lambda m: (*key(m), m.model_dump_json()))
+    """Sorted by `key`, then by the whole content, so two items that differ anywhere never tie.
+
+    The content (a JSON dump, the costly part) is only compared among items whose keys are equal.
+    """
+    ordered = sorted(items, key=key)
+    out: list[M] = []
+    for _, group in itertools.groupby(ordered, key=key):
+        tied = list(group)
+        out.extend(sorted(tied, key=lambda m: m.model_dump_json()) if len(tied) > 1 else tied)
+    return out
+
+
+def _with_sorted(model: M, **fields: Callable[[Any], list]) -> M:
+    """`model` with each named list field sorted by its function; the model itself when nothing moves."""
+    update = {}
+    for name, sort in fields.items():
+        value = getattr(model, name)
+        ordered = sort(value)
+        if ordered != value:
+            update[name] = ordered
+    return model.model_copy(update=update) if update else model
 
 
 def _org_chart(people: Sequence[p.Stakeholder]) -> list[p.Stakeholder]:
