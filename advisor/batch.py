@@ -6,7 +6,9 @@ streams the work file back, evaluates and renders. Both passes run in worker pro
 --jobs > 1 (each with its own Advisor: durable-rules hosts belong to one process and thread),
 and results come back in input order, so the output is byte-identical for any --jobs.
 
-Safety: every brief is written to a temporary file and renamed; before an account's outputs are
+Safety: every brief is written to a temporary file and renamed (a kill leaves it whole or absent);
+flushing each to disk would cost more than briefing it, so the disk is flushed once before the
+index is written, and each entry records its outputs' sizes for --resume to check. Before an account's outputs are
 replaced, a `writing` line for it goes to OUT/.journal.jsonl, and once they are written, its entry;
 OUT/index.jsonl is replaced atomically at the end. After a kill, `--resume` trusts the index and
 then the journal (a later line for an account wins; `writing` revokes trust), skipping accounts
@@ -43,7 +45,7 @@ from typing import Any
 from . import __version__
 from .api import Advisor
 from .errors import AdvisorError, EngineError, Problem
-from .files import UnwritableOutput, write_atomically
+from .files import UnwritableOutput, flush_to_disk, write_atomically
 from .limits import DEFAULT, Limits
 from .portfolio import Position, tiers
 from .profile import Profile, parse_profile
@@ -234,6 +236,17 @@ def _map_dask(fn: Callable, items: Iterable, options: Options, window: int = 512
             yield from client.gather(client.map(fn, chunk, pure=False))
     finally:
         client.close()
+
+
+def _whole(out: Path, rel: str, entry: dict) -> bool:
+    """Whether an earlier run's output is still there with the size it was written with (a power
+    cut can leave a renamed but never flushed brief empty; older indexes record no sizes)."""
+    try:
+        st = (out / rel).stat()
+    except OSError:
+        return False
+    size = entry.get("bytes", {}).get(rel)
+    return stat.S_ISREG(st.st_mode) and (size is None or st.st_size == size)
 
 
 def _previous(out: Path) -> dict[str, dict]:
@@ -482,7 +495,7 @@ def _run(
             digest = content_hash(profile_json, position, advisor.digest, options, clock)
             old = previous.get(record["id"])
             unchanged = (
-                bool(old) and old.get("hash") == digest and all((out / p).is_file() for p in old.get("outputs", []))
+                bool(old) and old.get("hash") == digest and all(_whole(out, p, old) for p in old.get("outputs", []))
             )
             decisions.append((record, digest, unchanged))
 
@@ -500,12 +513,12 @@ def _run(
                 summary.skipped += 1
             else:
                 journal.append({"id": record["id"], "status": "writing"})  # trust no older entry from now on
-                paths = []
+                paths, sizes = [], {}
                 for fmt, text in result["outputs"].items():
                     rel = f"{BRIEFS}/{record['id']}.{EXTENSIONS[fmt]}"
-                    write_atomically(out / rel, text)
+                    sizes[rel] = write_atomically(out / rel, text, durable=False)  # flushed once, before the index
                     paths.append(rel)
-                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": paths,
+                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": paths, "bytes": sizes,
                          "counts": result["counts"], "hash": digest,
                          "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
                 journal.append(entry)
@@ -537,6 +550,7 @@ def _run(
 
     summary.entries = [entry for _, entry in sorted(placed, key=lambda p: p[0])]
     index = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in summary.entries)
+    flush_to_disk()  # every brief on disk before the index that lists them
     write_atomically(out / INDEX, index)
     write_atomically(out / "portfolio.md", portfolio_summary(summary.entries, options.lang))
     (out / JOURNAL).unlink(missing_ok=True)

@@ -192,12 +192,13 @@ def cold_start(profile: Path, runs: int = 5) -> float:
 
 
 def scaled_rules(target: Path, copies: int) -> None:
-    """The shipped rules plus `copies` variants of every rule (ids and numeric thresholds varied)."""
+    """The shipped rules plus `copies` variants of every rule (ids and numeric thresholds varied),
+    beside each rule file in a file of their own, as a trainer would add them."""
     shutil.copytree(ROOT / "rules", target)
-    extra = []
     for path in sorted((ROOT / "rules").glob("*.yaml")):
         if path.name.endswith(".cases.yaml") or path.name == "policy.yaml":
             continue
+        extra = []
         for rule in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
             if rule.get("derive"):
                 continue
@@ -206,8 +207,9 @@ def scaled_rules(target: Path, copies: int) -> None:
                 copy["id"] = f"{rule['id']}-x{k}"
                 _vary(copy.get("when"), k)
                 extra.append(copy)
-    if extra:
-        (target / "zz-scaled.yaml").write_text(yaml.safe_dump({"rules": extra}, allow_unicode=True), encoding="utf-8")
+        if extra:
+            scaled = target / f"zz-{path.stem}-scaled.yaml"
+            scaled.write_text(yaml.safe_dump({"rules": extra}, allow_unicode=True), encoding="utf-8")
 
 
 def _vary(node, k: int) -> None:

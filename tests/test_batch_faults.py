@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -78,20 +79,22 @@ def resume_matches_clean(capsys, src: Path, out: Path, clean_tree: dict[str, byt
 # --- a full disk ---------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to tell which file is synced")
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("target", ["briefs/gz-tax-bureau.md", "index.jsonl", "portfolio.md"])
 def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_path, monkeypatch, clean, target):
     src, clean_tree = clean
     out = tmp_path / "out"
-    real_fsync = os.fsync
+    real_mkstemp = tempfile.mkstemp
     name = Path(target).name
 
-    def full_disk(fd: int) -> None:  # the disk fills up just as this file is written
-        if Path(os.readlink(f"/proc/self/fd/{fd}")).name.startswith(f".{name}."):
-            raise OSError(errno.ENOSPC, NOSPACE)
-        real_fsync(fd)
+    def full_disk(*args, **kwargs):  # the disk fills up just as this file is written
+        fd, tmp = real_mkstemp(*args, **kwargs)
+        if Path(tmp).name.startswith(f".{name}."):
+            os.close(fd)
+            fd = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC
+        return fd, tmp
 
-    monkeypatch.setattr(os, "fsync", full_disk)
+    monkeypatch.setattr(tempfile, "mkstemp", full_disk)
     code, err = batch(capsys, str(src), "-o", str(out))
     assert code == 2
     assert err == f"{out / target}:1:1: error: cannot write the file: {NOSPACE}{STOPPED}\n"
@@ -101,7 +104,7 @@ def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_pa
         assert (out / "index.jsonl").read_bytes() == clean_tree["index.jsonl"]
     else:
         assert not (out / "index.jsonl").exists()
-    monkeypatch.setattr(os, "fsync", real_fsync)  # space is freed
+    monkeypatch.setattr(tempfile, "mkstemp", real_mkstemp)  # space is freed
     resume_matches_clean(capsys, src, out, clean_tree)
 
 
@@ -125,6 +128,25 @@ def test_batch_output_folder_that_is_a_file_is_one_line(capsys, tmp_path, clean)
     code, err = batch(capsys, str(src), "-o", str(tmp_path / "out"))
     assert code == 2
     assert err == f"{tmp_path / 'out'}:1:1: error: cannot create the output folder: File exists\n"
+
+
+def test_batch_resume_rebriefs_a_brief_the_disk_lost_though_the_index_lists_it(capsys, tmp_path, clean):
+    """Briefs are not flushed one by one: after a power cut a renamed brief can come back empty.
+    The index records each output's size, so --resume briefs such an account again."""
+    src, clean_tree = clean
+    out = tmp_path / "out"
+    assert batch(capsys, str(src), "-o", str(out))[0] == 0
+    first, second = (json.loads(line) for line in (out / "index.jsonl").read_text(encoding="utf-8").splitlines()[:2])
+    (lost,) = first["outputs"]
+    (kept,) = second["outputs"]
+    assert first["bytes"] == {lost: len(clean_tree[lost])}
+    (out / lost).write_bytes(b"")  # what a power cut can leave
+    untouched = (out / kept).stat().st_mtime_ns
+    code, _ = batch(capsys, str(src), "-o", str(out), "--resume")
+    assert code == 0
+    assert (out / lost).read_bytes() == clean_tree[lost]
+    assert (out / kept).stat().st_mtime_ns == untouched  # skipped: its size is as recorded
+    assert tree(out) == clean_tree
 
 
 def test_batch_refuses_a_folder_another_batch_is_writing(capsys, tmp_path, clean):
@@ -240,22 +262,23 @@ if where == "parse":  # in pass 1, after n records were parsed
     b.parse_source = parse
 elif where == "journal":  # in pass 2, after the n-th brief is written but before its journal entry
     real_write = b.write_atomically
-    def write(path, text):
+    def write(path, text, **kwargs):
         global count
-        real_write(path, text)
+        size = real_write(path, text, **kwargs)
         count += 1
         if count >= n:
             kill_now()
+        return size
     b.write_atomically = write
-elif where == "temp":  # in pass 2, half-way through writing the n-th brief: its temp file exists
-    real_fsync = os.fsync
-    def fsync(fd):
+elif where == "temp":  # in pass 2, while the n-th brief is written: its temp file exists, not yet renamed
+    real_replace = os.replace
+    def replace(src, dst):
         global count
         count += 1
         if count >= n:
             kill_now()
-        real_fsync(fd)
-    os.fsync = fsync
+        real_replace(src, dst)
+    os.replace = replace
 sys.exit(main(sys.argv[3:]))
 """
 
