@@ -8,8 +8,9 @@ and results come back in input order, so the output is byte-identical for any --
 
 Safety: every brief is written to a temporary file and renamed (a kill leaves it whole or absent);
 flushing each to disk would cost more than briefing it, so the disk is flushed once before the
-index is written, and each entry records its outputs' sizes for --resume to check. Before an account's outputs are
-replaced, a `writing` line for it goes to OUT/.journal.jsonl, and once they are written, its entry;
+index is written, and each entry records its outputs' sizes for --resume to check. Before pass 2
+writes anything, a `writing` line for every account it will brief goes to OUT/.journal.jsonl, and
+once an account's outputs are written, its entry;
 OUT/index.jsonl is replaced atomically at the end. After a kill, `--resume` trusts the index and
 then the journal (a later line for an account wins; `writing` revokes trust), skipping accounts
 whose content hash (profile, portfolio position, rules and templates, language, as-of date,
@@ -361,8 +362,11 @@ class _Journal:
             raise _unwritable(path, exc) from None
 
     def append(self, entry: dict) -> None:
+        self.extend((entry,))
+
+    def extend(self, entries: Iterable[dict]) -> None:
         try:
-            self.handle.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+            self.handle.write("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entries))
             self.handle.flush()  # in the OS's hands: a kill of this process cannot lose it
         except OSError as exc:
             raise _unwritable(self.path, exc) from None
@@ -505,6 +509,8 @@ def _run(
                     yield task
 
         journal = _Journal(out / JOURNAL)
+        # Trust no older entry of an account about to be briefed again, from before its first write.
+        journal.extend({"id": record["id"], "status": "writing"} for record, _, unchanged in decisions if not unchanged)
 
         def finish(record: dict, digest: str, unchanged: bool, result: dict | None) -> None:
             position = positions.get(record["id"])
@@ -512,7 +518,6 @@ def _run(
                 entry = {**previous[record["id"]], "source": record["source"]}  # the file may have moved
                 summary.skipped += 1
             else:
-                journal.append({"id": record["id"], "status": "writing"})  # trust no older entry from now on
                 paths, sizes = [], {}
                 for fmt, text in result["outputs"].items():
                     rel = f"{BRIEFS}/{record['id']}.{EXTENSIONS[fmt]}"

@@ -10,7 +10,7 @@ account.portfolio_class, so the same account gets the same tier from `batch` and
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem, UnreadableInput
@@ -29,7 +29,13 @@ class Position:
     accounts: int
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields by name (dataclasses.asdict, spelled out: batch calls it twice per account)."""
+        return {
+            "share": self.share,
+            "rank": self.rank,
+            "portfolio_class": self.portfolio_class,
+            "accounts": self.accounts,
+        }
 
 
 def tiers(revenues: Iterable[tuple[str, float | None]]) -> dict[str, Position]:

@@ -3,6 +3,7 @@ declared fact is derived for some shipped profile."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from advisor.facts import Catalogue, derive
@@ -35,3 +36,10 @@ def test_facts_numbers_never_need_an_exponent():
     for value in account.values():
         if isinstance(value, float):
             assert "e" not in repr(value)
+
+
+def test_position_as_dict_names_every_field():
+    """Position.as_dict is spelled out for speed; a new field must not be left out of the index."""
+    position = Position(share=0.25, rank=3, portfolio_class="b", accounts=40)
+    assert position.as_dict() == dataclasses.asdict(position)
+    assert list(position.as_dict()) == [f.name for f in dataclasses.fields(Position)]
