@@ -49,22 +49,24 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .compiler import (
     END_MARKER,
     MAX_STRATA,
     Plan,
+    Projection,
     Shard,
     engine_fact,
     engine_key,
+    fact_parts,
     fact_projection,
     key_sources,
     pattern_keys,
+    text_projection,
 )
 from .errors import EngineError
 from .facts import Catalogue, Record
@@ -91,9 +93,19 @@ SENTINEL = "zz_end"  # the rule (see Shard.definition) that matches the end mark
 _BEGIN = {"id": "b", "t": "__begin__"}  # matches no rule: asserted first so the session always exists
 _END = {"id": "e", "t": END_MARKER}
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,...}}} (records are sent id first).
-_FIRED = re.compile(r'\{"(\w+)":\{"m":\{"id":(\d+)[,}]')
+# A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,"t":...}}} (records are sent id first,
+# then t). _fire reads the rule from the text up to the id (`_fired_prefix`), the id up to the comma.
 _SENTINEL_FIRED = '{"' + SENTINEL + '":'
+# A shard's batch as text: _OPEN; per record `,{"id":<n>,"t":`, its scope, its fact_parts and "}";
+# then _CLOSE. Exactly _DUMPS([_BEGIN, *facts, _END]) with each fact's id replaced by its message id.
+_OPEN = _DUMPS([_BEGIN])[:-1]
+_CLOSE = "," + _DUMPS([_END])[1:]
+_AFTER_NAME = '":{"m":{"id":'
+ID_SPAN = 7  # see _MessageIds.spans
+
+
+def _fired_prefix(rule_name: str) -> str:
+    return '{"' + rule_name + _AFTER_NAME
 
 
 def _fnv1a(text: str) -> int:
@@ -114,6 +126,10 @@ class _MessageIds:
         self._taken = {_fnv1a(x) for x in reserved}
         self.ids: list[int] = []
         self.position: dict[str, int] = {}  # id as durable echoes it -> position
+        self.heads: list[str] = []  # `,{"id":<id>,"t":`: how a record starts in a batch
+        # the first ID_SPAN characters of a firing after `"id":` -> position, for ids short enough
+        # that the span reaches the comma after them (the id, then `,"t":"`: t is always a string)
+        self.spans: dict[str, int] = {}
         self._next = 0
         self._lock = threading.Lock()
 
@@ -126,6 +142,9 @@ class _MessageIds:
                     if h not in self._taken:
                         self._taken.add(h)
                         self.position[text] = len(self.ids)
+                        self.heads.append(',{"id":' + text + ',"t":')
+                        if len(text) < ID_SPAN:
+                            self.spans[(text + ',"t":"')[:ID_SPAN]] = len(self.ids)
                         self.ids.append(self._next)
                     self._next += 1
         return self.ids
@@ -144,10 +163,14 @@ def available() -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class Firing:
+class Firing(NamedTuple):
+    """One rule fired on one record (a named tuple: the engine makes a hundred per profile)."""
+
     rule_id: str
     record_id: str
+
+
+_new_firing = tuple.__new__  # Firing's own constructor, without the Python call NamedTuple adds
 
 
 @dataclass
@@ -157,14 +180,34 @@ class Outcome:
 
 
 class _Ruleset:
-    """One shard registered in durable's C core, with what maps its firings back to rules."""
+    """One shard registered in durable's C core."""
 
     def __init__(self, shard: Shard, name: str, handle: int, definition: str):
         self.shard, self.name, self.handle, self.definition = shard, name, handle, definition
-        # durable rule name -> (position in the definition, which is durable's action order; rule id)
-        self.rules = {
-            name: (i, rule_id) for i, (name, rule_id) in enumerate(zip(shard.conditions, shard.rule_ids, strict=True))
-        }
+
+
+class _Prepared:
+    """What evaluate needs of one shard, worked out once per Engine: how to write its records and
+    how to read its firings back."""
+
+    def __init__(self, shard: Shard, projection: Projection, reads_derived: bool, plan: Plan):
+        self.shard, self.name, self.scope = shard, shard.name, shard.scope
+        self.projection, self.reads_derived = projection, reads_derived
+        self.text, self.scope_text = text_projection(projection), _DUMPS(shard.scope)
+        self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
+        # a firing's text up to its record id -> the rule's position
+        self.rules = {_fired_prefix(name): at for at, name in enumerate(shard.conditions)}
+        self.width = max(len(self.rule_ids), 1)  # a firing is kept as record position * width + rule position
+        # derived facts each rule sets: (account-wide ones, the record's own ones), or None
+        self.derives: list[tuple[tuple[str, ...], tuple[str, ...]] | None] = []
+        for rule_id in self.rule_ids:
+            names = plan.derives.get(rule_id, ())
+            account = tuple(n for n in names if n.startswith("account."))
+            own = tuple(n for n in names if not n.startswith("account."))
+            self.derives.append((account, own) if names else None)
+        self.derives_any = any(self.derives)
+        lengths = {len(prefix) for prefix in self.rules}
+        self.prefix_length = lengths.pop() if len(lengths) == 1 else 0  # 0: find each firing's own
 
 
 class Engine:
@@ -176,7 +219,6 @@ class Engine:
             raise EngineError(problem)
         self.plan = plan
         self.catalogue = catalogue
-        self._sink: list[tuple[str, str]] = []
         self._on_fire = on_fire
         self._thread = threading.get_ident()
         with _names_lock:
@@ -186,10 +228,15 @@ class Engine:
         check_order(plan)
         self._names = _property_names(sorted({key for shard in plan.shards for key in shard.keys}))
         sources, derived_names = key_sources(catalogue), frozenset(plan.derived_facts)
-        self._projections = {
-            shard.name: fact_projection(shard.keys, sources, derived_names, self._names) for shard in plan.shards
-        }
-        self._reads_derived = {name for name, p in self._projections.items() if any(d for *_, d in p)}
+        prepared = {}
+        for shard in plan.shards:
+            projection = fact_projection(shard.keys, sources, derived_names, self._names)
+            reads_derived = any(d for *_, d in projection)
+            prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
+        self._strata = [[prepared[shard.name] for shard in stratum] for stratum in plan.strata()]
+        # Firings are de-duplicated by position alone when no rule id is used twice in the plan.
+        rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
+        self._unique_rules = len(rule_ids) == len(set(rule_ids))
         for shard in plan.shards:
             definition = _DUMPS(_definition(shard, self._names))
             try:
@@ -218,10 +265,10 @@ class Engine:
         return culprits
 
     def _record(self, rule_id: str, record_id: str) -> None:
-        """What an action does: note that `rule_id` fired on `record_id` (nothing else runs in the engine)."""
+        """What an action does: note that `rule_id` fired on `record_id` (nothing else runs in the
+        engine). evaluate makes the Firings itself, and calls this only when it does more (on_fire)."""
         if self._on_fire is not None:
             self._on_fire(rule_id, record_id)
-        self._sink.append((rule_id, record_id))
 
     def evaluate(self, records: list[Record]) -> Outcome:
         """Fire every rule on every record, stratum by stratum, carrying derived facts forward."""
@@ -232,75 +279,102 @@ class Engine:
         derived: dict[str, dict[str, bool]] = {r.id: {} for r in records}
         account_flags: dict[str, bool] = {}
         firings: list[Firing] = []
-        seen: set[tuple[str, str]] = set()
+        # Only a plan that uses a rule id twice, or records that share an id, need the
+        # (rule id, record id) pairs themselves compared; otherwise positions tell firings apart.
+        seen: set[tuple[str, str]] | None = None if self._unique_rules and len(derived) == len(records) else set()
         by_scope: dict[str, list[Record]] = {}
         for r in records:
-            by_scope.setdefault(r.scope, []).append(r)
-        for stratum in self.plan.strata():  # a bounded loop: check_order caps the strata
-            batch: list[tuple[str, str]] = []
-            for shard in stratum:
-                members = by_scope.get(shard.scope, [])
-                if not members:
-                    continue
-                projection = self._projections[shard.name]
-                if shard.name in self._reads_derived:
-                    facts = [engine_fact(r, projection, {**account_flags, **derived[r.id]}) for r in members]
+            if r.scope in by_scope:
+                by_scope[r.scope].append(r)
+            else:
+                by_scope[r.scope] = [r]
+        for stratum in self._strata:  # a bounded loop: check_order caps the strata
+            batch: list[tuple[_Prepared, list[Record], list[int]]] = []
+            for prepared in stratum:
+                members = by_scope.get(prepared.scope)
+                if members:
+                    batch.append((prepared, members, self._run_shard(prepared, members, account_flags, derived)))
+            for prepared, members, fired in batch:
+                rule_ids, width = prepared.rule_ids, prepared.width
+                if seen is None:  # the common case: Firings made in C, no call per firing
+                    pairs = [(rule_ids[key % width], members[key // width].id) for key in fired]
+                    firings += map(_new_firing, itertools.repeat(Firing), pairs)
                 else:
-                    facts = [engine_fact(r, projection, account_flags) for r in members]  # not read
-                batch.extend(self._run_shard(self._rulesets[shard.name], members, facts))
-            for rule_id, record_id in batch:
-                if (rule_id, record_id) in seen:
-                    continue  # overlapping $or branches fire a rule twice on one record
-                seen.add((rule_id, record_id))
-                firings.append(Firing(rule_id, record_id))
-                for name in self.plan.derives.get(rule_id, ()):
-                    if name.startswith("account."):
-                        account_flags[name] = True
-                    else:
-                        derived[record_id][name] = True
-        for rid in derived:
-            derived[rid] = {**account_flags, **derived[rid]}
+                    for key in fired:
+                        pair = (rule_ids[key % width], members[key // width].id)
+                        if pair not in seen:
+                            seen.add(pair)
+                            firings.append(_new_firing(Firing, pair))
+                if prepared.derives_any:  # a repeat sets the same facts again: harmless
+                    for key in fired:
+                        sets = prepared.derives[key % width]
+                        if sets is not None:
+                            for name in sets[0]:
+                                account_flags[name] = True
+                            for name in sets[1]:
+                                derived[members[key // width].id][name] = True
+        if account_flags:
+            for rid in derived:
+                derived[rid] = {**account_flags, **derived[rid]}
         return Outcome(firings, derived)
 
-    def _run_shard(self, ruleset: _Ruleset, members: list[Record], facts: list[dict]) -> list[tuple[str, str]]:
-        """Evaluate one shard's records and return (rule id, record id) per firing, in the order
-        durable's Python layer gave them: record by record, rules in shard order."""
-        shard = ruleset.shard
-        cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(facts)
-        ids = _IDS.first(len(facts))
-        for n, fact in enumerate(facts):
-            fact["id"] = ids[n]  # engine_fact puts the id first, where _FIRED expects it
+    def _run_shard(
+        self, prepared: _Prepared, members: list[Record], account_flags: dict[str, bool], derived: dict
+    ) -> list[int]:
+        """Evaluate one shard's records and return its firings, each as record position * width +
+        rule position, sorted and without repeats (overlapping $or branches fire a rule twice on
+        one record): the order durable's Python layer gave them, record by record, rules in shard
+        order."""
+        ruleset = self._rulesets[prepared.name]
+        shard = prepared.shard
+        cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(members)
+        _IDS.first(len(members))
+        projection, scope, parts = prepared.text, prepared.scope_text, [_OPEN]
+        if prepared.reads_derived:
+            for r, head in zip(members, _IDS.heads, strict=False):  # heads may run on past the records
+                parts += (head, scope)
+                parts += fact_parts(r.values, projection, {**account_flags, **derived[r.id]})
+                parts += ("}",)
+        else:  # derived facts are not read
+            for r, head in zip(members, _IDS.heads, strict=False):
+                parts += (head, scope)
+                parts += fact_parts(r.values, projection, account_flags)
+                parts += ("}",)
+        parts.append(_CLOSE)
         try:
-            fired, ended, over = self._fire(ruleset, _DUMPS([_BEGIN, *facts, _END]), cap)
+            fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap)
         except Exception as exc:  # noqa: BLE001 - C error codes arrive as bare Exceptions
             raise EngineError(
                 f"the engine failed on {_rules(shard.rule_ids, self.plan.origins)}: {_explain(exc)}"
             ) from None
         if over is not None:
             raise EngineError(
-                f"{_rules([over], self.plan.origins)} fired more than {cap} times on {len(facts)} records, "
+                f"{_rules([over], self.plan.origins)} fired more than {cap} times on {len(members)} records, "
                 f"more than the conditions of {_rules(shard.rule_ids, self.plan.origins, named=False)} allow; "
                 "the engine was stopped instead of running on: please report it"
             )
         if not ended:
-            raise EngineError(self._unread(ruleset, members, facts))
+            raise EngineError(self._unread(ruleset, prepared, members, account_flags, derived))
         fired.sort()
-        self._sink = sink = []
-        for n, _, rule_id in fired:  # our actions run here, after durable is done with the session
-            try:
-                self._record(rule_id, members[n].id)
-            except Exception as exc:  # noqa: BLE001 - any failure of an action names its rule
-                detail = _one_line(f"{type(exc).__name__}: {exc}")
-                raise EngineError(f"{_rules([rule_id], self.plan.origins)} failed while firing: {detail}") from exc
-        return sink
+        if self._on_fire is not None or type(self)._record is not _RECORD:
+            for key in fired:  # our actions run here, after durable is done with the session
+                rule_id = prepared.rule_ids[key % prepared.width]
+                try:
+                    self._record(rule_id, members[key // prepared.width].id)
+                except Exception as exc:  # noqa: BLE001 - any failure of an action names its rule
+                    detail = _one_line(f"{type(exc).__name__}: {exc}")
+                    raise EngineError(f"{_rules([rule_id], self.plan.origins)} failed while firing: {detail}") from exc
+        return sorted(set(fired)) if len(fired) > 1 else fired
 
-    def _fire(self, ruleset: _Ruleset, text: str, cap: int) -> tuple[list[tuple[int, int, str]], bool, str | None]:
+    def _fire(self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int) -> tuple[list[int], bool, str | None]:
         """Assert `text` (a JSON list of facts ending with the end marker) into a fresh session,
         take durable's pending actions one by one, and delete the session. Returns each firing as
-        (record position, rule position, rule id), whether the sentinel fired, and the rule that
+        record position * width + rule position, whether the sentinel fired, and the rule that
         passed `cap` firings (the drain stops there) or None."""
-        handle, rules, position = ruleset.handle, ruleset.rules, _IDS.position
-        fired: list[tuple[int, int, str]] = []
+        handle, rules, width = ruleset.handle, prepared.rules, prepared.width
+        position, spans = _IDS.position, _IDS.spans
+        fired: list[int] = []
+        count = 0
         started = ended = finished = False
         over = None
         try:
@@ -311,12 +385,23 @@ class Engine:
             started = bool(result)
             message = result[1] if result else None
             while message:
-                found = _FIRED.match(message)
-                if found is not None:
-                    at, rule_id = rules[found[1]]
-                    fired.append((position[found[2]], at, rule_id))
-                    if len(fired) > cap:
-                        over = rule_id
+                # {"<rule>":{"m":{"id":<n>,"t":…: the text up to the id names the rule exactly (rule
+                # names are words of one length per shard), and the id runs to the comma before "t".
+                start = prepared.prefix_length or message.find('"', 2) + len(_AFTER_NAME)
+                prefix = message[:start]
+                if prefix in rules:
+                    at = rules[prefix]
+                    record = message[start : start + ID_SPAN]
+                    if record in spans:
+                        fired += (spans[record] * width + at,)
+                    else:  # a long id: read it up to its comma
+                        record = message[start : message.find(",", start)]
+                        if record not in position:
+                            raise RuntimeError(f"unexpected action {_one_line(message, 120)}")
+                        fired += (position[record] * width + at,)
+                    count += 1
+                    if count > cap:
+                        over = prepared.rule_ids[at]
                         break  # a runaway: stop here (deleting the session is still safe)
                 elif message.startswith(_SENTINEL_FIRED):
                     ended = True
@@ -331,11 +416,23 @@ class Engine:
                 self._replace(ruleset)  # (delete_state could crash): free the whole ruleset instead
         return fired, ended, over
 
-    def _unread(self, ruleset: _Ruleset, members: list[Record], facts: list[dict]) -> str:
+    def _unread(
+        self, ruleset: _Ruleset, prepared: _Prepared, members: list[Record], account_flags: dict, derived: dict
+    ) -> str:
         """Why a shard's batch stopped short of its end marker: durable stops, silently, at the
         first record it cannot read. Find it by asserting the records one by one into a throwaway
-        copy of the ruleset (freed whole: its session is never deleted)."""
+        copy of the ruleset (freed whole: its session is never deleted), each as its engine_fact
+        (the batch's text, record by record)."""
         where = _rules(ruleset.shard.rule_ids, self.plan.origins)
+        facts = [
+            engine_fact(
+                r,
+                prepared.projection,
+                {**account_flags, **derived[r.id]} if prepared.reads_derived else account_flags,
+                i,
+            )
+            for r, i in zip(members, _IDS.ids, strict=False)
+        ]
         handle = durable_rules_engine.create_ruleset(_fresh_name(f"{self._prefix}_probe"), ruleset.definition)
         try:
             for record, fact in zip(members, facts, strict=True):
@@ -364,6 +461,9 @@ class Engine:
             _free(ruleset.handle)
         self._rulesets = {}
         self._broken = "this Engine was closed; build a new one"
+
+
+_RECORD = Engine._record  # an action that only notes the firing need not run per firing
 
 
 def _definition(shard: Shard, names: dict[str, str], only: list[str] | None = None) -> dict[str, dict]:

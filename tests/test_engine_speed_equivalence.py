@@ -1,0 +1,138 @@
+"""The engine's fast paths must send durable exactly what the plain ones would: fact_parts writes,
+byte for byte, the JSON of engine_fact, and a batch is exactly the JSON list of its facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+import advisor.engine as engine_module
+from advisor.compiler import engine_fact, fact_parts, fact_projection, key_sources, text_projection
+from advisor.engine import _DUMPS, Engine, Firing
+from advisor.facts import Record, derive
+from advisor.profile import load_profile
+
+from conftest import ROOT
+
+TODAY = dt.date(2026, 12, 1)
+
+
+def _text(record: Record, projection, text, derived, ident=7) -> tuple[str, str]:
+    """(what fact_parts gives, what json gives) for one record."""
+    fast = (
+        '{"id":'
+        + _DUMPS(ident)
+        + ',"t":'
+        + _DUMPS(record.scope)
+        + "".join(fact_parts(record.values, text, derived))
+        + "}"
+    )
+    return fast, _DUMPS(engine_fact(record, projection, derived, ident))
+
+
+def test_engine_fact_parts_write_what_json_writes_for_every_shipped_record(advisor):
+    engine = Engine(advisor.plan, advisor.base.catalogue)
+    sources, derived_names = key_sources(advisor.base.catalogue), frozenset(advisor.plan.derived_facts)
+    checked = 0
+    for path in sorted((ROOT / "profiles").glob("*.yaml")):
+        records = derive(load_profile(path), TODAY, advisor.policy)
+        for shard in advisor.plan.shards:
+            projection = fact_projection(shard.keys, sources, derived_names, engine._names)
+            text = text_projection(projection)
+            for r in records:
+                if r.scope == shard.scope:
+                    for derived in ({}, dict.fromkeys(advisor.plan.derived_facts, True)):
+                        for _ in range(2):  # the second time from what text_projection remembered
+                            fast, plain = _text(r, projection, text, derived)
+                            assert fast == plain
+                            checked += 1
+    assert checked > 100
+    engine.close()
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "middle",
+        'quo"te\\back\nline',
+        "中文",
+        "\u2028",
+        0,
+        1,
+        -3,
+        10**30,
+        True,
+        False,
+        0.0,
+        -0.0,
+        1.0,
+        2.5,
+        1e300,
+        float("inf"),
+        float("-inf"),
+        float("nan"),
+        _Str("x"),
+        _Int(4),
+        [1, "a"],
+        None,
+    ],
+    ids=repr,
+)
+def test_engine_fact_parts_write_odd_values_as_json_does(value):
+    """Values that compare equal but print differently (1, True, 1.0; 0.0, -0.0) must never share
+    a remembered text; subclasses and non-finite floats go to json itself."""
+    projection = (("a", "f.x", None, False), ("b", "f.s", "m", False), ("c", "f.d", None, True))
+    text = text_projection(projection)
+    for other in (1, True, 1.0, 0, False, 0.0, -0.0, "1"):  # fill the remembered texts first
+        _text(Record("r", "s", {"f.x": other}), projection, text, {})
+    record = Record("r", "s", {"f.x": value, "f.s": ["m"] if value else "nm"})
+    for derived in ({}, {"f.d": value}):
+        fast, plain = _text(record, projection, text, derived)
+        assert fast == plain
+
+
+def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
+    """What the engine asserts is `_DUMPS([begin, *facts, end])` with the message ids, as before."""
+    sent = []
+    real = engine_module.durable_rules_engine.assert_facts
+
+    def spy(handle, text):
+        sent.append(text)
+        return real(handle, text)
+
+    monkeypatch.setattr(engine_module.durable_rules_engine, "assert_facts", spy)
+    engine = Engine(advisor.plan, advisor.base.catalogue)
+    sources, derived_names = key_sources(advisor.base.catalogue), frozenset(advisor.plan.derived_facts)
+    records = derive(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"), TODAY, advisor.policy)
+    outcome = engine.evaluate(records)
+    expected = []
+    for stratum in advisor.plan.strata():
+        for shard in stratum:
+            members = [r for r in records if r.scope == shard.scope]
+            if members:
+                projection = fact_projection(shard.keys, sources, derived_names, engine._names)
+                ids = engine_module._IDS.first(len(members))
+                facts = [
+                    engine_fact(r, projection, outcome.derived[r.id] if shard.stratum else {}, ids[n])
+                    for n, r in enumerate(members)
+                ]
+                expected.append(_DUMPS([engine_module._BEGIN, *facts, engine_module._END]))
+    assert sent == expected
+    assert all(json.loads(t)[-1] == engine_module._END for t in sent)
+    engine.close()
+
+
+def test_engine_firing_is_a_named_pair():
+    f = Firing("rule", "record")
+    assert (f.rule_id, f.record_id) == ("rule", "record") and f == Firing("rule", "record")
+    assert repr(f) == "Firing(rule_id='rule', record_id='record')"
