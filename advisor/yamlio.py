@@ -27,8 +27,10 @@ Path_ = tuple[str | int, ...]
 class Located:
     """A loaded document plus the 1-based (line, col) of each value and each mapping key.
 
-    The careful path fills `values` and `keys` as it builds; the fast path keeps the composed node
-    tree instead (`root`), and a position is looked up in it only when a message needs one.
+    The careful path fills `values` and `keys` as it builds. The fast path keeps only the `text`:
+    positions are needed for messages alone, so the node tree is composed again (`root`, once) when
+    the first message asks for one, instead of being kept alive, with its thousands of objects, by
+    every document that reads without a problem.
     """
 
     path: str
@@ -36,12 +38,19 @@ class Located:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     root: yaml.Node | None = field(default=None, repr=False, compare=False)
+    text: str | None = field(default=None, repr=False, compare=False)
     _index: dict[int, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def where(self, loc: Path_, *, key: bool = False) -> tuple[int, int]:
         """Position of `loc`, falling back to the nearest enclosing node that has one."""
-        if self.root is not None and not self.values:
-            return _walk(self.root, tuple(loc), key, self._index)
+        if not self.values:
+            if self.root is None and self.text is not None:
+                try:
+                    self.root = _compose(self.text)
+                except RecursionError:  # nesting the fast path could follow only just (--limit depth raised)
+                    self.text = None
+            if self.root is not None:
+                return _walk(self.root, tuple(loc), key, self._index)
         table = self.keys if key else self.values
         probe = tuple(loc)
         while probe:
@@ -335,8 +344,11 @@ class _Fast:
         if self.count > self.limits.values:
             raise _Slow
         depth += 1
-        # Locals: this loop runs once per value in every file read.
-        scalar, resolved, miss = yaml.ScalarNode, _RESOLVED.get, _MISS
+        # Locals: this loop runs once per value in every file read. A plain scalar that no resolver
+        # pattern starts like (most text: names, notes, ids) is text, and needs no call to `_plain`.
+        scalar, resolved, miss, starts = yaml.ScalarNode, _RESOLVED.get, _MISS, _IMPLICIT
+        if None in starts:  # pragma: no cover - only if someone added a wildcard resolver to PyYAML
+            starts = _EVERY_START
         if node.__class__ is yaml.MappingNode:
             result: dict[str, Any] = {}
             known_key = _KEYS.get
@@ -351,7 +363,9 @@ class _Fast:
                     if tag is True:
                         text = value_node.value
                         value = resolved(text, miss)
-                        result[key] = _plain(text) if value is miss else value
+                        if value is miss:
+                            value = _plain(text) if text[:1] in starts else text
+                        result[key] = value
                     elif tag is False:
                         result[key] = value_node.value
                     else:
@@ -367,7 +381,9 @@ class _Fast:
                 if tag is True:
                     text = item.value
                     value = resolved(text, miss)
-                    append(_plain(text) if value is miss else value)
+                    if value is miss:
+                        value = _plain(text) if text[:1] in starts else text
+                    append(value)
                 elif tag is False:
                     append(item.value)
                 else:
@@ -377,26 +393,45 @@ class _Fast:
         return out
 
 
-def _load_fast(text: str, limits: Limits) -> tuple[Any, yaml.Node]:
-    """Values and node tree of a plain, valid document whose root is a mapping or list, or _Slow."""
+class _EveryStart:
+    """Stands in for the resolver table when PyYAML has a wildcard resolver: every scalar is looked at."""
+
+    def __contains__(self, first: object) -> bool:  # pragma: no cover - see `_Fast.collection`
+        return True
+
+
+_EVERY_START = _EveryStart()
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of `text`, untagged (see `_Untagged`)."""
     composer = _Composer(text)
+    try:
+        return composer.get_single_node()
+    finally:
+        composer.dispose()
+
+
+def _load_fast(text: str, limits: Limits) -> Any:
+    """Values of a plain, valid document whose root is a mapping or list, or _Slow."""
     # The cyclic garbage collector would run again and again over the young nodes and values, which
     # hold no cycles: on a cold start that was a third of the time spent reading the rules. Paused
-    # only for this call (and only re-enabled by the call that paused it).
+    # only for this call (and only re-enabled by the call that paused it). The node tree is dropped
+    # before the collector runs again, so it never has to look at those objects at all.
     paused = gc.isenabled()
     if paused:
         gc.disable()
     try:
-        root = composer.get_single_node()
+        root = _compose(text)
         if root is None or root.__class__ is yaml.ScalarNode:
             raise _Slow
-        return _Fast(limits).collection(root, 0), root
+        return _Fast(limits).collection(root, 0)
     except (yaml.YAMLError, RecursionError, ValueError):  # RecursionError: --limit depth raised very high
         raise _Slow from None
     finally:
+        root = None  # freed here, while the collector is still paused
         if paused:
             gc.enable()
-        composer.dispose()
 
 
 def _walk(root: yaml.Node, loc: Path_, key: bool, index: dict[int, dict[str, Any]]) -> tuple[int, int]:
@@ -433,16 +468,16 @@ def load_text(text: str, path: str, limits: Limits = DEFAULT) -> Located:
     """Parse one YAML document from `text`; `path` is only used in messages.
 
     A plain, valid document (the usual profile or rule file) takes the fast path: libyaml composes
-    it and one pass builds the values, keeping the node tree so that a message can still name any
-    line and column. Anything the fast path does not take on (tags, merge keys, a limit crossed,
+    it and one pass builds the values, keeping the text so that a message can still name any line
+    and column. Anything the fast path does not take on (tags, merge keys, a limit crossed,
     invalid YAML, a scalar or empty document) takes the careful path, which keeps every position
     and reports the exact problem.
     """
     try:
-        data, root = _load_fast(text, limits)
+        return Located(path, _load_fast(text, limits), text=text)
     except _Slow:
-        return _load_positioned(text, path, limits)
-    return Located(path, data, root=root)
+        pass  # outside the handler, the careful path does not keep the fast path's frames alive
+    return _load_positioned(text, path, limits)
 
 
 def _events(text: str) -> Iterator[yaml.Event]:

@@ -117,10 +117,10 @@ def careful(text: str, limits: Limits = DEFAULT) -> Located | str:
 def fast(text: str, limits: Limits = DEFAULT) -> Located | None:
     """The fast path's document, or None when it hands the text to the careful path."""
     try:
-        data, root = yamlio._load_fast(text, limits)
+        data = yamlio._load_fast(text, limits)
     except yamlio._Slow:
         return None
-    return Located("doc.yaml", data, root=root)
+    return Located("doc.yaml", data, text=text)
 
 
 def probes(doc: Located) -> list[tuple]:
@@ -161,7 +161,7 @@ def test_yamlio_advice_with_stars_and_ampersands_stays_on_the_fast_path():
     """`*` and `&` in text are not aliases and anchors: only libyaml's parse says what is."""
     text = "rules:\n  - id: a\n    say: {en: '**Do** this & that *now*', zh: 'R&D * 2'}\n    note: a*b & c\n"
     doc = load_text(text, "r.yaml")
-    assert doc.root is not None and doc.values == {}
+    assert doc.text is not None and doc.values == {}
     assert doc.data["rules"][0]["note"] == "a*b & c"
     assert doc.where(("rules", 0, "say", "zh")) == (3, 47) == careful(text).where(("rules", 0, "say", "zh"))
 
@@ -182,7 +182,7 @@ def test_yamlio_tricky_scalars_read_as_yaml_1_1_says():
     doc = load_text("\n".join(f"k{i}: {v}" for i, v in enumerate(["yes", "off", "~", "0x1F", "0o17", "1_000", "1e3",
                                                                      ".inf", "2026-01-02", "2026-01-02T10:00:00",
                                                                      "'quoted'", '"00123"', "1:30"])), "t.yaml")  # fmt: skip
-    assert doc.root is not None
+    assert doc.text is not None
     assert list(doc.data.values()) == [
         True, False, None, 31, "0o17", 1000, "1e3", math.inf, dt.date(2026, 1, 2), dt.datetime(2026, 1, 2, 10),
         "quoted", "00123", 90,
@@ -219,6 +219,27 @@ def test_yamlio_a_big_mapping_is_indexed_once_for_many_positions():
     doc = load_text(text, "big.yaml")
     assert [doc.where((f"key{i}",), key=True) for i in (0, 1500, 2999)] == [(1, 1), (1501, 1), (3000, 1)]
     assert list(doc._index.values())[0]["key2999"][1].value == "2999"
+
+
+def test_yamlio_the_fast_path_keeps_the_text_and_composes_the_tree_only_for_a_position():
+    """A document read without a problem holds no node tree (thousands of objects the garbage
+    collector would otherwise walk again and again); the first message that needs a place composes it."""
+    nodes = sum(isinstance(o, yaml.Node) for o in gc.get_objects())
+    doc = load_text("a:\n  b: [1, 2]\n", "d.yaml")
+    assert doc.root is None and doc.values == {} and doc.text is not None
+    assert sum(isinstance(o, yaml.Node) for o in gc.get_objects()) <= nodes  # (a collection may free some)
+    assert doc.where(("a", "b", 1)) == (2, 10) and doc.where(("a", "b"), key=True) == (2, 3)
+    assert doc.root is not None
+
+
+def test_yamlio_a_position_the_tree_cannot_be_composed_again_for_falls_back_to_the_start(monkeypatch):
+    doc = load_text("a:\n  b: [1, 2]\n", "d.yaml")
+
+    def too_deep(text: str) -> None:
+        raise RecursionError
+
+    monkeypatch.setattr(yamlio, "_compose", too_deep)
+    assert doc.where(("a", "b", 1)) == (1, 1) and doc.problem(("a",), "m").line == 1
 
 
 @pytest.mark.parametrize("text", ["a: 1\n", "a: [1\n", "a: !!binary aGk=\n", ""])
@@ -313,4 +334,4 @@ def test_yamlio_load_file_reads_through_the_same_paths(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("a: &x [1]\nb: *x\n", encoding="utf-8")
     doc = yamlio.load_file(Path(path))
-    assert doc.data == {"a": [1], "b": [1]} and doc.root is not None
+    assert doc.data == {"a": [1], "b": [1]} and doc.text is not None
