@@ -61,6 +61,7 @@ class Templates:
     labels: dict[str, Any]
     env: Sandbox
     files: tuple[Path, ...]
+    template: jinja2.Template  # the brief's, compiled once (Jinja's own look-up costs a little each brief)
 
     @classmethod
     def load(cls, directory: Path) -> Templates:
@@ -108,13 +109,12 @@ class Templates:
                     f"template syntax: {exc.message}",
                 )
             ) from None
-        del template
         files = tuple(sorted(p for p in directory.rglob("*") if p.is_file()))
-        return cls(directory, labels, env, files)
+        return cls(directory, labels, env, files, template)
 
     def render(self, view: dict[str, Any]) -> str:
         try:
-            return self.env.get_template(BRIEF_TEMPLATE).render(**view)
+            return self.template.render(view)
         except jinja2.UndefinedError as exc:
             path, line = self._where(exc)
             name = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))
@@ -150,39 +150,46 @@ def select(recs: list[Recommendation], attendee_ids: list[str], limits: dict[str
     output keeps every recommendation.
     """
     floors = limits.get("floors", {})
+    attending = set(attendee_ids)
+    unlimited = 10**6
+    person_cap, others_cap = limits.get("person", unlimited), limits.get("others", unlimited)
+    # Each shown candidate with the slot its count goes to and that slot's limit.
+    slots: list[tuple[Recommendation, tuple, int]] = []
+    for r in recs:
+        section = r.section
+        if section == "person":
+            if r.stakeholder in attending:
+                slots.append((r, ("person", r.stakeholder), person_cap))
+            elif r.priority == "high":
+                slots.append((r, ("others",), others_cap))
+            # else: never shown
+        else:
+            slots.append((r, (section,), limits.get(section, unlimited)))
+
     counts: dict[tuple, int] = {}
     chosen: set[int] = set()
-    attending = set(attendee_ids)
-
-    def slot_of(r: Recommendation) -> tuple[tuple, int] | None:
-        if r.section == "person":
-            if r.stakeholder in attending:
-                return ("person", r.stakeholder), limits.get("person", 10**6)
-            if r.priority == "high":
-                return ("others",), limits.get("others", 10**6)
-            return None
-        return (r.section,), limits.get(r.section, 10**6)
-
-    slots = [(r, slot_of(r)) for r in recs]
-    slots = [(r, found) for r, found in slots if found is not None]  # never shown
-
-    def pick(r: Recommendation, slot: tuple, cap: int) -> None:
-        nonlocal budget
-        if id(r) not in chosen and counts.get(slot, 0) < cap:
-            counts[slot] = counts.get(slot, 0) + 1
-            chosen.add(id(r))
-            budget -= 1
-
-    for r, (slot, limit) in slots:
-        floor = floors.get(r.section, 0)
-        if floor and budget > 0:
-            pick(r, slot, min(limit, floor))
-    rank = {p: i for i, p in enumerate(PRIORITIES)}
-    for r, (slot, limit) in sorted(slots, key=lambda pair: rank.get(pair[0].priority, len(rank))):
-        if budget <= 0:
-            break
-        if r.priority in rank:
-            pick(r, slot, min(limit, 10**6))
+    if floors:
+        for r, slot, limit in slots:
+            if budget <= 0:
+                break
+            floor = floors.get(r.section, 0)
+            if floor and id(r) not in chosen and counts.get(slot, 0) < min(limit, floor):
+                counts[slot] = counts.get(slot, 0) + 1
+                chosen.add(id(r))
+                budget -= 1
+    by_priority: dict[str, list[tuple[Recommendation, tuple, int]]] = {p: [] for p in PRIORITIES}
+    for candidate in slots:
+        same = by_priority.get(candidate[0].priority)
+        if same is not None:  # an item of no known priority is never picked by priority
+            same.append(candidate)
+    for same in by_priority.values():
+        for r, slot, limit in same:
+            if budget <= 0:
+                return chosen
+            if id(r) not in chosen and counts.get(slot, 0) < min(limit, unlimited):
+                counts[slot] = counts.get(slot, 0) + 1
+                chosen.add(id(r))
+                budget -= 1
     return chosen
 
 
@@ -240,6 +247,11 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
+# A rule's course codes in a brief's "why" table, as (sort key, codes, titles), by (course, codes,
+# language, separator): the same rules cite the same codes in brief after brief.
+_CITED: dict[tuple[str, tuple[str, ...], str, str], tuple[tuple, str, str]] = {}
+
+
 class _Escaped(dict):
     """md(text), worked out once per distinct text in one brief: names recur across its sections."""
 
@@ -274,10 +286,11 @@ def build_view(
     person_views: dict[str, dict[str, Any]] = {}
 
     def person(sid: str) -> dict[str, Any]:
-        """The person's escaped view, built once per brief (a fresh copy for each use)."""
-        if sid not in person_views:
-            person_views[sid] = person_view(sid)
-        return dict(person_views[sid])
+        """The person's escaped view, built once per brief and shared: a use that adds keys copies it."""
+        view = person_views.get(sid)
+        if view is None:
+            view = person_views[sid] = person_view(sid)
+        return view
 
     def person_view(sid: str) -> dict[str, Any]:
         s = people[sid]
@@ -340,9 +353,7 @@ def build_view(
     person_recs = [r for r in shown_in.get("person", ()) if r.stakeholder]
     attendees = []
     for sid in attendee_ids:
-        view = person(sid)
-        view["groups"] = by_aspect([r for r in person_recs if r.stakeholder == sid])
-        attendees.append(view)
+        attendees.append({**person(sid), "groups": by_aspect([r for r in person_recs if r.stakeholder == sid])})
     others = [{**person(r.stakeholder), "entries": [item(r)]} for r in person_recs if r.stakeholder not in attending]
 
     cadence = []
@@ -378,15 +389,15 @@ def build_view(
     for rule_id, codes in fired:
         if rule_id in said and rule_id not in visible:
             continue
-        why.append(
-            {
-                "rule": rule_id,
-                "codes": ", ".join(codes),
-                "titles": sep.join([title(c, lang) for c in codes]),
-                "key": _code_key(codes[0]),
-            }
-        )
-    why.sort(key=lambda w: (w["key"], w["rule"]))
+        cited = (course.text, codes, lang, sep)
+        row = _CITED.get(cited)
+        if row is None:
+            if len(_CITED) > 4096:  # one entry per rule and language: only an edited course grows it
+                _CITED.clear()
+            row = _CITED[cited] = (_code_key(codes[0]), ", ".join(codes), sep.join([title(c, lang) for c in codes]))
+        why.append((row[0], rule_id, row[1], row[2]))
+    why.sort(key=lambda w: (w[0], w[1]))
+    why = [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in why]
 
     account = profile.account
     tiers = [labels["tiers"][name][lang] for name in labels.get("tiers", {}) if derived_account.get(name)]

@@ -36,7 +36,8 @@ class Sandbox(SandboxedEnvironment):
       what the sandbox would have returned anyway; take it directly.
     * `L.kv.format(k=…, v=…)`: the sandbox formats in Python (about 15 µs a call) so that a field
       cannot reach `{v.__class__}` or `{v[0]}`. A format string whose fields are all plain names or
-      positions reaches nothing but the arguments, so str.format itself is as safe and as exact.
+      positions reaches nothing but the arguments, so str.format itself is as safe and as exact,
+      and it is called directly rather than through the sandbox's checks for other callables.
     Everything else (other objects, other format strings, calls, operators) goes through the sandbox.
     """
 
@@ -46,7 +47,20 @@ class Sandbox(SandboxedEnvironment):
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
+        if type(obj) is str and attribute == "format" and _plain_fields(obj):
+            return obj.format  # what the sandbox would return too (see wrap_str_format), without its checks
         return super().getattr(obj, attribute)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's names
+        # A plain str.format (see wrap_str_format) is called directly: Jinja's route (is_safe_callable,
+        # then Context.call asking the method how it wants to be passed the context) is most of the
+        # cost of a `.format` in a brief and would end in the same call.
+        if type(__obj) is BuiltinMethodType and type(__obj.__self__) is str and __obj.__name__ == "format":
+            if _plain_fields(__obj.__self__):
+                kwargs.pop("_loop_vars", None)  # what the compiled code passes along for Context.call
+                kwargs.pop("_block_vars", None)
+                return __obj(*args, **kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
         if (

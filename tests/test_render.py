@@ -5,6 +5,7 @@ str.format shortcuts, and the cache's invalidation, file names and failure modes
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 from pathlib import Path
@@ -121,6 +122,11 @@ def both(source: str, **view):
         "{{ '{x}'.format_map({'x': 1}) }}",
         "{{ L.__class__ }}",
         "{{ p.__init__.__globals__ }}",
+        # in a loop and a macro, where the compiled code passes Jinja's own arguments to every call
+        "{% for x in [1, 2] %}{{ L.kv.format(k=x, v=loop.index) }}{{ '{}'.format(x) }}{% endfor %}",
+        "{% for x in [1] %}{{ '{_loop_vars}'.format() }}{% endfor %}",
+        "{% macro m(a) %}{{ L.kv.format(k=a, v=caller is defined) }}{% endmacro %}{{ m(1) }}",
+        "{{ L.kv.format('a', k=1, v=2, extra=3) }}",
     ],
 )
 def test_render_sandbox_shortcuts_change_no_result(source):
@@ -336,3 +342,74 @@ def test_render_recommend_uses_each_rule_bases_own_advice(advisor, tmp_path):
         assert edit == said.replace(old, f"EDITED {md(profile.account.name)} *", 1)
     chinese = recommend(advisor.sayings["zh"], evaluation.records, firings, md)
     assert [r.rule_id for r in chinese] and all(a.text != b.text for a, b in zip(chinese, shipped, strict=False))
+
+
+# --- recommendations: texts filled in only when read say each text once, as filling them all would --
+
+
+def recommend_reference(said_by, records, firings, quote):
+    """recommend() the long way: every text filled in, then the same (section, person, text) said once."""
+    by_id = {r.id: r for r in records}
+    ranked = sorted(
+        (said.rank, f.record_id, n, said) for n, f in enumerate(firings) if (said := said_by[f.rule_id]) is not None
+    )
+    seen, out = set(), []
+    for _, record_id, _, said in ranked:
+        record = by_id[record_id]
+        text = fill_parts(said.parts, record.values, quote)
+        subject = record.subject if said.about_person else None
+        if (said.section, subject, text) not in seen:
+            seen.add((said.section, subject, text))
+            out.append((said.rule_id, said.section, subject, record_id, text))
+    return out
+
+
+# Pieces that make texts read alike in many ways: literal text that equals a value, values that
+# quote to the same text ("a b" and "a  b" in Markdown), placeholders at either end, braces.
+_PIECES = ["a", "b", "{x}", "{y}", "{{"]
+_VALUES = ["a", " b", "a b", "a  b", "b", "{", 3, 3.0, None]
+
+
+def _advice_case(rnd: random.Random) -> tuple[list, list, list]:
+    """Rules, records and firings (every rule on every record) that often say the same thing twice."""
+    from types import SimpleNamespace as NS
+
+    from advisor.engine import Firing
+    from advisor.facts import Record
+
+    rules = []
+    for i in range(rnd.randint(3, 8)):
+        text = "".join(rnd.choice(_PIECES) for _ in range(rnd.randint(0, 3)))
+        rules.append(NS(index=i, rule=NS(
+            id=f"r{i}", say=NS(en=text, zh=text), priority=rnd.choice(["high", "medium"]), source=["1.1"],
+            section=rnd.choice(["gaps", "gaps", "person"]), aspect="approach",
+            scope=rnd.choice(["stakeholder", "account"]),
+        )))  # fmt: skip
+    records = [
+        Record(
+            f"k{j}",
+            "stakeholder",
+            {k: rnd.choice(_VALUES) for k in "xy" if k == "x" or rnd.random() < 0.5},
+            rnd.choice([None, None, "s1"]),
+        )  # fmt: skip
+        for j in range(rnd.randint(1, 4))
+    ]
+    return rules, records, [Firing(rule.rule.id, record.id) for record in records for rule in rules]
+
+
+def test_render_recommend_dedups_lazily_filled_texts_like_filled_ones():
+    from types import SimpleNamespace as NS
+
+    from advisor.advise import recommend, sayings
+
+    rnd = random.Random(20261201)
+    dropped = 0
+    for _ in range(400):
+        rules, records, firings = _advice_case(rnd)
+        said_by = sayings(NS(rules=rules), "en")
+        for quote in (str, md):
+            got = recommend(said_by, records, firings, quote)
+            want = recommend_reference(said_by, records, firings, quote)
+            assert [(r.rule_id, r.section, r.stakeholder, r.record_id, r.text) for r in got] == want
+            dropped += len(firings) - len(want)
+    assert dropped > 1000  # the cases did test de-duplication
