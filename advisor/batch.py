@@ -50,7 +50,7 @@ from .files import UnwritableOutput, flush_to_disk, write_atomically
 from .limits import DEFAULT, Limits
 from .portfolio import Position, tiers
 from .profile import Profile, parse_profile
-from .sources import Source, expand
+from .sources import Source, decoded, expand
 from .yamlio import Located, load_text
 
 INDEX = "index.jsonl"
@@ -86,6 +86,7 @@ class Summary:
 
 def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
+    source = decoded(source, limits)
     if source.kind == "error":
         return {"source": source.label, "error": f"{source.label}:1: error: {source.payload}"}
     try:
@@ -137,9 +138,16 @@ def content_hash(
     return h.hexdigest()[:16]
 
 
-def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
-    """Render every requested format for one validated profile (runs in a worker process or thread)."""
-    options, profile_json, position = task
+Task = tuple[Options, str, Position | None, Path | None]  # options, profile JSON, position, OUT or None
+
+
+def brief_one(task: Task) -> dict[str, Any]:
+    """Render every requested format for one validated profile (runs in a worker process or thread).
+
+    With OUT (local workers), the worker writes the briefs itself and returns their sizes: the main
+    process then only keeps the journal, instead of receiving and writing every text. Without it (a
+    Dask worker may not see OUT), the texts come back in the result."""
+    options, profile_json, position, out = task
     advisor = advisor_for(options)
     profile = Profile.model_validate_json(profile_json)
     try:
@@ -160,8 +168,14 @@ def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a bug shows on its account, and the batch goes on
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         return {"error": f"advisor: internal error: account '{profile.account.id}': {detail}"}
+    result: dict[str, Any] = {"outputs": outputs}
+    if out is not None:
+        try:
+            result = {"written": _write_outputs(out, profile.account.id, outputs)}
+        except UnwritableOutput as exc:
+            return {"unwritable": exc.problems}
     return {
-        "outputs": outputs,
+        **result,
         "counts": {
             "recommendations": len(recs),
             "high": sum(r.priority == "high" for r in recs),
@@ -169,6 +183,15 @@ def brief_one(task: tuple[Options, str, Position | None]) -> dict[str, Any]:
         },
         "summary": summary,
     }
+
+
+def _write_outputs(out: Path, account_id: str, outputs: dict[str, str]) -> dict[str, int]:
+    """Write one account's briefs under OUT; their paths (relative to OUT) and sizes in bytes."""
+    sizes = {}
+    for fmt, text in outputs.items():
+        rel = f"{BRIEFS}/{account_id}.{EXTENSIONS[fmt]}"
+        sizes[rel] = write_atomically(out / rel, text, durable=False)  # flushed once, before the index
+    return sizes
 
 
 def _portfolio_facts(profile: Profile, evaluation, facts: dict[str, dict]) -> dict[str, Any]:
@@ -443,6 +466,7 @@ def run(
         try:
             return _run(inputs, out, options, advisor, progress, report)
         except UnwritableOutput as exc:
+            _clear_leftovers(out)  # the workers are stopped: a brief one was writing is not left half-made
             raise _stopped(exc) from None
 
 
@@ -503,10 +527,12 @@ def _run(
             )
             decisions.append((record, digest, unchanged))
 
-        def planned() -> Iterator[tuple[Options, str, Position | None]]:
+        writer = None if options.dask else out  # a Dask worker may not see OUT: texts come back
+
+        def planned() -> Iterator[Task]:
             for (_, _, unchanged), task in zip(decisions, tasks(), strict=True):
                 if not unchanged:
-                    yield task
+                    yield (*task, writer)
 
         journal = _Journal(out / JOURNAL)
         # Trust no older entry of an account about to be briefed again, from before its first write.
@@ -518,12 +544,10 @@ def _run(
                 entry = {**previous[record["id"]], "source": record["source"]}  # the file may have moved
                 summary.skipped += 1
             else:
-                paths, sizes = [], {}
-                for fmt, text in result["outputs"].items():
-                    rel = f"{BRIEFS}/{record['id']}.{EXTENSIONS[fmt]}"
-                    sizes[rel] = write_atomically(out / rel, text, durable=False)  # flushed once, before the index
-                    paths.append(rel)
-                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": paths, "bytes": sizes,
+                sizes = (
+                    result["written"] if "written" in result else _write_outputs(out, record["id"], result["outputs"])
+                )
+                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": list(sizes), "bytes": sizes,
                          "counts": result["counts"], "hash": digest,
                          "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
                 journal.append(entry)
@@ -538,6 +562,8 @@ def _run(
                     finish(record, digest, True, None)
                     continue
                 result = next(results)
+                if "unwritable" in result:
+                    raise UnwritableOutput(result["unwritable"])
                 if "error" in result:
                     summary.failed += 1
                     placed.append(

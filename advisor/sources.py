@@ -28,8 +28,8 @@ class Source:
 
     path: str
     line: int
-    kind: str  # "yaml" | "data" | "error"
-    payload: Any  # YAML text, a dict, or an error message
+    kind: str  # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "data" | "error"
+    payload: Any  # YAML or JSON text, a dict, or an error message
 
     @property
     def label(self) -> str:
@@ -85,9 +85,17 @@ def _file(path: Path, limits: Limits) -> Iterator[Source]:
         yield Source(str(path), problem.line, "error", problem.message)
         return
     if path.suffix == ".json":
-        yield _json(text, str(path), 1, limits)
+        yield Source(str(path), 1, "json", text)
         return
     yield Source(str(path), 1, "yaml", text)
+
+
+def decoded(source: Source, limits: Limits = DEFAULT) -> Source:
+    """A JSON source as its data, or the error that stops it; any other source as it is. Decoding
+    is left to whoever briefs the record (a batch's worker processes), not the reader."""
+    if source.kind in ("json", "jsonl"):
+        return _json(source.payload, source.path, source.line, limits, one_line=source.kind == "jsonl")
+    return source
 
 
 def _json(text: str, label: str, line: int, limits: Limits, *, one_line: bool = False) -> Source:
@@ -127,7 +135,7 @@ def _jsonl(handle: io.TextIOBase, label: str, limits: Limits) -> Iterator[Source
             )
             continue
         if line.strip():
-            yield _json(line, label, n, limits, one_line=True)
+            yield Source(label, n, "jsonl", line)
 
 
 # --- CRM exports -----------------------------------------------------------------------------

@@ -80,8 +80,12 @@ def resume_matches_clean(capsys, src: Path, out: Path, clean_tree: dict[str, byt
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-@pytest.mark.parametrize("target", ["briefs/gz-tax-bureau.md", "index.jsonl", "portfolio.md"])
-def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_path, monkeypatch, clean, target):
+@pytest.mark.parametrize(
+    ("target", "jobs"),
+    [("briefs/gz-tax-bureau.md", "1"), ("briefs/gz-tax-bureau.md", "2"), ("index.jsonl", "1"), ("portfolio.md", "1")],
+)
+def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_path, monkeypatch, clean, target, jobs):
+    """With --jobs 2 the brief is written by a worker process (forked with the full disk)."""
     src, clean_tree = clean
     out = tmp_path / "out"
     real_mkstemp = tempfile.mkstemp
@@ -95,7 +99,7 @@ def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_pa
         return fd, tmp
 
     monkeypatch.setattr(tempfile, "mkstemp", full_disk)
-    code, err = batch(capsys, str(src), "-o", str(out))
+    code, err = batch(capsys, str(src), "-o", str(out), "--jobs", jobs)
     assert code == 2
     assert err == f"{out / target}:1:1: error: cannot write the file: {NOSPACE}{STOPPED}\n"
     assert not (out / target).exists()
