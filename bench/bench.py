@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from advisor.api import Advisor  # noqa: E402
+from advisor.canonical import canonical  # noqa: E402
 from advisor.facts import derive  # noqa: E402
 from advisor.profile import parse_profile  # noqa: E402
 from advisor.yamlio import load_text  # noqa: E402
@@ -137,7 +138,7 @@ def per_stage(advisor: Advisor, texts: list[str], out: Path) -> dict[str, float]
         t0 = time.perf_counter()
         doc = load_text(text, "bench.yaml")
         t1 = time.perf_counter()
-        profile = parse_profile(doc)
+        profile = canonical(parse_profile(doc))  # as Advisor.evaluate does
         records = derive(profile, TODAY, advisor.policy)
         t2 = time.perf_counter()
         outcome = advisor.engine().evaluate(records)
