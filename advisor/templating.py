@@ -9,6 +9,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from pathlib import Path
 from string import Formatter
 from types import BuiltinMethodType, CodeType
@@ -107,9 +108,12 @@ def environment(directory: Path, filters: dict[str, Any], cache: bool = True) ->
 
 
 def cache_folder() -> Path | None:
-    """$XDG_CACHE_HOME/advisor/templates (~/.cache by default), if it is a folder only this user can
-    write to. Compiled templates are Python code, so a folder anyone else could write to is never
-    used; with none (a read-only or missing home, another owner), templates are compiled each start."""
+    """$XDG_CACHE_HOME/advisor/templates (~/.cache by default), if only this user can change it.
+
+    Compiled templates are Python code, so the folder is used only when it and every folder above
+    it belong to this user or root and no one else can write to them (a sticky folder like /tmp
+    excepted: there others cannot rename what is ours). Otherwise (a shared or read-only place, a
+    missing home) templates are compiled each start."""
     if not hasattr(os, "getuid"):
         return None
     try:
@@ -117,12 +121,21 @@ def cache_folder() -> Path | None:
         root = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
         folder = root / "advisor" / "templates"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(folder)
+        folder = folder.resolve(strict=True)
+        if not all(_only_ours(os.lstat(p), sticky_ok=p != folder) for p in (folder, *folder.parents)):
+            return None
     except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
         return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return None
     return folder
+
+
+def _only_ours(st: os.stat_result, *, sticky_ok: bool = False) -> bool:
+    """A folder or file that only this user (or root) can change."""
+    if st.st_uid not in (os.getuid(), 0):
+        return False
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return sticky_ok and stat.S_ISDIR(st.st_mode) and bool(st.st_mode & stat.S_ISVTX)
+    return True
 
 
 class CompiledTemplates(jinja2.BytecodeCache):
@@ -152,9 +165,13 @@ class CompiledTemplates(jinja2.BytecodeCache):
 
     def load_bytecode(self, bucket: Bucket) -> None:
         try:
-            with open(self._path(bucket), "rb") as f:
+            fd = os.open(self._path(bucket), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with open(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or not _only_ours(st):
+                    raise PermissionError("a cache entry this user did not write alone")
                 bucket.load_bytecode(f)
-        except Exception:  # missing, unreadable or damaged: compile instead
+        except Exception:  # missing, unreadable, damaged or not ours: compile instead
             bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
@@ -171,10 +188,13 @@ class CompiledTemplates(jinja2.BytecodeCache):
         self._prune()
 
     def _prune(self) -> None:
-        """Keep the CACHE_KEEP entries written last (each template edit makes a new entry)."""
+        """Keep the CACHE_KEEP entries written last (each template edit makes a new entry), and drop
+        temporary files a killed start left more than an hour ago."""
         with contextlib.suppress(OSError):  # another start may be pruning too
-            entries = sorted((e.stat().st_mtime, e.path) for e in os.scandir(self.folder) if e.name.endswith(".jinja"))
-            for _, path in entries[:-CACHE_KEEP]:
+            entries = sorted((e.stat().st_mtime, e.path, e.name) for e in os.scandir(self.folder))
+            compiled = [path for _, path, name in entries if name.endswith(".jinja")]
+            stale = [path for mtime, path, name in entries if name.endswith(".tmp") and mtime < time.time() - 3600]
+            for path in compiled[:-CACHE_KEEP] + stale:
                 os.unlink(path)
 
 

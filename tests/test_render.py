@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import jinja2
@@ -413,3 +414,42 @@ def test_render_recommend_dedups_lazily_filled_texts_like_filled_ones():
             assert [(r.rule_id, r.section, r.stakeholder, r.record_id, r.text) for r in got] == want
             dropped += len(firings) - len(want)
     assert dropped > 1000  # the cases did test de-duplication
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+def test_render_cache_is_not_used_under_a_folder_others_can_write(cache, tmp_path):
+    shared = tmp_path / "cache"
+    cache.mkdir(parents=True, mode=0o700)
+    assert templating.cache_folder() == cache.resolve()
+    shared.chmod(0o777)  # someone else could swap `advisor/` for their own folder of "compiled" code
+    assert templating.cache_folder() is None
+    shared.chmod(0o777 | stat.S_ISVTX)  # like /tmp: others cannot rename what is ours
+    assert templating.cache_folder() == cache.resolve()
+    shared.chmod(0o700)
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+def test_render_cache_entry_others_could_have_written_is_compiled_again(cache, advisor, tmp_path, monkeypatch):
+    folder = templates_copy(tmp_path / "t")
+    expected = Templates.load(folder)
+    (entry,) = cache.glob("*.jinja")
+    entry.chmod(0o666)
+    no_compiling(monkeypatch)
+    with pytest.raises(AssertionError, match="compiled although"):  # the entry is not trusted: compile
+        Templates.load(folder)
+    monkeypatch.undo()
+    again = Templates.load(folder)
+    assert again.render(view(again, advisor)) == expected.render(view(expected, advisor))
+
+
+def test_render_cache_prunes_temporary_files_a_killed_start_left(cache, tmp_path):
+    folder = templates_copy(tmp_path / "t")
+    Templates.load(folder)
+    old, recent = cache / "x.jinja.1.2.tmp", cache / "y.jinja.3.4.tmp"
+    old.write_bytes(b"half")
+    recent.write_bytes(b"half")
+    os.utime(old, (0, 0))
+    (entry,) = cache.glob("*.jinja")
+    entry.unlink()
+    Templates.load(folder)  # writes an entry again, and prunes
+    assert not old.exists() and recent.exists()
