@@ -115,33 +115,38 @@ class Advisor:
         evaluation = self.evaluate(profile, today, portfolio)
         return self.render(evaluation, lang=lang, format=format)
 
-    def render(
-        self,
-        evaluation: Evaluation,
-        *,
-        lang: str = "en",
-        format: str = "markdown",
-        recommendations: list[Recommendation] | None = None,
-    ) -> str:
-        """The brief as text. `recommendations`, when given, are this evaluation's recommendations for
-        this language, Markdown-escaped for "markdown" and plain for "json" (a caller that also needs
-        them, like batch, then works them out once)."""
+    def render(self, evaluation: Evaluation, *, lang: str = "en", format: str = "markdown") -> str:
+        """The brief as text, in one format."""
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}")
+        plain = self.recommendations(evaluation, lang) if format == "json" else []
+        return self._render(evaluation, lang, format, plain)
+
+    def render_all(
+        self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",)
+    ) -> tuple[dict[str, str], list[Recommendation]]:
+        """The brief in each of `formats`, and the plain recommendations (to count them): what a
+        pipeline needs, with the recommendations worked out once for JSON and the count."""
+        if any(f not in FORMATS for f in formats):
+            raise ValueError(f"format must be one of {FORMATS}")
+        plain = self.recommendations(evaluation, lang)
+        return {fmt: self._render(evaluation, lang, fmt, plain) for fmt in formats}, plain
+
+    def _render(self, evaluation: Evaluation, lang: str, format: str, plain: list[Recommendation]) -> str:
+        """One format; `plain` is this evaluation's plain recommendations in `lang` (JSON shows them)."""
         derived_account = evaluation.outcome.derived.get("account", {})
         labels = self.templates.labels
         if format == "json":
-            tiers = [
-                name for name in labels.get("tiers", {}) if derived_account.get(name)
-            ]  # in the order labels.yaml gives
+            tiers = [name for name in labels.get("tiers", {}) if derived_account.get(name)]  # labels.yaml's order
             return to_json(
-                evaluation.profile, recommendations if recommendations is not None else self.recommendations(evaluation, lang), lang=lang, as_of=evaluation.today.isoformat(),
+                evaluation.profile, plain, lang=lang, as_of=evaluation.today.isoformat(),
                 as_of_source=evaluation.as_of_source, tiers=tiers, version=__version__, digest=self.digest,
             )  # fmt: skip
-        if format != "markdown":
-            raise ValueError(f"format must be one of {FORMATS}")
         view = build_view(
-            evaluation.profile, recommendations if recommendations is not None else self.recommendations(evaluation, lang, markdown=True), lang=lang, labels=labels,
+            evaluation.profile, self.recommendations(evaluation, lang, markdown=True), lang=lang, labels=labels,
             course=self.course, as_of=evaluation.today.isoformat(), as_of_source=evaluation.as_of_source,
-            derived_account=derived_account, fired=self._fired_rules(evaluation), facts=evaluation.facts(), version=__version__, digest=self.digest,
+            derived_account=derived_account, fired=self._fired_rules(evaluation), facts=evaluation.facts(),
+            version=__version__, digest=self.digest,
         )  # fmt: skip
         return self.templates.render(view)
 

@@ -152,15 +152,7 @@ def brief_one(task: Task) -> dict[str, Any]:
     profile = Profile.model_validate_json(profile_json)
     try:
         evaluation = advisor.evaluate(profile, options.today, position)
-        recommendations = {  # worked out once per format, and counted below
-            fmt: advisor.recommendations(evaluation, options.lang, markdown=fmt == "markdown")
-            for fmt in options.formats
-        }
-        outputs = {
-            fmt: advisor.render(evaluation, lang=options.lang, format=fmt, recommendations=recommendations[fmt])
-            for fmt in options.formats
-        }
-        recs = recommendations[options.formats[0]]
+        outputs, recs = advisor.render_all(evaluation, lang=options.lang, formats=options.formats)
         facts = evaluation.facts()
         summary = _portfolio_facts(profile, evaluation, facts)
     except EngineError as exc:  # one account's failure never stops the batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import yaml
 
 from advisor.api import Advisor
 from advisor.cli import main
+from advisor.portfolio import Position
 from advisor.profile import load_profile
 
 from conftest import FIXTURES, ROOT
@@ -218,3 +220,22 @@ def test_api_is_correct_from_several_threads_at_once():
     for (_, key), text in results.items():
         assert text == expected[key % 100]
     assert len(results) == 4 * 3 * len(profiles)
+
+
+def test_batch_counts_are_the_plain_recommendations_whatever_the_format_order(capsys, tmp_path, advisor):
+    """The index counts what the JSON brief lists (Markdown escaping can merge two texts), so
+    neither `--format markdown` nor the order of formats changes them."""
+    runs = {}
+    for formats in ("markdown", "markdown,json", "json,markdown"):
+        out = tmp_path / formats.replace(",", "-")
+        assert batch(capsys, str(ROOT / "profiles"), "-o", str(out), "--format", formats)[0] == 0
+        runs[formats] = {e["id"]: e for e in index(out)}
+    counts = {formats: {k: e["counts"] for k, e in run.items()} for formats, run in runs.items()}
+    assert counts["markdown"] == counts["markdown,json"] == counts["json,markdown"]
+    for path in sorted((ROOT / "profiles").glob("*.yaml")):
+        profile = load_profile(path)
+        entry = runs["markdown"][profile.account.id]
+        position = Position(**entry["portfolio"]) if entry["portfolio"] else None
+        plain = advisor.recommendations(advisor.evaluate(profile, dt.date.fromisoformat(TODAY), position))
+        assert entry["counts"]["recommendations"] == len(plain)
+        assert entry["counts"]["high"] == sum(r.priority == "high" for r in plain)
