@@ -131,26 +131,21 @@ class _MessageIds:
         # that the span reaches the comma after them (the id, then `,"t":"`: t is always a string)
         self.spans: dict[str, int] = {}
         self._next = 0
-        self._lock = threading.Lock()
 
     def first(self, count: int) -> list[int]:
-        if len(self.ids) < count:
-            with self._lock:
-                while len(self.ids) < count:
-                    text = str(self._next)
-                    h = _fnv1a(text)
-                    if h not in self._taken:
-                        self._taken.add(h)
-                        self.position[text] = len(self.ids)
-                        self.heads.append(',{"id":' + text + ',"t":')
-                        if len(text) < ID_SPAN:
-                            self.spans[(text + ',"t":"')[:ID_SPAN]] = len(self.ids)
-                        self.ids.append(self._next)
-                    self._next += 1
+        """At least `count` ids (worked out once and kept: an Engine sends shards of similar sizes)."""
+        while len(self.ids) < count:
+            text = str(self._next)
+            h = _fnv1a(text)
+            if h not in self._taken:
+                self._taken.add(h)
+                self.position[text] = len(self.ids)
+                self.heads.append(',{"id":' + text + ',"t":')
+                if len(text) < ID_SPAN:
+                    self.spans[(text + ',"t":"')[:ID_SPAN]] = len(self.ids)
+                self.ids.append(self._next)
+            self._next += 1
         return self.ids
-
-
-_IDS = _MessageIds()
 
 
 def available() -> str | None:
@@ -211,7 +206,12 @@ class _Prepared:
 
 
 class Engine:
-    """A compiled plan registered with durable-rules, ready to evaluate profiles one after another."""
+    """A compiled plan registered with durable-rules, ready to evaluate profiles one after another.
+
+    `on_fire(rule_id, record_id)`, when given, is called for every firing once its shard has run:
+    shard by shard in plan order, within a shard record by record and then rule by rule (not in
+    the order durable ran the actions), repeats included.
+    """
 
     def __init__(self, plan: Plan, catalogue: Catalogue, on_fire: Callable[[str, str], None] | None = None):
         problem = available()
@@ -221,6 +221,7 @@ class Engine:
         self.catalogue = catalogue
         self._on_fire = on_fire
         self._thread = threading.get_ident()
+        self._ids = _MessageIds()  # message ids for records, by position in a shard
         with _names_lock:
             self._prefix = f"a{next(_names)}"
         self._rulesets: dict[str, _Ruleset] = {}
@@ -328,15 +329,15 @@ class Engine:
         ruleset = self._rulesets[prepared.name]
         shard = prepared.shard
         cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(members)
-        _IDS.first(len(members))
+        self._ids.first(len(members))
         projection, scope, parts = prepared.text, prepared.scope_text, [_OPEN]
         if prepared.reads_derived:
-            for r, head in zip(members, _IDS.heads, strict=False):  # heads may run on past the records
+            for r, head in zip(members, self._ids.heads, strict=False):  # heads may run on past the records
                 parts += (head, scope)
                 parts += fact_parts(r.values, projection, {**account_flags, **derived[r.id]})
                 parts += ("}",)
         else:  # derived facts are not read
-            for r, head in zip(members, _IDS.heads, strict=False):
+            for r, head in zip(members, self._ids.heads, strict=False):
                 parts += (head, scope)
                 parts += fact_parts(r.values, projection, account_flags)
                 parts += ("}",)
@@ -372,7 +373,7 @@ class Engine:
         record position * width + rule position, whether the sentinel fired, and the rule that
         passed `cap` firings (the drain stops there) or None."""
         handle, rules, width = ruleset.handle, prepared.rules, prepared.width
-        position, spans = _IDS.position, _IDS.spans
+        position, spans = self._ids.position, self._ids.spans
         fired: list[int] = []
         count = 0
         started = ended = finished = False
@@ -431,9 +432,12 @@ class Engine:
                 {**account_flags, **derived[r.id]} if prepared.reads_derived else account_flags,
                 i,
             )
-            for r, i in zip(members, _IDS.ids, strict=False)
+            for r, i in zip(members, self._ids.ids, strict=False)
         ]
-        handle = durable_rules_engine.create_ruleset(_fresh_name(f"{self._prefix}_probe"), ruleset.definition)
+        try:
+            handle = durable_rules_engine.create_ruleset(_fresh_name(f"{self._prefix}_probe"), ruleset.definition)
+        except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes
+            return f"the engine failed on {where}: {_explain(exc)}"
         try:
             for record, fact in zip(members, facts, strict=True):
                 try:

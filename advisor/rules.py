@@ -396,7 +396,7 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
     parsed: list[tuple[Located, list[tuple[int, Rule]]]] = []
     for path in files:
         try:
-            doc = load_file(path)
+            doc = load_file(path, positions=True)  # every rule looks up where it is written
             shell = validate(doc, RuleFile)
         except AdvisorError as exc:
             problems.extend(exc.problems)

@@ -412,8 +412,9 @@ def _compose(text: str) -> yaml.Node | None:
         composer.dispose()
 
 
-def _load_fast(text: str, limits: Limits) -> Any:
-    """Values of a plain, valid document whose root is a mapping or list, or _Slow."""
+def _load_fast(text: str, limits: Limits, keep: bool = False) -> tuple[Any, yaml.Node | None]:
+    """Values of a plain, valid document whose root is a mapping or list, or _Slow; and the node
+    tree when `keep` is asked for (a caller that will look up many positions)."""
     # The cyclic garbage collector would run again and again over the young nodes and values, which
     # hold no cycles: on a cold start that was a third of the time spent reading the rules. Paused
     # only for this call (and only re-enabled by the call that paused it). The node tree is dropped
@@ -425,7 +426,7 @@ def _load_fast(text: str, limits: Limits) -> Any:
         root = _compose(text)
         if root is None or root.__class__ is yaml.ScalarNode:
             raise _Slow
-        return _Fast(limits).collection(root, 0)
+        return _Fast(limits).collection(root, 0), root if keep else None
     except (yaml.YAMLError, RecursionError, ValueError):  # RecursionError: --limit depth raised very high
         raise _Slow from None
     finally:
@@ -464,8 +465,10 @@ def _walk(root: yaml.Node, loc: Path_, key: bool, index: dict[int, dict[str, Any
     return key_at if key and key_at else at
 
 
-def load_text(text: str, path: str, limits: Limits = DEFAULT) -> Located:
-    """Parse one YAML document from `text`; `path` is only used in messages.
+def load_text(text: str, path: str, limits: Limits = DEFAULT, *, positions: bool = False) -> Located:
+    """Parse one YAML document from `text`; `path` is only used in messages. `positions=True` keeps
+    the node tree for a caller that looks up a position for every part (rule files), instead of
+    composing it again on the first look-up.
 
     A plain, valid document (the usual profile or rule file) takes the fast path: libyaml composes
     it and one pass builds the values, keeping the text so that a message can still name any line
@@ -474,7 +477,8 @@ def load_text(text: str, path: str, limits: Limits = DEFAULT) -> Located:
     and reports the exact problem.
     """
     try:
-        return Located(path, _load_fast(text, limits), text=text)
+        data, root = _load_fast(text, limits, positions)
+        return Located(path, data, root=root, text=text)
     except _Slow:
         pass  # outside the handler, the careful path does not keep the fast path's frames alive
     return _load_positioned(text, path, limits)
@@ -542,6 +546,6 @@ def _load_positioned(text: str, path: str, limits: Limits = DEFAULT) -> Located:
     return Located(path, data, builder.values, builder.keys)
 
 
-def load_file(path: Path, limits: Limits = DEFAULT) -> Located:
-    """Read and parse a YAML file, keeping positions."""
-    return load_text(read_text(path, limits), str(path), limits)
+def load_file(path: Path, limits: Limits = DEFAULT, *, positions: bool = False) -> Located:
+    """Read and parse a YAML file (see load_text for `positions`)."""
+    return load_text(read_text(path, limits), str(path), limits, positions=positions)

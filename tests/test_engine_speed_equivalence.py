@@ -121,7 +121,7 @@ def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
             members = [r for r in records if r.scope == shard.scope]
             if members:
                 projection = fact_projection(shard.keys, sources, derived_names, engine._names)
-                ids = engine_module._IDS.first(len(members))
+                ids = engine._ids.first(len(members))
                 facts = [
                     engine_fact(r, projection, outcome.derived[r.id] if shard.stratum else {}, ids[n])
                     for n, r in enumerate(members)

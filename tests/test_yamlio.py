@@ -117,7 +117,7 @@ def careful(text: str, limits: Limits = DEFAULT) -> Located | str:
 def fast(text: str, limits: Limits = DEFAULT) -> Located | None:
     """The fast path's document, or None when it hands the text to the careful path."""
     try:
-        data = yamlio._load_fast(text, limits)
+        data, _ = yamlio._load_fast(text, limits)
     except yamlio._Slow:
         return None
     return Located("doc.yaml", data, text=text)
