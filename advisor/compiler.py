@@ -487,7 +487,7 @@ def engine_fact(record: Record, projection: Projection, derived: dict[str, bool]
 # the key with true, the key with false, the key with each int or str value met so far).
 TextProjection = tuple[tuple[str, str, str | None, bool, str, str, dict[Any, str]], ...]
 
-_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _CACHED = 512  # values remembered per key (ints and enum words recur from profile to profile)
 
 
@@ -496,14 +496,14 @@ def text_projection(projection: Projection) -> TextProjection:
     result remembers values it has written: give each Engine (one thread) its own."""
     out = []
     for key, name, member, is_derived in projection:
-        head = "," + _DUMPS(key) + ":"
+        head = "," + compact_json(key) + ":"
         out.append((head, name, member, is_derived, head + "true", head + "false", {}))
     return tuple(out)
 
 
 def fact_parts(values: dict[str, Any], projection: TextProjection, derived: dict[str, bool]) -> list[str]:
-    """engine_fact's properties after id and t, as JSON text to join: `_DUMPS(engine_fact(...))`
-    is `'{"id":' + _DUMPS(id) + ',"t":' + _DUMPS(scope) + "".join(fact_parts(...)) + "}"`, byte for
+    """engine_fact's properties after id and t, as JSON text to join: `compact_json(engine_fact(...))`
+    is `'{"id":' + compact_json(id) + ',"t":' + compact_json(scope) + "".join(fact_parts(...)) + "}"`, byte for
     byte (a test holds it to that). The engine writes one per record and shard, so this is its
     busiest code: one comprehension, with operators in place of calls wherever a value was seen."""
     return [
@@ -542,7 +542,7 @@ def _value_part(head: str, value: Any, known: dict[Any, str]) -> str:
     elif kind is float and value - value == 0.0:  # finite: json spells NaN and infinities its own way
         return head + float.__repr__(value)
     else:
-        return head + _DUMPS(value)
+        return head + compact_json(value)
     if len(known) < _CACHED:
         known[value] = text
     return text

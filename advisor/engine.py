@@ -48,7 +48,6 @@ No threads are started. An Engine belongs to one thread: durable's C sessions ar
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from .compiler import (
     Plan,
     Projection,
     Shard,
+    compact_json,
     engine_fact,
     engine_key,
     fact_parts,
@@ -92,14 +92,13 @@ SESSION = "0"  # durable's default session: facts asserted without a sid go ther
 SENTINEL = "zz_end"  # the rule (see Shard.definition) that matches the end marker
 _BEGIN = {"id": "b", "t": "__begin__"}  # matches no rule: asserted first so the session always exists
 _END = {"id": "e", "t": END_MARKER}
-_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,"t":...}}} (records are sent id first,
 # then t). _fire reads the rule from the text up to the id (`_fired_prefix`), the id up to the comma.
 _SENTINEL_FIRED = '{"' + SENTINEL + '":'
 # A shard's batch as text: _OPEN; per record `,{"id":<n>,"t":`, its scope, its fact_parts and "}";
-# then _CLOSE. Exactly _DUMPS([_BEGIN, *facts, _END]) with each fact's id replaced by its message id.
-_OPEN = _DUMPS([_BEGIN])[:-1]
-_CLOSE = "," + _DUMPS([_END])[1:]
+# then _CLOSE. Exactly compact_json([_BEGIN, *facts, _END]) with each fact's id replaced by its message id.
+_OPEN = compact_json([_BEGIN])[:-1]
+_CLOSE = "," + compact_json([_END])[1:]
 _AFTER_NAME = '":{"m":{"id":'
 ID_SPAN = 7  # see _MessageIds.spans
 
@@ -188,7 +187,7 @@ class _Prepared:
     def __init__(self, shard: Shard, projection: Projection, reads_derived: bool, plan: Plan):
         self.shard, self.name, self.scope = shard, shard.name, shard.scope
         self.projection, self.reads_derived = projection, reads_derived
-        self.text, self.scope_text = text_projection(projection), _DUMPS(shard.scope)
+        self.text, self.scope_text = text_projection(projection), compact_json(shard.scope)
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
         # a firing's text up to its record id -> the rule's position
         self.rules = {_fired_prefix(name): at for at, name in enumerate(shard.conditions)}
@@ -239,7 +238,7 @@ class Engine:
         rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
         self._unique_rules = len(rule_ids) == len(set(rule_ids))
         for shard in plan.shards:
-            definition = _DUMPS(_definition(shard, self._names))
+            definition = compact_json(_definition(shard, self._names))
             try:
                 self._rulesets[shard.name] = self._create(shard, definition)
             except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes
@@ -257,7 +256,7 @@ class Engine:
         for rule_id in shard.rule_ids:
             try:
                 handle = durable_rules_engine.create_ruleset(
-                    _fresh_name(f"{self._prefix}_probe"), _DUMPS(_definition(shard, self._names, [rule_id]))
+                    _fresh_name(f"{self._prefix}_probe"), compact_json(_definition(shard, self._names, [rule_id]))
                 )
             except Exception:  # noqa: BLE001 - the refusal is what we are looking for
                 culprits.append(rule_id)
@@ -441,7 +440,7 @@ class Engine:
         try:
             for record, fact in zip(members, facts, strict=True):
                 try:
-                    durable_rules_engine.assert_fact(handle, _DUMPS(fact))
+                    durable_rules_engine.assert_fact(handle, compact_json(fact))
                 except Exception as exc:  # noqa: BLE001 - the failure is what we are looking for
                     return (
                         f"the engine failed on {where}: durable-rules cannot read record {record.id}: {_explain(exc)}"

@@ -247,11 +247,6 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
-# A rule's course codes in a brief's "why" table, as (sort key, codes, titles), by (course, codes,
-# language, separator): the same rules cite the same codes in brief after brief.
-_CITED: dict[tuple[str, tuple[str, ...], str, str], tuple[tuple, str, str]] = {}
-
-
 class _Escaped(dict):
     """md(text), worked out once per distinct text in one brief: names recur across its sections."""
 
@@ -389,13 +384,7 @@ def build_view(
     for rule_id, codes in fired:
         if rule_id in said and rule_id not in visible:
             continue
-        cited = (course.text, codes, lang, sep)
-        row = _CITED.get(cited)
-        if row is None:
-            if len(_CITED) > 4096:  # one entry per rule and language: only an edited course grows it
-                _CITED.clear()
-            row = _CITED[cited] = (_code_key(codes[0]), ", ".join(codes), sep.join([title(c, lang) for c in codes]))
-        why.append((row[0], rule_id, row[1], row[2]))
+        why.append((_code_key(codes[0]), rule_id, ", ".join(codes), sep.join([title(c, lang) for c in codes])))
     why.sort(key=lambda w: (w[0], w[1]))
     why = [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in why]
 

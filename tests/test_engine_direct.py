@@ -246,6 +246,7 @@ def test_engine_direct_a_c_error_replaces_the_ruleset_and_the_engine_recovers(tm
         assert got == {"stale-0", "stale-1", "stale-2"}
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
 def test_engine_direct_memory_stays_flat(advisor):
     engine = Engine(advisor.plan, advisor.base.catalogue)
     records = [derive(p, TODAY, advisor.policy) for p in synthetic(50)]

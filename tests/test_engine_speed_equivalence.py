@@ -10,7 +10,7 @@ import pytest
 
 import advisor.engine as engine_module
 from advisor.compiler import engine_fact, fact_parts, fact_projection, key_sources, text_projection
-from advisor.engine import _DUMPS, Engine, Firing
+from advisor.engine import Engine, Firing, compact_json
 from advisor.facts import Record, derive
 from advisor.profile import load_profile
 
@@ -23,13 +23,13 @@ def _text(record: Record, projection, text, derived, ident=7) -> tuple[str, str]
     """(what fact_parts gives, what json gives) for one record."""
     fast = (
         '{"id":'
-        + _DUMPS(ident)
+        + compact_json(ident)
         + ',"t":'
-        + _DUMPS(record.scope)
+        + compact_json(record.scope)
         + "".join(fact_parts(record.values, text, derived))
         + "}"
     )
-    return fast, _DUMPS(engine_fact(record, projection, derived, ident))
+    return fast, compact_json(engine_fact(record, projection, derived, ident))
 
 
 def test_engine_fact_parts_write_what_json_writes_for_every_shipped_record(advisor):
@@ -102,7 +102,7 @@ def test_engine_fact_parts_write_odd_values_as_json_does(value):
 
 
 def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
-    """What the engine asserts is `_DUMPS([begin, *facts, end])` with the message ids, as before."""
+    """What the engine asserts is `compact_json([begin, *facts, end])` with the message ids, as before."""
     sent = []
     real = engine_module.durable_rules_engine.assert_facts
 
@@ -126,7 +126,7 @@ def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
                     engine_fact(r, projection, outcome.derived[r.id] if shard.stratum else {}, ids[n])
                     for n, r in enumerate(members)
                 ]
-                expected.append(_DUMPS([engine_module._BEGIN, *facts, engine_module._END]))
+                expected.append(compact_json([engine_module._BEGIN, *facts, engine_module._END]))
     assert sent == expected
     assert all(json.loads(t)[-1] == engine_module._END for t in sent)
     engine.close()
