@@ -14,39 +14,57 @@ PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
 
 class Recommendation:
-    """One piece of advice and where it comes from. Treat it as read-only.
+    """One piece of advice about one record, and where it comes from. Treat it as read-only.
 
-    recommend() fills in its text when it is first read: a Markdown brief shows about one in six of
-    a hundred recommendations, so most are never filled. (A plain class with slots, not a frozen
-    dataclass: that sets each field through object.__setattr__ and builds several times slower.)
+    Its plain text is filled in when first read: a Markdown brief shows about one in six of a
+    hundred recommendations, and fills those in its own escaping (`text_in`). (A plain class with
+    slots, not a frozen dataclass: that sets each field through object.__setattr__ and builds
+    several times slower.)
     """
 
-    __slots__ = ("rule_id", "source", "section", "aspect", "priority", "stakeholder", "record_id", "_text", "_fill")
+    __slots__ = ("advice", "stakeholder", "record_id", "values", "_text")
 
-    rule_id: str
-    source: tuple[str, ...]
-    section: str
-    aspect: str
-    priority: str
+    advice: Advice  # what the rule says, and everything its recommendations share
     stakeholder: str | None  # the person it is about, for stakeholder-scoped rules
     record_id: str
+    values: dict[str, Any]  # the record's facts its text quotes
 
-    def __init__(
-        self, rule_id: str, source: tuple[str, ...], section: str, aspect: str, priority: str,
-        stakeholder: str | None, record_id: str, text: str,
-    ) -> None:  # fmt: skip
-        self.rule_id, self.source, self.section, self.aspect = rule_id, source, section, aspect
-        self.priority, self.stakeholder, self.record_id = priority, stakeholder, record_id
-        self._text: str | None = text
-        self._fill: tuple[tuple[str, ...], dict[str, Any], Callable[[str], str]] | None = None
+    def __init__(self, advice: Advice, stakeholder: str | None, record_id: str, values: dict[str, Any]) -> None:
+        self.advice, self.stakeholder, self.record_id, self.values = advice, stakeholder, record_id, values
+        parts = advice.parts
+        self._text: str | None = parts[0] if len(parts) == 1 else None
+
+    @property
+    def rule_id(self) -> str:
+        return self.advice.rule_id
+
+    @property
+    def source(self) -> tuple[str, ...]:
+        return self.advice.source
+
+    @property
+    def section(self) -> str:
+        return self.advice.section
+
+    @property
+    def aspect(self) -> str:
+        return self.advice.aspect
+
+    @property
+    def priority(self) -> str:
+        return self.advice.priority
 
     @property
     def text(self) -> str:
+        """The advice in plain text (what JSON carries and what de-duplication compares)."""
         text = self._text
         if text is None:
-            parts, values, quote = self._fill  # type: ignore[misc]  # kept: another thread may be filling too
-            text = self._text = fill_parts(parts, values, quote)
+            text = self._text = fill_parts(self.advice.parts, self.values, str)
         return text
+
+    def text_in(self, quote: Callable[[str], str]) -> str:
+        """The advice with every quoted value escaped by `quote` (Markdown's, for a Markdown brief)."""
+        return self.text if quote is str else fill_parts(self.advice.parts, self.values, quote)
 
     def _key(self) -> tuple:
         return (self.rule_id, self.source, self.section, self.aspect, self.priority, self.stakeholder,
@@ -113,6 +131,28 @@ def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return (a[0].startswith(b[0]) or b[0].startswith(a[0])) and (a[-1].endswith(b[-1]) or b[-1].endswith(a[-1]))
 
 
+def recommend(said_by: Sayings, records: list[Record], firings: list[Firing]) -> list[Recommendation]:
+    """Every fired rule that says something, in reading order: priority, then rule order, then record order.
+
+    The same text in the same section about the same person is said once, however many rules or
+    records produced it.
+    """
+    by_id = {r.id: r for r in records}
+    ranked = []
+    for n, firing in enumerate(firings):
+        said = said_by[firing.rule_id]
+        if said is not None:
+            # Records are ordered by what they are (their id), not where they stand in the file, so
+            # list order never matters; n keeps the sort stable and never lets it compare the rest.
+            ranked.append((said.rank, firing.record_id, n, said))
+    ranked.sort()
+    out = []
+    for _, record_id, _, said in ranked:
+        record = by_id[record_id]
+        out.append(Recommendation(said, record.subject if said.about_person else None, record_id, record.values))
+    return said_once(out, str)
+
+
 class _Quoted(dict):
     """quote(text), worked out once per distinct text in one call: the same names recur in many rules."""
 
@@ -125,46 +165,41 @@ class _Quoted(dict):
         return quoted
 
 
-def recommend(
-    said_by: Sayings, records: list[Record], firings: list[Firing], quote: Callable[[str], str] = str
-) -> list[Recommendation]:
-    """Every fired rule that says something, in reading order: priority, then rule order, then record order.
+def said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> list[Recommendation]:
+    """`recs` without any whose text, escaped by `quote`, repeats an earlier one's in the same
+    section about the same person. recommend() does this for plain text; a Markdown brief does it
+    again for its own text, where values that differ only in spacing read the same.
 
-    The same text in the same section about the same person is said once, however many rules or
-    records produced it. `quote` escapes substituted values (it must give the same result for the
-    same text: each distinct text is quoted once).
+    A text is filled in only to compare it with one that could read alike (see Advice.alike).
+    `quote` must give the same result for the same text: each distinct text is quoted once.
     """
-    by_id = {r.id: r for r in records}
     if quote is not str:
         quote = _Quoted(quote).__getitem__
-    ranked = []
-    for n, firing in enumerate(firings):
-        said = said_by[firing.rule_id]
-        if said is not None:
-            # Records are ordered by what they are (their id), not where they stand in the file, so
-            # list order never matters; n keeps the sort stable and never lets it compare the rest.
-            ranked.append((said.rank, firing.record_id, n, said))
-    ranked.sort()
-    # What was said already, by (section, person), and by which rules: a text is filled in only to
-    # compare it with one that could read alike (see Advice.alike), or when the brief shows it.
-    said_in: dict[tuple[str, str | None], tuple[list[Recommendation], set[str]]] = {}
+    said_in: dict[tuple[str, str | None], tuple[list[tuple[Recommendation, str | None]], set[str]]] = {}
     out: list[Recommendation] = []
-    for _, record_id, _, said in ranked:
-        record = by_id[record_id]
-        subject = record.subject if said.about_person else None
-        parts = said.parts
-        r = Recommendation(said.rule_id, said.source, said.section, said.aspect, said.priority, subject, record_id,
-                           parts[0] if len(parts) == 1 else None)  # type: ignore[arg-type]  # fmt: skip
-        if len(parts) > 1:
-            r._fill = (parts, record.values, quote)
-        earlier = said_in.get((said.section, subject))
+    for r in recs:
+        advice = r.advice
+        earlier = said_in.get((advice.section, r.stakeholder))
         if earlier is None:
-            said_in[said.section, subject] = ([r], {said.rule_id})
+            said_in[advice.section, r.stakeholder] = ([(r, None)], {advice.rule_id})
         else:
-            alike = said.alike
-            if not alike.isdisjoint(earlier[1]) and any(e.rule_id in alike and e.text == r.text for e in earlier[0]):
+            alike = advice.alike
+            if not alike.isdisjoint(earlier[1]):
+                text = r.text_in(quote)
+                kept = earlier[0]
+                for i, (e, e_text) in enumerate(kept):
+                    if e.advice.rule_id in alike:
+                        if e_text is None:
+                            e_text = e.text_in(quote)
+                            kept[i] = (e, e_text)
+                        if e_text == text:
+                            break
+                else:
+                    kept.append((r, text))
+                    earlier[1].add(advice.rule_id)
+                    out.append(r)
                 continue
-            earlier[0].append(r)
-            earlier[1].add(said.rule_id)
+            earlier[0].append((r, None))
+            earlier[1].add(advice.rule_id)
         out.append(r)
     return out

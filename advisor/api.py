@@ -5,22 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from . import __version__
 from .advise import Recommendation, Sayings, recommend, sayings
+from .brief import Brief, Evaluation
 from .canonical import canonical
 from .compiler import Plan, compile_rules
 from .course import Course, load_course
-from .engine import Engine, Outcome
-from .facts import Record, derive
+from .engine import Engine
+from .facts import derive
 from .policy import Policy, load_policy
 from .portfolio import Position
 from .profile import Profile
-from .render import LANGS, Templates, build_view, md, to_json
+from .render import LANGS, Templates, to_json
 from .rules import RuleBase, load_rules
+from .view import markdown_view
 
 FORMATS = ("markdown", "json")
 
@@ -32,21 +33,6 @@ def shipped(name: str) -> Path:
     if inside.is_dir():
         return inside
     return Path(__file__).resolve().parent.parent / name
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """What the engine concluded about one profile."""
-
-    profile: Profile
-    today: dt.date
-    as_of_source: str  # "today" (given), "visit" (the visit date) or "clock" (the current date)
-    records: list[Record]
-    outcome: Outcome
-
-    def facts(self) -> dict[str, dict]:
-        """Each record's values with the facts rules derived for it."""
-        return {r.id: {**r.values, **self.outcome.derived.get(r.id, {})} for r in self.records}
 
 
 class Advisor:
@@ -92,10 +78,20 @@ class Advisor:
         records = derive(profile, as_of, self.policy, portfolio)
         return Evaluation(profile, as_of, source, records, self.engine().evaluate(records))
 
-    def recommendations(
-        self, evaluation: Evaluation, lang: str = "en", *, markdown: bool = False
-    ) -> list[Recommendation]:
-        return recommend(self.sayings[lang], evaluation.records, evaluation.outcome.firings, md if markdown else str)
+    def recommendations(self, evaluation: Evaluation, lang: str = "en") -> list[Recommendation]:
+        """Every recommendation the evaluation gives, in plain text and reading order (JSON's list)."""
+        return recommend(self.sayings[lang], evaluation.records, evaluation.outcome.firings)
+
+    def prepare(self, evaluation: Evaluation, lang: str = "en") -> Brief:
+        """The brief in `lang`, worked out once, for render() to show in any format."""
+        if lang not in LANGS:
+            raise ValueError(f"lang must be one of {LANGS}")
+        derived_account = evaluation.outcome.derived.get("account", {})
+        tiers = tuple(name for name in self.templates.labels.get("tiers", {}) if derived_account.get(name))
+        fired = tuple(
+            (rule_id, self._sources[rule_id]) for rule_id in sorted({f.rule_id for f in evaluation.outcome.firings})
+        )
+        return Brief(evaluation, lang, self.recommendations(evaluation, lang), tiers, fired)
 
     def brief(
         self,
@@ -112,48 +108,26 @@ class Advisor:
         """
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
-        evaluation = self.evaluate(profile, today, portfolio)
-        return self.render(evaluation, lang=lang, format=format)
+        return self.render(self.prepare(self.evaluate(profile, today, portfolio), lang), format=format)
 
-    def render(self, evaluation: Evaluation, *, lang: str = "en", format: str = "markdown") -> str:
+    def render(self, brief: Brief, *, format: str = "markdown") -> str:
         """The brief as text, in one format."""
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}")
-        plain = self.recommendations(evaluation, lang) if format == "json" else []
-        return self._render(evaluation, lang, format, plain)
+        if format == "json":
+            return to_json(brief, version=__version__, digest=self.digest)
+        view = markdown_view(brief, self.templates.labels, self.course, version=__version__, digest=self.digest)
+        return self.templates.render(view)
 
     def render_all(
         self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",)
     ) -> tuple[dict[str, str], list[Recommendation]]:
-        """The brief in each of `formats`, and the plain recommendations (to count them): what a
-        pipeline needs, with the recommendations worked out once for JSON and the count."""
+        """The brief in each of `formats`, and its plain recommendations (to count them): what a
+        pipeline needs, with the brief worked out once for every format and the count."""
         if any(f not in FORMATS for f in formats):
             raise ValueError(f"format must be one of {FORMATS}")
-        plain = self.recommendations(evaluation, lang)
-        return {fmt: self._render(evaluation, lang, fmt, plain) for fmt in formats}, plain
-
-    def _render(self, evaluation: Evaluation, lang: str, format: str, plain: list[Recommendation]) -> str:
-        """One format; `plain` is this evaluation's plain recommendations in `lang` (JSON shows them)."""
-        derived_account = evaluation.outcome.derived.get("account", {})
-        labels = self.templates.labels
-        if format == "json":
-            tiers = [name for name in labels.get("tiers", {}) if derived_account.get(name)]  # labels.yaml's order
-            return to_json(
-                evaluation.profile, plain, lang=lang, as_of=evaluation.today.isoformat(),
-                as_of_source=evaluation.as_of_source, tiers=tiers, version=__version__, digest=self.digest,
-            )  # fmt: skip
-        view = build_view(
-            evaluation.profile, self.recommendations(evaluation, lang, markdown=True), lang=lang, labels=labels,
-            course=self.course, as_of=evaluation.today.isoformat(), as_of_source=evaluation.as_of_source,
-            derived_account=derived_account, fired=self._fired_rules(evaluation), facts=evaluation.facts(),
-            version=__version__, digest=self.digest,
-        )  # fmt: skip
-        return self.templates.render(view)
-
-    def _fired_rules(self, evaluation: Evaluation) -> list[tuple[str, tuple[str, ...]]]:
-        """Every rule that fired (advice and derivations alike) with the course items it cites."""
-        ids = sorted({f.rule_id for f in evaluation.outcome.firings})
-        return [(rule_id, self._sources[rule_id]) for rule_id in ids]
+        brief = self.prepare(evaluation, lang)
+        return {fmt: self.render(brief, format=fmt) for fmt in formats}, brief.recommendations
 
 
 def _digest(rules_dir: Path, rule_files, templates_dir: Path, template_files, course: Course) -> str:

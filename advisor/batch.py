@@ -631,6 +631,6 @@ def portfolio_summary(entries: list[dict], lang: str) -> str:
 
 
 def _cell(text: Any) -> str:
-    from .render import md
+    from .escape import md
 
     return md(text)

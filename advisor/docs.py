@@ -12,8 +12,8 @@ import yaml
 
 from .api import Advisor
 from .conditions import plain
+from .escape import md
 from .files import write_atomically
-from .render import md
 from .testing import case_files
 
 

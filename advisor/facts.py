@@ -294,6 +294,41 @@ def _put(values: dict[str, Any], name: str, value: Any) -> None:
         values[name] = value
 
 
+@dataclass(frozen=True)
+class _Contacts:
+    """Who was contacted when, tallied once from the interaction history (stakeholder.* and account.* read it)."""
+
+    past: list[p.Interaction]  # interactions on or before today
+    last: dict[str, dt.date]  # person -> last contact (interactions or last_contact)
+    recent: Counter[str]  # person -> contacts in the last 90 days
+    month: Counter[str]  # person -> contacts in the last 30 days
+    care_forms: dict[str, set[str]]  # person -> care kinds in the last 180 days
+    flagged: list[p.Interaction]  # interactions the compliance policy flags
+    breaches: Counter[str]  # person -> flagged interactions
+
+    @classmethod
+    def tally(cls, profile: p.Profile, today: dt.date, policy: Policy) -> _Contacts:
+        past = [i for i in profile.interactions if i.date <= today]
+        last: dict[str, dt.date] = {}
+        recent: Counter[str] = Counter()
+        month: Counter[str] = Counter()
+        care_forms: dict[str, set[str]] = {}
+        for item in past:
+            age = (today - item.date).days
+            for who in item.with_:
+                last[who] = max(item.date, last.get(who, item.date))
+                recent[who] += age <= 90
+                month[who] += age <= 30
+                if item.kind in CARE_KINDS and age <= 180:
+                    care_forms.setdefault(who, set()).add(item.kind)
+        flagged = [profile.interactions[i] for i in breaches(profile, today, policy)]
+        for s in profile.stakeholders:
+            if s.last_contact and s.last_contact <= today:
+                last[s.id] = max(s.last_contact, last.get(s.id, s.last_contact))
+        by_person = Counter(who for item in flagged for who in item.with_)
+        return cls(past, last, recent, month, care_forms, flagged, by_person)
+
+
 def derive(
     profile: p.Profile, today: dt.date, policy: Policy | None = None, portfolio: Position | None = None
 ) -> list[Record]:
@@ -305,29 +340,24 @@ def derive(
     `portfolio`, when the account's place in a whole portfolio is known, replaces the profile's own
     share and rank (course 1.2.1: tier on the real 80/20 split, not on what a rep typed).
     """
-    policy = policy or Policy()
+    contacts = _Contacts.tally(profile, today, policy or Policy())
+    a = account_facts(profile, today, contacts, portfolio)
+    return [
+        Record("account", "account", a),
+        *stakeholder_records(profile, today, contacts, a),
+        *tie_records(profile, a),
+        *competitor_records(profile, today, a),
+        *event_records(profile, today, a),
+    ]
+
+
+def account_facts(
+    profile: p.Profile, today: dt.date, contacts: _Contacts, portfolio: Position | None
+) -> dict[str, Any]:
+    """account.*: every other scope's record carries these too."""
     acct = profile.account
     people = {s.id: s for s in profile.stakeholders}
-    attendees = set(profile.visit.attendees) if profile.visit else set()
-    past = [i for i in profile.interactions if i.date <= today]
-    last_by_person: dict[str, dt.date] = {}
-    recent_by_person: Counter[str] = Counter()
-    month_by_person: Counter[str] = Counter()
-    care_forms_by_person: dict[str, set[str]] = {}
-    for item in past:
-        age = (today - item.date).days
-        for who in item.with_:
-            last_by_person[who] = max(item.date, last_by_person.get(who, item.date))
-            recent_by_person[who] += age <= 90
-            month_by_person[who] += age <= 30
-            if item.kind in CARE_KINDS and age <= 180:
-                care_forms_by_person.setdefault(who, set()).add(item.kind)
-    flagged = [profile.interactions[i] for i in breaches(profile, today, policy)]
-    breaches_by_person = Counter(who for item in flagged for who in item.with_)
-    for s in profile.stakeholders:
-        if s.last_contact and s.last_contact <= today:
-            last_by_person[s.id] = max(s.last_contact, last_by_person.get(s.id, s.last_contact))
-
+    past = contacts.past
     a: dict[str, Any] = {"account.id": acct.id, "account.name": acct.name, "account.industry": acct.industry}
     a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
     a["account.public_sector"] = is_public_sector(acct)
@@ -361,11 +391,11 @@ def derive(
         for s in profile.stakeholders
     )
     a["account.opponents"] = sum(s.relationship.stance == "opponent" for s in profile.stakeholders)
-    last_any = max([i.date for i in past] + list(last_by_person.values()), default=None)
+    last_any = max([i.date for i in past] + list(contacts.last.values()), default=None)
     _put(a, "account.days_since_contact", _days(today, last_any))
     a["account.contacts_30d"] = sum((today - i.date).days <= 30 for i in past)
     a["account.contacts_90d"] = sum((today - i.date).days <= 90 for i in past)
-    a["account.compliance_breaches"] = len(flagged)
+    a["account.compliance_breaches"] = len(contacts.flagged)
     a["account.unknown_stances"] = sum(s.relationship.stance == "unknown" for s in profile.stakeholders)
     missing = [name for name, value in (
         ("annual_revenue", acct.annual_revenue), ("portfolio_share", acct.portfolio_share),
@@ -403,26 +433,36 @@ def derive(
         a["account.attendees"] = 0
         a["account.attendee_levels"] = []
         a["account.attendee_functions"] = []
+    return a
 
-    records = [Record("account", "account", a)]
 
-    def person_facts(prefix: str, s: p.Stakeholder) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            f"{prefix}name": s.name,
-            f"{prefix}level": s.level,
-            f"{prefix}function": s.function,
-            f"{prefix}relationship": s.relationship.strength,
-            f"{prefix}insider": s.insider,
-            f"{prefix}is_attendee": s.id in attendees,
-        }
-        if s.relationship.stance != "unknown":
-            out[f"{prefix}stance"] = s.relationship.stance
-        return out
+def _person_facts(prefix: str, s: p.Stakeholder, attendees: set[str]) -> dict[str, Any]:
+    """What a stakeholder and both ends of a tie say about a person, under `prefix`."""
+    out: dict[str, Any] = {
+        f"{prefix}name": s.name,
+        f"{prefix}level": s.level,
+        f"{prefix}function": s.function,
+        f"{prefix}relationship": s.relationship.strength,
+        f"{prefix}insider": s.insider,
+        f"{prefix}is_attendee": s.id in attendees,
+    }
+    if s.relationship.stance != "unknown":
+        out[f"{prefix}stance"] = s.relationship.stance
+    return out
 
+
+def _people(profile: p.Profile) -> tuple[dict[str, p.Stakeholder], set[str]]:
+    return {s.id: s for s in profile.stakeholders}, set(profile.visit.attendees) if profile.visit else set()
+
+
+def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts, a: dict[str, Any]) -> list[Record]:
+    """One record per person: stakeholder.* beside the account's facts."""
+    people, attendees = _people(profile)
+    out: list[Record] = []
     reports = Counter(s.reports_to for s in profile.stakeholders if s.reports_to)
     for s in profile.stakeholders:
         v = dict(a)
-        v.update(person_facts("stakeholder.", s))
+        v.update(_person_facts("stakeholder.", s, attendees))
         v.update({"stakeholder.id": s.id, "stakeholder.title": s.title, "stakeholder.department": s.department})
         v["stakeholder.contact_degree"] = s.contact.degree
         if s.contact.via in people:
@@ -439,13 +479,19 @@ def derive(
         v["stakeholder.has_interests"] = bool(s.interests)
         if s.interests:
             v["stakeholder.interests"] = ", ".join(s.interests)
-        _put(v, "stakeholder.days_since_contact", _days(today, last_by_person.get(s.id)))
-        v["stakeholder.contacts_90d"] = recent_by_person[s.id]
-        v["stakeholder.contacts_30d"] = month_by_person[s.id]
-        v["stakeholder.care_forms_180d"] = len(care_forms_by_person.get(s.id, ()))
-        v["stakeholder.compliance_breaches"] = breaches_by_person[s.id]
-        records.append(Record(f"stakeholder:{s.id}", "stakeholder", v, subject=s.id))
+        _put(v, "stakeholder.days_since_contact", _days(today, contacts.last.get(s.id)))
+        v["stakeholder.contacts_90d"] = contacts.recent[s.id]
+        v["stakeholder.contacts_30d"] = contacts.month[s.id]
+        v["stakeholder.care_forms_180d"] = len(contacts.care_forms.get(s.id, ()))
+        v["stakeholder.compliance_breaches"] = contacts.breaches[s.id]
+        out.append(Record(f"stakeholder:{s.id}", "stakeholder", v, subject=s.id))
+    return out
 
+
+def tie_records(profile: p.Profile, a: dict[str, Any]) -> list[Record]:
+    """One record per informal tie whose other end is in the profile: tie.* and both people."""
+    people, attendees = _people(profile)
+    out: list[Record] = []
     for s in profile.stakeholders:
         for j, tie in enumerate(s.ties):
             other = people.get(tie.with_)
@@ -455,10 +501,15 @@ def derive(
             v["tie.kind"] = tie.kind
             if tie.note:
                 v["tie.note"] = tie.note
-            v.update(person_facts("tie.from_", s))
-            v.update(person_facts("tie.to_", other))
-            records.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id))
+            v.update(_person_facts("tie.from_", s, attendees))
+            v.update(_person_facts("tie.to_", other, attendees))
+            out.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id))
+    return out
 
+
+def competitor_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) -> list[Record]:
+    """One record per competitor: competitor.*."""
+    out: list[Record] = []
     for j, c in enumerate(profile.competitors):
         v = dict(a)
         v["competitor.name"] = c.name
@@ -469,8 +520,14 @@ def derive(
         v["competitor.strength"] = c.strength
         v["competitor.move_known"] = bool(c.latest_move)
         _put(v, "competitor.days_since_info", _days(today, c.learned_on))
-        records.append(Record(f"competitor:{j}", "competitor", v))
+        out.append(Record(f"competitor:{j}", "competitor", v))
+    return out
 
+
+def event_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) -> list[Record]:
+    """One record per dated event: event.* and the person it concerns."""
+    people, attendees = _people(profile)
+    out: list[Record] = []
     for j, e in enumerate(profile.events):
         v = dict(a)
         v.update({"event.kind": e.kind, "event.summary": e.summary, "event.date": e.date.isoformat()})
@@ -481,5 +538,5 @@ def derive(
             v["event.stakeholder_name"] = who.name
             v["event.stakeholder_level"] = who.level
             v["event.stakeholder_is_attendee"] = who.id in attendees
-        records.append(Record(f"event:{j}", "event", v, subject=e.stakeholder))
-    return records
+        out.append(Record(f"event:{j}", "event", v, subject=e.stakeholder))
+    return out

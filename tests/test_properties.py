@@ -20,8 +20,9 @@ from strategies import ANCHOR, SETTINGS, newcomers, profile_data, shuffled, to_p
 
 from advisor.api import Advisor, Evaluation
 from advisor.canonical import canonical
+from advisor.escape import md
 from advisor.profile import parse_profile
-from advisor.render import LANGS, md
+from advisor.render import LANGS
 from advisor.yamlio import load_file, load_text
 
 from conftest import ROOT
@@ -42,7 +43,8 @@ def second_advisor() -> Advisor:
 def all_outputs(advisor: Advisor, profile, today: dt.date | None) -> dict[tuple[str, str], str]:
     """The brief in every language and format, from one evaluation (what `brief` does four times)."""
     evaluation = advisor.evaluate(profile, today)
-    return {(lang, fmt): advisor.render(evaluation, lang=lang, format=fmt) for lang in LANGS for fmt in FORMATS}
+    briefs = {lang: advisor.prepare(evaluation, lang) for lang in LANGS}
+    return {(lang, fmt): advisor.render(briefs[lang], format=fmt) for lang in LANGS for fmt in FORMATS}
 
 
 def firings(evaluation: Evaluation) -> list[tuple[str, str]]:

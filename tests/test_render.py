@@ -20,9 +20,11 @@ from strategies import SETTINGS
 
 from advisor import __version__, templating
 from advisor.errors import AdvisorError
+from advisor.escape import md, mermaid_text, plain
 from advisor.profile import load_profile
-from advisor.render import BRIEF_TEMPLATE, Templates, build_view, md, mermaid_text, plain
+from advisor.render import BRIEF_TEMPLATE, Templates
 from advisor.rules import fill, fill_parts, split_say
+from advisor.view import markdown_view
 
 from conftest import ROOT
 
@@ -165,12 +167,8 @@ def templates_copy(path: Path, change: tuple[str, str] | None = None) -> Path:
 def view(templates: Templates, advisor, lang: str = "en") -> dict:
     """The shipped profile's view, as Advisor.render builds it, for these templates' labels."""
     evaluation = advisor.evaluate(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"))
-    return build_view(
-        evaluation.profile, advisor.recommendations(evaluation, lang, markdown=True), lang=lang,
-        labels=templates.labels, course=advisor.course, as_of=evaluation.today.isoformat(),
-        as_of_source=evaluation.as_of_source, derived_account=evaluation.outcome.derived.get("account", {}),
-        fired=advisor._fired_rules(evaluation), facts=evaluation.facts(), version=__version__, digest=advisor.digest,
-    )  # fmt: skip
+    brief = advisor.prepare(evaluation, lang)
+    return markdown_view(brief, templates.labels, advisor.course, version=__version__, digest=advisor.digest)
 
 
 def no_compiling(monkeypatch) -> None:
@@ -335,13 +333,13 @@ def test_render_recommend_uses_each_rule_bases_own_advice(advisor, tmp_path):
     firings = evaluation.outcome.firings
     assert any(f.rule_id == "gov-incumbent-continuity" for f in firings)
     for _ in range(2):  # the second round reuses what the first worked out
-        shipped = recommend(advisor.sayings["en"], evaluation.records, firings, md)
-        mine = recommend(edited, evaluation.records, firings, md)
-        (said,) = [r.text for r in shipped if r.rule_id == "gov-incumbent-continuity"]
-        (edit,) = [r.text for r in mine if r.rule_id == "gov-incumbent-continuity"]
+        shipped = recommend(advisor.sayings["en"], evaluation.records, firings)
+        mine = recommend(edited, evaluation.records, firings)
+        (said,) = [r.text_in(md) for r in shipped if r.rule_id == "gov-incumbent-continuity"]
+        (edit,) = [r.text_in(md) for r in mine if r.rule_id == "gov-incumbent-continuity"]
         assert said.startswith(old)
         assert edit == said.replace(old, f"EDITED {md(profile.account.name)} *", 1)
-    chinese = recommend(advisor.sayings["zh"], evaluation.records, firings, md)
+    chinese = recommend(advisor.sayings["zh"], evaluation.records, firings)
     assert [r.rule_id for r in chinese] and all(a.text != b.text for a, b in zip(chinese, shipped, strict=False))
 
 
@@ -349,19 +347,36 @@ def test_render_recommend_uses_each_rule_bases_own_advice(advisor, tmp_path):
 
 
 def recommend_reference(said_by, records, firings, quote):
-    """recommend() the long way: every text filled in, then the same (section, person, text) said once."""
+    """What the brief says, the long way: every text filled in; the same (section, person, plain
+    text) said once (recommend), then, for Markdown, the same escaped text said once (said_once)."""
     by_id = {r.id: r for r in records}
     ranked = sorted(
         (said.rank, f.record_id, n, said) for n, f in enumerate(firings) if (said := said_by[f.rule_id]) is not None
     )
-    seen, out = set(), []
-    for _, record_id, _, said in ranked:
+
+    def said_once(items, q):
+        seen, kept = set(), []
+        for item in items:
+            _, record_id, _, said = item
+            record = by_id[record_id]
+            key = (
+                said.section,
+                record.subject if said.about_person else None,
+                fill_parts(said.parts, record.values, q),
+            )
+            if key not in seen:
+                seen.add(key)
+                kept.append(item)
+        return kept
+
+    once = said_once(ranked, str)
+    if quote is not str:
+        once = said_once(once, quote)
+    out = []
+    for _, record_id, _, said in once:
         record = by_id[record_id]
-        text = fill_parts(said.parts, record.values, quote)
         subject = record.subject if said.about_person else None
-        if (said.section, subject, text) not in seen:
-            seen.add((said.section, subject, text))
-            out.append((said.rule_id, said.section, subject, record_id, text))
+        out.append((said.rule_id, said.section, subject, record_id, fill_parts(said.parts, record.values, quote)))
     return out
 
 
@@ -401,7 +416,7 @@ def _advice_case(rnd: random.Random) -> tuple[list, list, list]:
 def test_render_recommend_dedups_lazily_filled_texts_like_filled_ones():
     from types import SimpleNamespace as NS
 
-    from advisor.advise import recommend, sayings
+    from advisor.advise import recommend, said_once, sayings
 
     rnd = random.Random(20261201)
     dropped = 0
@@ -409,9 +424,9 @@ def test_render_recommend_dedups_lazily_filled_texts_like_filled_ones():
         rules, records, firings = _advice_case(rnd)
         said_by = sayings(NS(rules=rules), "en")
         for quote in (str, md):
-            got = recommend(said_by, records, firings, quote)
+            got = said_once(recommend(said_by, records, firings), quote)
             want = recommend_reference(said_by, records, firings, quote)
-            assert [(r.rule_id, r.section, r.stakeholder, r.record_id, r.text) for r in got] == want
+            assert [(r.rule_id, r.section, r.stakeholder, r.record_id, r.text_in(quote)) for r in got] == want
             dropped += len(firings) - len(want)
     assert dropped > 1000  # the cases did test de-duplication
 

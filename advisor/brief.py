@@ -1,0 +1,72 @@
+"""The values that travel from the API to rendering: what the engine concluded, and the brief built on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from .advise import Recommendation
+from .engine import Outcome
+from .facts import Record
+from .profile import Profile
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the engine concluded about one profile."""
+
+    profile: Profile
+    today: dt.date
+    as_of_source: str  # "today" (given), "visit" (the visit date) or "clock" (the current date)
+    records: list[Record]
+    outcome: Outcome
+
+    def facts(self) -> dict[str, dict]:
+        """Each record's values with the facts rules derived for it, by record id."""
+        return {r.id: self.facts_of(r) for r in self.records}
+
+    def facts_of(self, record: Record) -> dict[str, Any]:
+        """One record's values with the facts rules derived for it."""
+        derived = self.outcome.derived.get(record.id)
+        return {**record.values, **derived} if derived else record.values
+
+    @cached_property
+    def _by_subject(self) -> dict[tuple[str, str | None], Record]:
+        return {(r.scope, r.subject): r for r in self.records if r.scope in ("account", "stakeholder")}
+
+    def about(self, scope: str, subject: str | None = None) -> dict[str, Any]:
+        """The facts of the account (`about("account")`) or of one stakeholder (`about("stakeholder", id)`),
+        derived ones included; empty for a subject the profile does not have."""
+        record = self._by_subject.get((scope, subject))
+        return self.facts_of(record) if record is not None else {}
+
+    def of_scope(self, scope: str) -> list[Record]:
+        """The records of one scope, in the (canonical) order of the profile's list they come from."""
+        return [r for r in self.records if r.scope == scope]
+
+
+@dataclass(frozen=True)
+class Brief:
+    """One account's brief in one language, worked out once and then shown in any format.
+
+    The recommendations are plain text, every one that fired (JSON shows them all; a Markdown
+    brief escapes its own text and selects what fits the car park).
+    """
+
+    evaluation: Evaluation
+    lang: str
+    recommendations: list[Recommendation]
+    tiers: tuple[str, ...]  # the account's value tiers, by name, in labels.yaml's order
+    fired: tuple[tuple[str, tuple[str, ...]], ...]  # every rule that fired (advice or derivation) and its codes
+
+    @property
+    def profile(self) -> Profile:
+        return self.evaluation.profile
+
+    @property
+    def attendees(self) -> tuple[str, ...]:
+        """Who attends the visit (ids, as the profile lists them); none for an account brief."""
+        visit = self.evaluation.profile.visit
+        return tuple(visit.attendees) if visit else ()

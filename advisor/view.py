@@ -1,0 +1,240 @@
+"""A brief -> everything the Markdown template shows, selected, ordered and escaped: templates only lay it out.
+
+One function per part of the brief. Every text from the profile or from advice passes through
+`md` here (advice fills its quoted values in Markdown's escaping), so no name can change the
+brief's structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .advise import Recommendation, said_once
+from .brief import Brief
+from .course import Course
+from .escape import md, mermaid_text
+from .profile import Profile, Stakeholder
+from .selection import at_a_glance, select
+
+ASPECT_ORDER = ("cares", "approach", "avoid")
+LISTED_SECTIONS = ("penetration", "gaps", "competitors", "checklist", "after_visit")
+
+
+class _Escaped(dict):
+    """md(text), worked out once per distinct text in one brief: names recur across its sections."""
+
+    def __missing__(self, text: str) -> str:
+        escaped = self[text] = md(text)
+        return escaped
+
+
+@dataclass
+class _Context:
+    """What every part of one brief's view shares: its labels, escaping, people and their views."""
+
+    brief: Brief
+    L: dict[str, Any]  # the labels in the brief's language
+    esc: _Escaped = field(default_factory=_Escaped)
+    person_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = self.L["values"]
+        self.people = {s.id: s for s in self.brief.profile.stakeholders}
+        self.attending = set(self.brief.attendees)
+
+    def text(self, r: Recommendation) -> str:
+        return r.text_in(self.esc.__getitem__)
+
+    def person(self, sid: str) -> dict[str, Any]:
+        """The person's escaped view, built once per brief and shared: a use that adds keys copies it."""
+        view = self.person_views.get(sid)
+        if view is None:
+            view = self.person_views[sid] = _person_view(self, self.people[sid])
+        return view
+
+    def item(self, r: Recommendation) -> dict[str, Any]:
+        who = self.esc[self.people[r.stakeholder].name] if r.stakeholder else ""
+        text = self.text(r)
+        return {"text": text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
+                "who": who if who and who not in text else ""}  # fmt: skip
+
+    def by_aspect(self, items: list[Recommendation]) -> list[dict[str, Any]]:
+        return [
+            {"aspect": aspect, "label": self.L["aspects"][aspect], "entries": [self.item(r) for r in items if r.aspect == aspect]}
+            for aspect in ASPECT_ORDER
+            if any(r.aspect == aspect for r in items)
+        ]  # fmt: skip
+
+
+def markdown_view(brief: Brief, labels: dict[str, Any], course: Course, *, version: str, digest: str) -> dict[str, Any]:
+    """Everything the brief template shows."""
+    cx = _Context(brief, labels[brief.lang])
+    # A Markdown brief says once what reads the same once escaped (values differing only in spacing).
+    recs = said_once(brief.recommendations, cx.esc.__getitem__)
+    glance = at_a_glance(recs, cx.attending)
+    # said_once leaves no two recommendations equal, so identity tells them apart.
+    in_glance = {id(r) for r in glance}
+    rest = [r for r in recs if id(r) not in in_glance]
+    limits = labels.get("limits", {})
+    chosen = select(rest, list(brief.attendees), limits, limits.get("total", len(recs)) - len(glance))
+    shown_in: dict[str, list[Recommendation]] = {}  # the chosen recommendations, by section, in their order
+    for r in rest:
+        if id(r) in chosen:
+            shown_in.setdefault(r.section, []).append(r)
+    attendees, others = _people_sections(cx, shown_in.get("person", ()))
+    return {
+        "L": cx.L,
+        "lang": brief.lang,
+        "version": version,
+        "digest": digest,
+        "as_of": brief.evaluation.today.isoformat(),
+        "as_of_source": brief.evaluation.as_of_source,
+        "account": _account(cx, labels),
+        "visit": _visit(cx),
+        "attendees": attendees,
+        "glance": [cx.item(r) for r in glance],
+        "account_groups": cx.by_aspect(shown_in.get("account", [])),
+        "others": others,
+        "people": [cx.person(s.id) for s in brief.profile.stakeholders],
+        "mermaid": relationship_map(brief.profile, list(brief.attendees), cx.values),
+        "cadence": _cadence(cx, shown_in.get("cadence", ())),
+        "competitor_table": _competitor_table(cx),
+        **{name: [cx.item(r) for r in shown_in.get(name, ())] for name in LISTED_SECTIONS},
+        "why": _why(cx, course, recs, glance, shown_in),
+    }
+
+
+def _person_view(cx: _Context, s: Stakeholder) -> dict[str, Any]:
+    values, esc = cx.values, cx.esc
+    facts = cx.brief.evaluation.about("stakeholder", s.id)
+    manager = cx.people.get(s.reports_to or "")
+    return {
+        "id": s.id,
+        "name": esc[s.name],
+        "title": esc[s.title],
+        "department": esc[s.department],
+        "level": values["level"][s.level],
+        "level_short": values["level_short"][s.level],
+        "function": values["function"][s.function],
+        "relationship": values["strength"][s.relationship.strength],
+        "stance": values["stance"][s.relationship.stance],
+        "insider": values["insider"][s.insider],
+        "days_since_contact": facts.get("stakeholder.days_since_contact"),
+        "reports_to": esc[manager.name] if manager else "",
+        "contact_degree": s.contact.degree,
+        "via": esc[cx.people[s.contact.via].name] if s.contact.via in cx.people else "",
+        "attending": s.id in cx.attending,
+    }
+
+
+def _account(cx: _Context, labels: dict[str, Any]) -> dict[str, Any]:
+    account, values, lang = cx.brief.profile.account, cx.values, cx.brief.lang
+    return {
+        "id": account.id,
+        "name": cx.esc[account.name],
+        "industry": values["industry"][account.industry],
+        "ownership": values["ownership"][account.ownership] if account.ownership else "",
+        "stage": values["stage"][account.stage],
+        "position": values["position"][account.position],
+        "tiers": [labels["tiers"][name][lang] for name in cx.brief.tiers],
+    }
+
+
+def _visit(cx: _Context) -> dict[str, Any] | None:
+    visit = cx.brief.profile.visit
+    return {"date": visit.date.isoformat(), "objective": cx.esc[visit.objective]} if visit else None
+
+
+def _people_sections(cx: _Context, shown: list[Recommendation]) -> tuple[list[dict], list[dict]]:
+    """Each attendee with their advice by aspect; and the high-priority advice about people not attending."""
+    about = [r for r in shown if r.stakeholder]
+    attendees = [
+        {**cx.person(sid), "groups": cx.by_aspect([r for r in about if r.stakeholder == sid])}
+        for sid in cx.brief.attendees
+    ]
+    others = [{**cx.person(r.stakeholder), "entries": [cx.item(r)]} for r in about if r.stakeholder not in cx.attending]
+    return attendees, others
+
+
+def _cadence(cx: _Context, shown: list[Recommendation]) -> list[dict[str, Any]]:
+    rows = []
+    for r in shown:
+        if r.stakeholder:
+            row = cx.person(r.stakeholder)
+            contacts = cx.brief.evaluation.about("stakeholder", r.stakeholder).get("stakeholder.contacts_90d", "")
+        else:
+            row, contacts = {"name": "", "days_since_contact": None}, ""
+        rows.append({**row, "contacts_90d": contacts, "text": cx.text(r), "rule": r.rule_id})
+    return rows
+
+
+def _competitor_table(cx: _Context) -> list[dict[str, Any]]:
+    esc, values = cx.esc, cx.values
+    records = cx.brief.evaluation.of_scope("competitor")  # one per competitor, in the profile's order
+    return [
+        {
+            "name": esc[c.name],
+            "offers": esc[c.offers] if c.offers else "-",
+            "strength": values["competitor_strength"][c.strength],
+            "latest_move": esc[c.latest_move] if c.latest_move else "-",
+            "days_since_info": record.values.get("competitor.days_since_info"),
+        }
+        for c, record in zip(cx.brief.profile.competitors, records, strict=True)
+    ]
+
+
+def _why(
+    cx: _Context,
+    course: Course,
+    recs: list[Recommendation],
+    glance: list[Recommendation],
+    shown_in: dict[str, list[Recommendation]],
+) -> list[dict[str, Any]]:
+    """Why this advice: the rules behind what the brief shows, and the derivations they built on,
+    in course order."""
+    lang, sep = cx.brief.lang, cx.L["title_sep"]
+    visible = {r.rule_id for r in glance}.union(r.rule_id for rs in shown_in.values() for r in rs)
+    said = {r.rule_id for r in recs}
+    rows = [
+        (_code_key(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
+        for rule_id, codes in cx.brief.fired
+        if rule_id not in said or rule_id in visible
+    ]
+    rows.sort(key=lambda w: (w[0], w[1]))
+    return [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in rows]
+
+
+def _code_key(code: str) -> tuple:
+    """Course codes in outline order: 2.1.10.a after 2.1.9.a."""
+    return tuple(int(p) if p.isdigit() else p for p in code.split("."))
+
+
+def relationship_map(profile: Profile, attendee_ids: list[str], values: dict[str, Any]) -> str:
+    """A Mermaid graph of the people: levels, reporting lines, insiders and informal ties.
+
+    Node ids are positions, never profile text, and every label is escaped, so no name can
+    change the diagram's structure.
+    """
+    index = {s.id: f"p{i}" for i, s in enumerate(profile.stakeholders)}
+    lines = ["graph TD"]
+    for s in profile.stakeholders:
+        star = " ★" if s.insider != "none" else ""
+        label = f"{mermaid_text(s.name)}{star}<br/>{mermaid_text(s.title)} · {mermaid_text(values['level'][s.level])}"
+        lines.append(f'  {index[s.id]}["{label}"]')
+    for s in profile.stakeholders:
+        if s.reports_to in index:
+            lines.append(f"  {index[s.reports_to]} --> {index[s.id]}")
+    for s in profile.stakeholders:
+        for tie in s.ties:
+            if tie.with_ in index:
+                lines.append(f'  {index[s.id]} -.-|"{mermaid_text(values["tie"][tie.kind])}"| {index[tie.with_]}')
+    insiders = [index[s.id] for s in profile.stakeholders if s.insider != "none"]
+    attending = [index[i] for i in attendee_ids if i in index]
+    lines.append("  classDef insider fill:#e6f4ea,stroke:#137333")
+    lines.append("  classDef attending stroke-width:3px")
+    if insiders:
+        lines.append(f"  class {','.join(insiders)} insider")
+    if attending:
+        lines.append(f"  class {','.join(attending)} attending")
+    return "\n".join(lines)
