@@ -159,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of profiles, rule files or case files")
     p.add_argument("kind", choices=("profile", "rules", "cases"))
 
+    p = sub.add_parser("review", help="the expert panel: does each brief show what a trainer expects?")
+    p.add_argument("panel", type=Path, metavar="DIR", help="profiles, each beside its NAME.expect.yaml")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--lang", choices=LANGS, default="en", help="the language of the briefs judged")
+    with_limits(p)
+    with_sources(p)
+
     p = sub.add_parser("plan", help="show how the rules are compiled into engine shards")
     p.add_argument("--format", choices=("text", "json"), default="text")
     with_sources(p)
@@ -496,6 +503,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from .review import review, table
+
+    advisor = Advisor.load(args.rules, args.templates)
+    summary = review(advisor, args.panel, args.lang, _limits(args))
+    if args.format == "json":
+        print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(table(summary)))
+        print()
+        print(summary.line())
+    return 0 if summary.passes() else 1
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules, args.templates)
     plan = advisor.plan
@@ -533,6 +554,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "docs": cmd_docs,
     "schema": cmd_schema,
     "plan": cmd_plan,
+    "review": cmd_review,
 }
 
 

@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
-from .advise import Recommendation
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .advise import Recommendation, said_once
+from .brief import Brief
 from .rules import PRIORITIES
 
 GLANCE_MAX = 5
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a Markdown brief shows of a brief's recommendations."""
+
+    said: list[Recommendation]  # every recommendation, each text said once as the brief escapes it
+    glance: list[Recommendation]  # "at a glance"
+    shown_in: dict[str, list[Recommendation]]  # the rest it shows, by section, in reading order
+
+    def shown_rules(self) -> set[str]:
+        """The rules whose advice the brief shows (its "why this advice" table lists exactly these)."""
+        return {r.rule_id for r in self.glance}.union(r.rule_id for rs in self.shown_in.values() for r in rs)
+
+
+def choose(brief: Brief, limits: dict, escape: Callable[[str], str]) -> Selection:
+    """What fits the car park: at a glance first, then each section within `limits` (labels.yaml's)."""
+    # A Markdown brief says once what reads the same once escaped (values differing only in spacing).
+    said = said_once(brief.recommendations, escape)
+    glance = at_a_glance(said, set(brief.attendees))
+    # said_once leaves no two recommendations equal, so identity tells them apart.
+    in_glance = {id(r) for r in glance}
+    rest = [r for r in said if id(r) not in in_glance]
+    chosen = select(rest, list(brief.attendees), limits, limits.get("total", len(said)) - len(glance))
+    shown_in: dict[str, list[Recommendation]] = {}
+    for r in rest:
+        if id(r) in chosen:
+            shown_in.setdefault(r.section, []).append(r)
+    return Selection(said, glance, shown_in)
 
 
 def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recommendation]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .advise import Recommendation, said_once
+from .advise import Recommendation
 from .brief import Brief
 from .course import Course
 from .escape import md, mermaid_text
 from .profile import Profile, Stakeholder
-from .selection import at_a_glance, select
+from .selection import Selection, choose
 
 ASPECT_ORDER = ("cares", "approach", "avoid")
 LISTED_SECTIONS = ("penetration", "gaps", "competitors", "checklist", "after_visit")
@@ -70,18 +70,8 @@ class _Context:
 def markdown_view(brief: Brief, labels: dict[str, Any], course: Course, *, version: str, digest: str) -> dict[str, Any]:
     """Everything the brief template shows."""
     cx = _Context(brief, labels[brief.lang])
-    # A Markdown brief says once what reads the same once escaped (values differing only in spacing).
-    recs = said_once(brief.recommendations, cx.esc.__getitem__)
-    glance = at_a_glance(recs, cx.attending)
-    # said_once leaves no two recommendations equal, so identity tells them apart.
-    in_glance = {id(r) for r in glance}
-    rest = [r for r in recs if id(r) not in in_glance]
-    limits = labels.get("limits", {})
-    chosen = select(rest, list(brief.attendees), limits, limits.get("total", len(recs)) - len(glance))
-    shown_in: dict[str, list[Recommendation]] = {}  # the chosen recommendations, by section, in their order
-    for r in rest:
-        if id(r) in chosen:
-            shown_in.setdefault(r.section, []).append(r)
+    shown = choose(brief, labels.get("limits", {}), cx.esc.__getitem__)
+    shown_in = shown.shown_in
     attendees, others = _people_sections(cx, shown_in.get("person", ()))
     return {
         "L": cx.L,
@@ -93,7 +83,7 @@ def markdown_view(brief: Brief, labels: dict[str, Any], course: Course, *, versi
         "account": _account(cx, labels),
         "visit": _visit(cx),
         "attendees": attendees,
-        "glance": [cx.item(r) for r in glance],
+        "glance": [cx.item(r) for r in shown.glance],
         "account_groups": cx.by_aspect(shown_in.get("account", [])),
         "others": others,
         "people": [cx.person(s.id) for s in brief.profile.stakeholders],
@@ -101,7 +91,7 @@ def markdown_view(brief: Brief, labels: dict[str, Any], course: Course, *, versi
         "cadence": _cadence(cx, shown_in.get("cadence", ())),
         "competitor_table": _competitor_table(cx),
         **{name: [cx.item(r) for r in shown_in.get(name, ())] for name in LISTED_SECTIONS},
-        "why": _why(cx, course, recs, glance, shown_in),
+        "why": _why(cx, course, shown),
     }
 
 
@@ -184,18 +174,12 @@ def _competitor_table(cx: _Context) -> list[dict[str, Any]]:
     ]
 
 
-def _why(
-    cx: _Context,
-    course: Course,
-    recs: list[Recommendation],
-    glance: list[Recommendation],
-    shown_in: dict[str, list[Recommendation]],
-) -> list[dict[str, Any]]:
+def _why(cx: _Context, course: Course, shown: Selection) -> list[dict[str, Any]]:
     """Why this advice: the rules behind what the brief shows, and the derivations they built on,
     in course order."""
     lang, sep = cx.brief.lang, cx.L["title_sep"]
-    visible = {r.rule_id for r in glance}.union(r.rule_id for rs in shown_in.values() for r in rs)
-    said = {r.rule_id for r in recs}
+    visible = shown.shown_rules()
+    said = {r.rule_id for r in shown.said}
     rows = [
         (_code_key(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
         for rule_id, codes in cx.brief.fired
