@@ -46,7 +46,6 @@ class Advisor:
         self.base, self.plan, self.templates, self.course = base, plan, templates, course
         self.policy, self.digest = policy, digest
         self.sayings: dict[str, Sayings] = {lang: sayings(base, lang) for lang in LANGS}
-        self._sources = {r.id: tuple(r.rule.source) for r in base.rules}  # every brief's "why this advice"
         self._local = threading.local()
 
     @classmethod
@@ -88,10 +87,7 @@ class Advisor:
             raise ValueError(f"lang must be one of {LANGS}")
         derived_account = evaluation.outcome.derived.get("account", {})
         tiers = tuple(name for name in self.templates.labels.get("tiers", {}) if derived_account.get(name))
-        fired = tuple(
-            (rule_id, self._sources[rule_id]) for rule_id in sorted({f.rule_id for f in evaluation.outcome.firings})
-        )
-        return Brief(evaluation, lang, self.recommendations(evaluation, lang), tiers, fired)
+        return Brief(evaluation, lang, self.recommendations(evaluation, lang), tiers)
 
     def brief(
         self,

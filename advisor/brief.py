@@ -59,7 +59,6 @@ class Brief:
     lang: str
     recommendations: list[Recommendation]
     tiers: tuple[str, ...]  # the account's value tiers, by name, in labels.yaml's order
-    fired: tuple[tuple[str, tuple[str, ...]], ...]  # every rule that fired (advice or derivation) and its codes
 
     @property
     def profile(self) -> Profile:

@@ -175,17 +175,16 @@ def _competitor_table(cx: _Context) -> list[dict[str, Any]]:
 
 
 def _why(cx: _Context, course: Course, shown: Selection) -> list[dict[str, Any]]:
-    """Why this advice: the rules behind what the brief shows, and the derivations they built on,
-    in course order."""
+    """Why this advice: exactly the rules whose advice the brief shows, with the course items they
+    cite, in course order. (Derivations that only set a fact show nothing, so they are not listed:
+    what a rep reads and what the expert panel counts as shown are the same.)"""
     lang, sep = cx.brief.lang, cx.L["title_sep"]
-    visible = shown.shown_rules()
-    said = {r.rule_id for r in shown.said}
-    rows = [
+    sources = {r.rule_id: r.source for r in shown.glance}
+    sources.update((r.rule_id, r.source) for rs in shown.shown_in.values() for r in rs)
+    rows = sorted(
         (_code_key(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
-        for rule_id, codes in cx.brief.fired
-        if rule_id not in said or rule_id in visible
-    ]
-    rows.sort(key=lambda w: (w[0], w[1]))
+        for rule_id, codes in sources.items()
+    )
     return [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in rows]
 
 

@@ -60,3 +60,27 @@ def test_course_briefs_stay_short_enough_to_read_in_the_car_park(advisor, path):
     zh = _reading(advisor.brief(profile, lang="zh", today=today))
     assert len(en.split()) <= MAX_WORDS_EN
     assert len(re.sub(r"\s", "", zh)) <= MAX_CHARS_ZH
+
+
+def _leaf_items(node: dict) -> list[dict]:
+    for key in ("units", "sections", "topics"):
+        if key in node:
+            return [item for child in node[key] for item in _leaf_items(child)]
+    return node.get("items", [])
+
+
+def test_course_every_item_has_exactly_a_code_and_both_titles():
+    """An unquoted comma in a flow mapping cuts a title and makes the rest a key: caught here."""
+    from advisor.yamlio import load_file
+
+    items = _leaf_items(load_file(ROOT / "advisor" / "data" / "course.yaml").data)
+    assert len(items) == 104
+    for item in items:
+        assert set(item) == {"code", "zh", "en"}, item
+        assert all(isinstance(item[k], str) and item[k].strip() for k in ("code", "zh", "en")), item
+    assert len({item["code"] for item in items}) == 104
+
+
+def test_course_titles_cut_by_a_comma_are_whole(advisor):
+    assert advisor.course.title("1.3.2.c", "en") == "More personal, emotional care"
+    assert advisor.course.title("3.1.6.b", "en").endswith("a service incident, a holiday or anniversary)")
