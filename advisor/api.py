@@ -12,9 +12,8 @@ from pathlib import Path
 from . import __version__
 from .advise import Recommendation, Sayings, recommend, sayings
 from .canonical import canonical
-from .compiler import Plan, compile_rules
 from .course import Course, load_course
-from .engine import Engine, Outcome
+from .engine import Engine, Outcome, Plan, compile_rules
 from .facts import Record, derive
 from .policy import Policy, load_policy
 from .portfolio import Position

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from . import __version__
 from .api import FORMATS, Advisor, shipped
-from .errors import AdvisorError, EngineError, Problem
-from .facts import SCOPE_MEANING, SCOPES, Catalogue
+from .errors import AdvisorError, Failure, Problem
+from .facts import Catalogue
 from .files import write_atomically
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .profile import load_profile
-from .render import LANGS
+from .vocabulary import LANGS, SCOPE_MEANING, SCOPES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -170,13 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
     try:
         return handler(args)
-    except AdvisorError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    except Failure as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
         return exc.exit_code
-    except EngineError as exc:
-        print(f"advisor: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -232,8 +229,8 @@ def watch_brief(args: argparse.Namespace) -> int:
                     for problem in exc.problems:
                         print(problem, file=sys.stderr)
                     print(f"[{stamp}] fix the problem above; watching for changes", file=sys.stderr)
-                except EngineError as exc:
-                    print(f"advisor: error: {exc}", file=sys.stderr)
+                except Failure as exc:
+                    print(*exc.lines(), sep="\n", file=sys.stderr)
                 renders += 1
                 if args.watch_limit and renders >= args.watch_limit:
                     return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from . import conditions as c
 from .api import Advisor, Evaluation
-from .compiler import ordered
+from .engine.compiler import ordered
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,12 @@ from .advise import Recommendation
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput
 from .profile import Profile
-from .rules import PRIORITIES
 from .templating import Sandbox, environment
+from .vocabulary import LANGS, PRIORITIES
 from .yamlio import load_file
 
 BRIEF_TEMPLATE = "brief.md.j2"
 LABELS_FILE = "labels.yaml"
-LANGS = ("en", "zh")
 GLANCE_MAX = 5
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!~])")

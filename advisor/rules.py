@@ -51,8 +51,9 @@ class _Model(BaseModel):
 
 
 class _ConditionForm(_Model):
-    """One node of `when:`: all/any/not of conditions, or a test of one fact (the operators, one
-    field each, come from the vocabulary: see Condition below)."""
+    """One node of `when:`: all/any/not of conditions, or a test of one fact."""
+
+    # The operators (one field each) come from the vocabulary: see Condition below.
 
     all: list[Condition] | None = None
     any: list[Condition] | None = None

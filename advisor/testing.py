@@ -158,7 +158,7 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
 def _difference(advisor: Advisor, evaluation, rule_id: str, who: str, *, fired: bool) -> str:
     """The facts that made the difference: what matched (it fired) or the first test that failed."""
     from . import conditions as c
-    from .compiler import ordered
+    from .engine.compiler import ordered
 
     loaded = advisor.base.by_id()[rule_id]
     node = ordered(loaded.condition, advisor.base.catalogue)

@@ -19,11 +19,15 @@ import durable_rules_engine
 import pytest
 import yaml
 
-import advisor.engine as engine_module
+import advisor.engine.wire as wire
 from advisor.canonical import canonical
-from advisor.compiler import END_MARKER, compile_rules, engine_fact, fact_projection, key_sources
 from advisor.course import load_course
-from advisor.engine import Engine, _fnv1a, _MessageIds, _property_names
+from advisor.engine import Engine
+from advisor.engine.compiler import compile_rules
+from advisor.engine.wire import END_MARKER, engine_fact, fact_projection, key_sources, ruleset, shard_keys
+from advisor.engine.wire import MessageIds as _MessageIds
+from advisor.engine.wire import fnv1a as _fnv1a
+from advisor.engine.wire import property_names as _property_names
 from advisor.errors import EngineError
 from advisor.facts import Record, derive
 from advisor.profile import load_profile, parse_profile
@@ -71,7 +75,7 @@ class _HostReference:
         self.names = {}
         for shard in plan.shards:
             name = f"ref{id(self)}_{shard.name}"
-            rules = shard.definition()
+            rules = ruleset(shard)
             ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
             for rule_name, body in rules.items():
                 body["run"] = self._action(ids.get(rule_name))
@@ -95,7 +99,7 @@ class _HostReference:
                 members = [r for r in records if r.scope == shard.scope]
                 if not members:
                     continue
-                projection = fact_projection(shard.keys, self.sources, self.derived_names)
+                projection = fact_projection(shard_keys(shard), self.sources, self.derived_names)
                 self.count += 1
                 sid = f"s{self.count}"
                 self.sink = []
@@ -193,7 +197,7 @@ def test_engine_direct_sessions_where_only_the_sentinel_fires_are_deleted_safely
     rules_in(tmp_path, STAKEHOLDER_RULES.replace("equals: middle", "equals: senior").replace("gt: 100", "gt: 100000"))
     result = run_python(f"""
         from pathlib import Path
-        from advisor.compiler import compile_rules
+        from advisor.engine.compiler import compile_rules
         from advisor.course import load_course
         from advisor.engine import Engine
         from advisor.facts import Record
@@ -309,7 +313,7 @@ def test_c_core_assert_facts_stores_all_and_reports_one_unhandled_as_code_1(c_ru
         ("first", 3),
         ("second", 1),
     ]
-    durable_rules_engine.delete_state(c_ruleset, engine_module.SESSION)  # facts without sid: session "0"
+    durable_rules_engine.delete_state(c_ruleset, wire.SESSION)  # facts without sid: session "0"
 
 
 def test_c_core_stops_a_batch_silently_at_a_record_it_cannot_read(c_ruleset):

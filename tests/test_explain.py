@@ -7,7 +7,7 @@ import datetime as dt
 
 from advisor import conditions as c
 from advisor.cli import main
-from advisor.compiler import ordered
+from advisor.engine.compiler import ordered
 from advisor.profile import load_profile, parse_profile
 from advisor.testing import case_files, load_cases, overlay
 from advisor.yamlio import Located, load_file
