@@ -336,8 +336,9 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .lint import rules_without_cases
-    from .testing import case_files, run_file
+    from .workbench.cases import case_files
+    from .workbench.lint import rules_without_cases
+    from .workbench.testing import run_file
 
     folders = args.rules_dirs or [args.rules or shipped("rules")]
     results = []
@@ -367,7 +368,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from .lint import lint
+    from .workbench.lint import lint
     from .yamlio import load_file
 
     labels = load_file((args.templates or shipped("templates")) / "labels.yaml").data
@@ -398,7 +399,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain
+    from .workbench.explain import explain
 
     profile = load_profile(args.profile, _limits(args))
     advisor = Advisor.load(args.rules, args.templates)
@@ -428,7 +429,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .coverage import measure
+    from .workbench.coverage import measure
 
     rules_dir = args.rules or shipped("rules")
     advisor = Advisor.load(rules_dir)
@@ -478,7 +479,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .docs import write_docs
+    from .workbench.docs import write_docs
 
     rules_dir = args.rules or shipped("rules")
     written = write_docs(Advisor.load(rules_dir, args.templates), rules_dir, args.output)
@@ -487,7 +488,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import schema_text
+    from .workbench.schema import schema_text
 
     sys.stdout.write(schema_text(args.kind))
     return 0

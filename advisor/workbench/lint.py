@@ -7,12 +7,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from . import conditions as c
-from .course import load_course
-from .engine.compiler import FANOUT_BUDGET, compile_rules
-from .errors import AdvisorError, Problem
-from .facts import Catalogue, FactSpec
-from .rules import LoadedRule, RuleBase, load_rules
+from .. import conditions as c
+from ..course import load_course
+from ..engine.compiler import FANOUT_BUDGET, compile_rules
+from ..errors import AdvisorError, Problem
+from ..facts import Catalogue, FactSpec
+from ..rules import LoadedRule, RuleBase, load_rules
+from .cases import case_expectations
 
 
 def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
@@ -30,7 +31,9 @@ def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
                 problems.append(r.problem(f"these conditions can never all be true: {clash}", at="when"))
     problems += unused_derivations(base, tier_labels)
     problems += duplicated_advice(base)
-    problems += rules_without_cases(base, rules_dir)
+    fires, quiet, unreadable = case_expectations(rules_dir)
+    problems += unreadable
+    problems += _without_cases(base, fires, quiet)
     for shard in plan.shards:
         if shard.fanout > 0.9 * FANOUT_BUDGET and len(shard.rule_ids) == 1:
             r = base.by_id()[shard.rule_ids[0]]
@@ -134,9 +137,12 @@ def duplicated_advice(base: RuleBase) -> list[Problem]:
 
 
 def rules_without_cases(base: RuleBase, rules_dir: Path) -> list[Problem]:
-    from .testing import case_expectations
+    """A warning for each rule with no case where it fires, or none where it stays quiet."""
+    fires, quiet, _ = case_expectations(rules_dir)  # an unreadable case file is reported where it is run
+    return _without_cases(base, fires, quiet)
 
-    fires, quiet = case_expectations(rules_dir)
+
+def _without_cases(base: RuleBase, fires: set[str], quiet: set[str]) -> list[Problem]:
     problems = []
     for r in base.rules:
         missing = [w for w, have in (("fires", r.id in fires), ("stays quiet", r.id in quiet)) if not have]
