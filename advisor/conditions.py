@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .vocabulary import OPERATORS
+from .vocabulary import OPERATORS, UNKNOWN_VALUE
 
 
 @dataclass(frozen=True)
@@ -116,14 +116,18 @@ def why_not(node: Node, values: dict[str, Any]) -> str | None:
     actual = values.get(node.fact)
     if leaf_holds(node, actual):
         return None
-    return f"{describe(node)}, but it is {'unknown' if actual is None else _show(actual)}"
+    return f"{describe(node)}, but it is {UNKNOWN_VALUE['en'] if actual is None else _show(actual)}"
 
 
 def matched(node: Node, values: dict[str, Any]) -> list[str]:
     """The tests that held, with the values they matched (for a rule that fired)."""
     if isinstance(node, Leaf):
         actual = values.get(node.fact)
-        return [f"{node.fact} = {'unknown' if actual is None else _show(actual)}"] if leaf_holds(node, actual) else []
+        return (
+            [f"{node.fact} = {UNKNOWN_VALUE['en'] if actual is None else _show(actual)}"]
+            if leaf_holds(node, actual)
+            else []
+        )
     if isinstance(node, All):
         return [m for item in node.items for m in matched(item, values)]
     for item in node.items:  # the first alternative that held

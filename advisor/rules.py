@@ -238,7 +238,12 @@ def split_say(text: str) -> tuple[str, ...]:
 
 
 def fill_parts(parts: tuple[str, ...], values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
-    """`fill` for a text already split by `split_say` (what a caller filling the same text many times keeps)."""
+    """Substitute {fact.name} placeholders of a text split by `split_say`, by plain lookup.
+
+    Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
+    value for the output format (Markdown), so profile text cannot change the brief's structure.
+    An unknown value shows as "?".
+    """
     if len(parts) == 1:
         return parts[0]
     out = list(parts)
@@ -253,16 +258,6 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, Any], quote: Callable[[
                 value = int(value)
             out[i] = quote(str(value))
     return "".join(out)
-
-
-def fill(text: str, values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
-    """Substitute {fact.name} placeholders by plain lookup; `{{` and `}}` are literal braces.
-
-    Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
-    value for the output format (Markdown), so profile text cannot change the brief's structure.
-    An unknown value shows as "?".
-    """
-    return fill_parts(split_say(text), values, quote)
 
 
 class _Checker:

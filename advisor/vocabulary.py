@@ -43,6 +43,9 @@ Aspect = Literal[ASPECTS]  # type: ignore[valid-type]
 PRIORITIES: tuple[str, ...] = ("high", "medium", "low")  # in the order a brief lists them
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 
+# How explain and docs write the value of a fact the profile leaves unknown.
+UNKNOWN_VALUE: dict[str, str] = {"en": "unknown", "zh": "未知"}
+
 # The value a YAML operator takes.
 Scalar = StrictBool | StrictInt | StrictFloat | str
 Number = StrictInt | StrictFloat

@@ -165,7 +165,6 @@ class Engine:
         if problem:
             raise EngineError(problem)
         self.plan = plan
-        self.catalogue = catalogue
         self._on_fire = on_fire
         self._thread = threading.get_ident()
         self.message_ids = MessageIds()  # message ids for records, by position in a shard

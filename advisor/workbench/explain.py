@@ -62,7 +62,7 @@ def explain(advisor: Advisor, evaluation: Evaluation, rule_ids: set[str] | None 
     fired: dict[str, list[str]] = {}
     for f in evaluation.outcome.firings:
         fired.setdefault(f.rule_id, []).append(f.record_id)
-    labels = {r.id: _label(r, evaluation) for r in evaluation.records}
+    labels = {r.id: _label(r) for r in evaluation.records}
     out = []
     for loaded in advisor.base.rules:
         if rule_ids is not None and loaded.id not in rule_ids:
@@ -76,7 +76,7 @@ def explain(advisor: Advisor, evaluation: Evaluation, rule_ids: set[str] | None 
     return out
 
 
-def _label(record, evaluation: Evaluation) -> str:
+def _label(record: Record) -> str:
     if record.scope == "stakeholder":
         return f"{record.values.get('stakeholder.name')} ({record.subject})"
     if record.scope == "tie":
