@@ -170,7 +170,7 @@ def _random_condition(rng: random.Random, catalogue, scope: str, depth: int = 0)
             return {"fact": spec.name, op: rng.sample(list(spec.values), rng.randint(1, len(spec.values)))}
         return {"fact": spec.name, op: rng.choice(spec.values)}
     if spec.type == "set":
-        return {"fact": spec.name, "contains": rng.choice(spec.values)}
+        return {"fact": spec.name, rng.choice(["contains", "not_contains"]): rng.choice(spec.values)}
     if spec.type == "bool":
         return {"fact": spec.name, "equals": rng.random() < 0.5}
     op = rng.choice(["lt", "lte", "gt", "gte"] + (["equals", "not_equals"] if spec.type == "int" else []))
