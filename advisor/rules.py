@@ -99,17 +99,26 @@ Condition = create_model(
 )
 
 
-class Say(_Model):
-    # minLength stays in the JSON Schema for editors; the validator words the error for trainers.
-    en: Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})]
-    zh: Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})]
-
-    @field_validator("en", "zh")
+class _SayForm(_Model):
+    @field_validator(*LANGS, check_fields=False)
     @classmethod
     def _not_blank(cls, text: str) -> str:
         if not text:
-            raise ValueError("the advice is empty; write it in both en and zh")
+            raise ValueError(f"the advice is empty; write it in {_IN_EVERY_LANG}")
         return text
+
+
+_IN_EVERY_LANG = "both " + " and ".join(LANGS) if len(LANGS) == 2 else one_of(LANGS)
+# The advice in every language (one field each). minLength stays in the JSON Schema for editors;
+# the validator words the error for trainers.
+Say = create_model(
+    "Say",
+    __base__=_SayForm,
+    **{
+        lang: (Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})], ...)
+        for lang in LANGS
+    },
+)
 
 
 class Rule(_Model):

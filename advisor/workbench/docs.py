@@ -14,6 +14,7 @@ from ..api import Advisor
 from ..conditions import plain
 from ..files import write_atomically
 from ..render import md
+from ..vocabulary import LANGS
 from .cases import case_files, load_cases
 
 
@@ -70,8 +71,7 @@ def write_docs(advisor: Advisor, rules_dir: Path, out: Path) -> list[Path]:
                         if rule.say:
                             lines.append(f"  - Says ({rule.section}, {rule.aspect}, {rule.priority} priority):")
                             # Rule text is the trainers' own Markdown: shown as written.
-                            lines.append(f"    - en: {rule.say.en}")
-                            lines.append(f"    - zh: {rule.say.zh}")
+                            lines += [f"    - {lang}: {getattr(rule.say, lang)}" for lang in LANGS]
                         if rule.note:
                             lines.append(f"  - Note: {rule.note}")
                         shown = cases.get(rule.id, {"fires": [], "quiet": []})
