@@ -24,10 +24,17 @@ from advisor.canonical import canonical
 from advisor.course import load_course
 from advisor.engine import Engine
 from advisor.engine.compiler import compile_rules
-from advisor.engine.wire import END_MARKER, engine_fact, fact_projection, key_sources, ruleset, shard_keys
-from advisor.engine.wire import MessageIds as _MessageIds
-from advisor.engine.wire import fnv1a as _fnv1a
-from advisor.engine.wire import property_names as _property_names
+from advisor.engine.wire import (
+    END_MARKER,
+    MessageIds,
+    engine_fact,
+    fact_projection,
+    fnv1a,
+    key_sources,
+    property_names,
+    ruleset,
+    shard_keys,
+)
 from advisor.errors import EngineError
 from advisor.facts import Record, derive
 from advisor.profile import load_profile, parse_profile
@@ -326,24 +333,24 @@ def test_c_core_stops_a_batch_silently_at_a_record_it_cannot_read(c_ruleset):
 
 def test_c_core_confuses_ids_with_the_same_hash_and_the_engine_never_sends_two(c_ruleset):
     a, b = 40189, 797186  # found by search: the same 32-bit FNV-1a hash
-    assert _fnv1a(str(a)) == _fnv1a(str(b))
+    assert fnv1a(str(a)) == fnv1a(str(b))
     assert durable_rules_engine.assert_fact(c_ruleset, json.dumps({"id": a, "t": "s", "x": 7}))[0] == 0
     observed, session = durable_rules_engine.assert_fact(c_ruleset, json.dumps({"id": b, "t": "s", "x": 7}))
     assert observed == 2  # "already observed": durable would drop this record without a word
     drain(c_ruleset, session)
     durable_rules_engine.delete_state(c_ruleset, "0")
-    ids = _MessageIds()
-    ids._taken.add(_fnv1a("3"))  # as if 3 collided with an id taken before
+    ids = MessageIds()
+    ids._taken.add(fnv1a("3"))  # as if 3 collided with an id taken before
     assert ids.first(5) == [0, 1, 2, 4, 5]
     assert ids.position == {"0": 0, "1": 1, "2": 2, "4": 3, "5": 4}
-    hashes = {_fnv1a(str(i)) for i in ids.first(20_000)} | {_fnv1a(x) for x in ("b", "e", "sid-0")}
+    hashes = {fnv1a(str(i)) for i in ids.first(20_000)} | {fnv1a(x) for x in ("b", "e", "sid-0")}
     assert len(hashes) == 20_003
 
 
 def test_engine_direct_property_names_are_short_and_never_share_a_hash():
     keys = [f"stakeholder__fact_{i}" for i in range(800)]
-    names = _property_names(keys)
+    names = property_names(keys)
     assert names[keys[0]] == "a" and all(len(n) <= 3 for n in names.values())
     assert "t" not in names.values() and "id" not in names.values()
-    hashes = {_fnv1a(n) for n in names.values()} | {_fnv1a(x) for x in ("id", "sid", "t")}
+    hashes = {fnv1a(n) for n in names.values()} | {fnv1a(x) for x in ("id", "sid", "t")}
     assert len(hashes) == len(keys) + 3

@@ -1,5 +1,7 @@
-"""The only durable-rules adapter: register a compiled plan, evaluate records, clean up, surface errors.
+"""The engine's hot path: register a compiled plan, evaluate records, clean up, raise one-line errors.
 
+This is the one module that imports durable-rules' C core; wire.py writes what it sends and reads,
+and diagnostics.py works out what to say when something fails (probing the core through Engine).
 It drives durable-rules' C core (`durable_rules_engine`) directly. durable's Python layer (Host,
 Ruleset, Closure, Promise) costs about 80 µs per firing: a Closure with a clock reading, a Promise,
 and a JSON round-trip of the session state per action. Our actions only record (rule, record), so
