@@ -8,7 +8,8 @@ from typing import Any
 
 from .engine import Firing
 from .facts import Record
-from .rules import PRIORITIES, RuleBase, fill_parts, split_say
+from .rules import RuleBase, fill_parts, split_say
+from .vocabulary import PRIORITIES
 
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 

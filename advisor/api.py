@@ -12,9 +12,8 @@ from . import __version__
 from .advise import Recommendation, Sayings, recommend, sayings
 from .brief import Brief, Evaluation
 from .canonical import canonical
-from .compiler import Plan, compile_rules
 from .course import Course, load_course
-from .engine import Engine
+from .engine import Engine, Plan, compile_rules
 from .facts import derive
 from .policy import Policy, load_policy
 from .portfolio import Position

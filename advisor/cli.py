@@ -17,12 +17,12 @@ from pathlib import Path
 
 from . import __version__
 from .api import FORMATS, Advisor, shipped
-from .errors import AdvisorError, EngineError, Problem
-from .facts import SCOPE_MEANING, SCOPES, Catalogue
+from .errors import AdvisorError, Failure, Problem
+from .facts import Catalogue
 from .files import write_atomically
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .profile import load_profile
-from .render import LANGS
+from .vocabulary import LANGS, SCOPE_MEANING, SCOPES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -177,13 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
     try:
         return handler(args)
-    except AdvisorError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    except Failure as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
         return exc.exit_code
-    except EngineError as exc:
-        print(f"advisor: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -239,8 +236,8 @@ def watch_brief(args: argparse.Namespace) -> int:
                     for problem in exc.problems:
                         print(problem, file=sys.stderr)
                     print(f"[{stamp}] fix the problem above; watching for changes", file=sys.stderr)
-                except EngineError as exc:
-                    print(f"advisor: error: {exc}", file=sys.stderr)
+                except Failure as exc:
+                    print(*exc.lines(), sep="\n", file=sys.stderr)
                 renders += 1
                 if args.watch_limit and renders >= args.watch_limit:
                     return 0
@@ -346,8 +343,9 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .lint import rules_without_cases
-    from .testing import case_files, run_file
+    from .workbench.cases import case_files
+    from .workbench.lint import rules_without_cases
+    from .workbench.testing import run_file
 
     folders = args.rules_dirs or [args.rules or shipped("rules")]
     results = []
@@ -377,7 +375,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from .lint import lint
+    from .workbench.lint import lint
     from .yamlio import load_file
 
     labels = load_file((args.templates or shipped("templates")) / "labels.yaml").data
@@ -408,7 +406,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain
+    from .workbench.explain import explain
 
     profile = load_profile(args.profile, _limits(args))
     advisor = Advisor.load(args.rules, args.templates)
@@ -438,7 +436,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from .coverage import measure
+    from .workbench.coverage import measure
 
     rules_dir = args.rules or shipped("rules")
     advisor = Advisor.load(rules_dir)
@@ -488,7 +486,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .docs import write_docs
+    from .workbench.docs import write_docs
 
     rules_dir = args.rules or shipped("rules")
     written = write_docs(Advisor.load(rules_dir, args.templates), rules_dir, args.output)
@@ -497,14 +495,14 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schema import schema_text
+    from .workbench.schema import schema_text
 
     sys.stdout.write(schema_text(args.kind))
     return 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from .review import review, table
+    from .workbench.review import review, table
 
     advisor = Advisor.load(args.rules, args.templates)
     summary = review(advisor, args.panel, args.lang, _limits(args))

@@ -12,15 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Leaf operators and their negations under the "unknown is never true" reading.
-NEGATE = {
-    "eq": "neq", "neq": "eq",
-    "in": "nin", "nin": "in",
-    "lt": "gte", "gte": "lt",
-    "gt": "lte", "lte": "gt",
-    "known": "unknown", "unknown": "known",
-    "has": "lacks", "lacks": "has",
-}  # fmt: skip
+from .vocabulary import OPERATORS, UNKNOWN_VALUE
 
 
 @dataclass(frozen=True)
@@ -46,7 +38,7 @@ Node = Leaf | All | Any_
 def negate(node: Node) -> Node:
     """not(node), pushed down to the leaves (De Morgan), keeping unknown facts false."""
     if isinstance(node, Leaf):
-        return Leaf(node.fact, NEGATE[node.op], node.value)
+        return Leaf(node.fact, OPERATORS[node.op].negation, node.value)
     if isinstance(node, All):
         return Any_(tuple(negate(n) for n in node.items))
     return All(tuple(negate(n) for n in node.items))
@@ -62,38 +54,11 @@ def holds(node: Node, values: dict[str, Any]) -> bool:
 
 
 def leaf_holds(leaf: Leaf, value: Any) -> bool:
-    if leaf.op == "known":
-        return value is not None
-    if leaf.op == "unknown":
-        return value is None
-    if value is None:
+    """One test against one value (None: the fact is unknown, and only presence tests can hold)."""
+    op = OPERATORS[leaf.op]
+    if value is None and not op.presence:
         return False
-    op, want = leaf.op, leaf.value
-    if op == "eq":
-        return value == want and type(value) is type(want) or (_num(value) and _num(want) and value == want)
-    if op == "neq":
-        return not leaf_holds(Leaf(leaf.fact, "eq", want), value)
-    if op == "in":
-        return value in want
-    if op == "nin":
-        return value not in want
-    if op == "has":
-        return want in value
-    if op == "lacks":
-        return want not in value
-    if op == "lt":
-        return value < want
-    if op == "lte":
-        return value <= want
-    if op == "gt":
-        return value > want
-    if op == "gte":
-        return value >= want
-    raise ValueError(f"unknown operator {op}")
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    return op.holds(value, leaf.value)
 
 
 def facts_used(node: Node) -> set[str]:
@@ -114,18 +79,14 @@ def paths(node: Node) -> int:
     return sum(paths(n) for n in node.items)
 
 
-OP_WORDS = {
-    "eq": "equals", "neq": "differs from", "in": "is one of", "nin": "is none of", "lt": "<", "lte": "<=",
-    "gt": ">", "gte": ">=", "known": "is known", "unknown": "is unknown", "has": "contains", "lacks": "does not contain",
-}  # fmt: skip
-
-
-def describe(leaf: Leaf) -> str:
+def describe(leaf: Leaf, lang: str = "en") -> str:
     """A leaf in plain words: 'account.industry is one of party, government'."""
-    if leaf.op in ("known", "unknown"):
-        return f"{leaf.fact} {OP_WORDS[leaf.op]}"
+    op = OPERATORS[leaf.op]
+    words = op.words[lang]
+    if op.presence:
+        return f"{leaf.fact} {words}"
     value = ", ".join(map(_show, leaf.value)) if isinstance(leaf.value, tuple) else _show(leaf.value)
-    return f"{leaf.fact} {OP_WORDS[leaf.op]} {value}"
+    return f"{leaf.fact} {words} {value}"
 
 
 def _show(value: Any) -> str:
@@ -155,14 +116,18 @@ def why_not(node: Node, values: dict[str, Any]) -> str | None:
     actual = values.get(node.fact)
     if leaf_holds(node, actual):
         return None
-    return f"{describe(node)}, but it is {'unknown' if actual is None else _show(actual)}"
+    return f"{describe(node)}, but it is {UNKNOWN_VALUE['en'] if actual is None else _show(actual)}"
 
 
 def matched(node: Node, values: dict[str, Any]) -> list[str]:
     """The tests that held, with the values they matched (for a rule that fired)."""
     if isinstance(node, Leaf):
         actual = values.get(node.fact)
-        return [f"{node.fact} = {'unknown' if actual is None else _show(actual)}"] if leaf_holds(node, actual) else []
+        return (
+            [f"{node.fact} = {UNKNOWN_VALUE['en'] if actual is None else _show(actual)}"]
+            if leaf_holds(node, actual)
+            else []
+        )
     if isinstance(node, All):
         return [m for item in node.items for m in matched(item, values)]
     for item in node.items:  # the first alternative that held
@@ -171,10 +136,10 @@ def matched(node: Node, values: dict[str, Any]) -> list[str]:
     return []
 
 
-def plain(node: Node) -> str:
+def plain(node: Node, lang: str = "en") -> str:
     """A whole condition in words, for the rule catalogue."""
     if isinstance(node, Leaf):
-        return describe(node)
-    joiner = " and " if isinstance(node, All) else " or "
-    inner = joiner.join(plain(n) if isinstance(n, Leaf) else f"({plain(n)})" for n in node.items)
+        return describe(node, lang)
+    joiner = {"en": (" and ", " or "), "zh": (" 且 ", " 或 ")}[lang][isinstance(node, Any_)]
+    inner = joiner.join(plain(n, lang) if isinstance(n, Leaf) else f"({plain(n, lang)})" for n in node.items)
     return inner

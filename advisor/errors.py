@@ -1,4 +1,4 @@
-"""Problems users see (`path:line:col: level: message [rule-id]`) and the one error type that carries them."""
+"""Problems users see (`path:line:col: level: message [rule-id]`) and the error hierarchy the CLI prints from."""
 
 from __future__ import annotations
 
@@ -23,7 +23,17 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {self.level}: {self.message}{suffix}"
 
 
-class AdvisorError(Exception):
+class Failure(Exception):
+    """The one base of every error the CLI prints without a traceback: `lines()` is what it prints,
+    `exit_code` what it returns."""
+
+    exit_code = 1
+
+    def lines(self) -> list[str]:
+        return [f"advisor: error: {self}"]
+
+
+class AdvisorError(Failure):
     """Raised with every problem found at once; the CLI prints them without a traceback.
 
     `exit_code` follows the CLI contract: 1 for problems in the user's files, 2 for unreadable input.
@@ -37,6 +47,9 @@ class AdvisorError(Exception):
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
 
 class UnreadableInput(AdvisorError):
     """A file that cannot be read or parsed at all (missing, not UTF-8, not YAML)."""
@@ -44,7 +57,7 @@ class UnreadableInput(AdvisorError):
     exit_code = 2
 
 
-class EngineError(Exception):
+class EngineError(Failure):
     """durable-rules failed in a way our compiler should have prevented; names the rules involved."""
 
 

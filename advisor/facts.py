@@ -10,21 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, get_args
 
 from . import profile as p
 from .policy import Policy, breaches, is_public_sector
 from .portfolio import Position
-
-SCOPES = ("account", "stakeholder", "tie", "competitor", "event")
-SCOPE_MEANING = {
-    "account": "once per profile",
-    "stakeholder": "once per person under stakeholders",
-    "tie": "once per informal tie between two stakeholders",
-    "competitor": "once per competitor",
-    "event": "once per dated event",
-}
 
 # Interaction kinds that count as a form of care (3.2.1), as opposed to routine business contact.
 CARE_KINDS = ("visit", "care", "event", "service", "training", "gift", "meal")
@@ -57,7 +48,7 @@ def _v(literal: Any) -> tuple[str, ...]:
 
 LEVELS = _v(p.Level)
 FUNCTIONS = _v(p.Function)
-INDUSTRY_GROUP_VALUES = ("government", "institution", "enterprise", "finance")
+INDUSTRY_GROUP_VALUES = tuple(dict.fromkeys(p.INDUSTRY_GROUPS.values()))  # in the order profile.py declares them
 
 _BASE: tuple[FactSpec, ...] = (
     # --- the account (every scope's record carries these too) ---
@@ -268,7 +259,6 @@ class Record:
     scope: str
     values: dict[str, Any]
     subject: str | None = None  # the stakeholder the record is about, for per-person sections
-    account_keys: tuple[str, ...] = field(default=())
 
 
 def _days(today: dt.date, then: dt.date | None) -> int | None:

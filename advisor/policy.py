@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +16,7 @@ from .modelio import validate
 from .yamlio import load_file
 
 POLICY_FILE = "policy.yaml"
-Kind = Literal["visit", "call", "message", "meeting", "care", "event", "service", "training", "gift", "meal", "other"]
+Kind = p.InteractionKind
 
 
 class _Model(BaseModel):

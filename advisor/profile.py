@@ -46,8 +46,8 @@ EventKind = Literal[
 INDUSTRY_GROUPS: dict[str, str] = {
     "party": "government", "government": "government", "military": "government",
     "science": "institution", "education": "institution", "culture": "institution", "health": "institution",
-    "finance": "finance", "insurance": "finance",
     "enterprise": "enterprise",
+    "finance": "finance", "insurance": "finance",
 }  # fmt: skip
 
 

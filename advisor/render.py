@@ -15,11 +15,11 @@ from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput
 from .escape import md
 from .templating import Sandbox, environment
+from .vocabulary import LANGS
 from .yamlio import load_file
 
 BRIEF_TEMPLATE = "brief.md.j2"
 LABELS_FILE = "labels.yaml"
-LANGS = ("en", "zh")
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -28,28 +26,23 @@ from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of
 from .facts import Catalogue, FactSpec
 from .modelio import validate
 from .policy import POLICY_FILE
+from .vocabulary import (
+    LANGS,
+    OPERATORS,
+    SECTIONS,
+    YAML_OPERATORS,
+    Aspect,
+    Priority,
+    Scope,
+    Section,
+    operators_for,
+    yaml_field,
+)
 from .yamlio import Located, load_file
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
-Scalar = StrictBool | StrictInt | StrictFloat | str
-Section = Literal["account", "person", "penetration", "gaps", "cadence", "competitors", "checklist", "after_visit"]
-SECTIONS: tuple[str, ...] = Section.__args__  # type: ignore[attr-defined]
-PRIORITIES = ("high", "medium", "low")
-ASPECTS = ("cares", "approach", "avoid")
-
-# YAML operator -> normalised operator (see conditions.py).
-OPERATORS = {
-    "equals": "eq", "not_equals": "neq", "in": "in", "not_in": "nin",
-    "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "known": "known", "contains": "has",
-}  # fmt: skip
-# Which YAML operators each fact type accepts.
-OPERATORS_BY_TYPE = {
-    "enum": ("equals", "not_equals", "in", "not_in", "known"),
-    "bool": ("equals", "known"),
-    "int": ("equals", "not_equals", "lt", "lte", "gt", "gte", "known"),
-    "number": ("lt", "lte", "gt", "gte", "known"),
-    "set": ("contains",),
-}
+# What a derived fact (a bool) is tested with: the first bool operator that compares a value.
+_BOOL_TEST = next(n for n in operators_for("bool") if not OPERATORS[n].presence)
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -57,26 +50,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Condition(_Model):
+class _ConditionForm(_Model):
     """One node of `when:`: all/any/not of conditions, or a test of one fact."""
+
+    # The operators (one field each) come from the vocabulary: see Condition below.
 
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(None, alias="not")
     fact: str | None = None
-    equals: Scalar | None = None
-    not_equals: Scalar | None = None
-    in_: list[Scalar] | None = Field(None, alias="in")
-    not_in: list[Scalar] | None = None
-    lt: StrictInt | StrictFloat | None = None
-    lte: StrictInt | StrictFloat | None = None
-    gt: StrictInt | StrictFloat | None = None
-    gte: StrictInt | StrictFloat | None = None
-    known: StrictBool | None = None
-    contains: str | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> Condition:
+    def _one_form(self) -> _ConditionForm:
         forms = [k for k in ("all", "any", "not_") if k in self.model_fields_set]
         ops = self.operators()
         if forms and (ops or self.fact is not None):
@@ -89,28 +74,51 @@ class Condition(_Model):
                 raise ValueError(f"'{forms[0]}' needs at least one condition")
             return self
         if self.fact is None:
-            raise ValueError("a condition needs 'fact' and one operator (equals, in, lt, known, …), or all/any/not")
+            raise ValueError(f"a condition needs 'fact' and one operator ({', '.join(YAML_OPERATORS)}), or all/any/not")
         if len(ops) != 1:
             raise ValueError(
-                f"a fact test takes exactly one operator ({', '.join(OPERATORS)}); got {len(ops) or 'none'}"
+                f"a fact test takes exactly one operator ({', '.join(YAML_OPERATORS)}); got {len(ops) or 'none'}"
             )
         return self
 
     def operators(self) -> list[str]:
-        return [("in" if k == "in_" else k) for k in self.model_fields_set if k.rstrip("_") in OPERATORS]
+        """The YAML operators written in this condition (one, once it is valid)."""
+        return [name for name in YAML_OPERATORS if yaml_field(name) in self.model_fields_set]
+
+    def operand(self, name: str) -> Any:
+        """The value written under the YAML operator `name`."""
+        return getattr(self, yaml_field(name))
 
 
-class Say(_Model):
-    # minLength stays in the JSON Schema for editors; the validator words the error for trainers.
-    en: Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})]
-    zh: Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})]
+# One optional field per YAML operator: adding an operator to the vocabulary adds it here.
+Condition = create_model(
+    "Condition",
+    __base__=_ConditionForm,
+    __doc__=_ConditionForm.__doc__,
+    **{yaml_field(n): (OPERATORS[n].value | None, Field(None, alias=n)) for n in YAML_OPERATORS},
+)
 
-    @field_validator("en", "zh")
+
+class _SayForm(_Model):
+    @field_validator(*LANGS, check_fields=False)
     @classmethod
     def _not_blank(cls, text: str) -> str:
         if not text:
-            raise ValueError("the advice is empty; write it in both en and zh")
+            raise ValueError(f"the advice is empty; write it in {_IN_EVERY_LANG}")
         return text
+
+
+_IN_EVERY_LANG = "both " + " and ".join(LANGS) if len(LANGS) == 2 else one_of(LANGS)
+# The advice in every language (one field each). minLength stays in the JSON Schema for editors;
+# the validator words the error for trainers.
+Say = create_model(
+    "Say",
+    __base__=_SayForm,
+    **{
+        lang: (Annotated[str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"minLength": 1})], ...)
+        for lang in LANGS
+    },
+)
 
 
 class Rule(_Model):
@@ -118,12 +126,12 @@ class Rule(_Model):
 
     id: RuleId
     source: list[str] = Field(json_schema_extra={"minItems": 1})
-    scope: Literal["account", "stakeholder", "tie", "competitor", "event"] = "account"
+    scope: Scope = "account"
     when: Condition | None = None
     derive: list[str] = []
     section: Section | None = None
-    aspect: Literal["cares", "approach", "avoid"] = "approach"
-    priority: Literal["high", "medium", "low"] = "medium"
+    aspect: Aspect = "approach"
+    priority: Priority = "medium"
     say: Say | None = None
     note: str = ""
 
@@ -206,13 +214,12 @@ def to_node(cond: Condition) -> c.Node:
         return c.Any_(tuple(to_node(x) for x in cond.any))
     if cond.not_ is not None:
         return c.negate(to_node(cond.not_))
-    (op,) = cond.operators()
-    value = getattr(cond, "in_" if op == "in" else op)
-    if op == "known":
-        return c.Leaf(cond.fact, "known" if value else "unknown")
-    if op in ("in", "not_in"):
-        value = tuple(value)
-    return c.Leaf(cond.fact, OPERATORS[op], value)
+    (name,) = cond.operators()
+    value = cond.operand(name)
+    op = OPERATORS[name]
+    if op.from_yaml is not None:
+        return c.Leaf(cond.fact, *op.from_yaml(value))
+    return c.Leaf(cond.fact, name, tuple(value) if isinstance(value, list) else value)
 
 
 def placeholders(text: str) -> list[str]:
@@ -240,7 +247,12 @@ def split_say(text: str) -> tuple[str, ...]:
 
 
 def fill_parts(parts: tuple[str, ...], values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
-    """`fill` for a text already split by `split_say` (what a caller filling the same text many times keeps)."""
+    """Substitute {fact.name} placeholders of a text split by `split_say`, by plain lookup.
+
+    Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
+    value for the output format (Markdown), so profile text cannot change the brief's structure.
+    An unknown value shows as "?".
+    """
     if len(parts) == 1:
         return parts[0]
     out = list(parts)
@@ -255,16 +267,6 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, Any], quote: Callable[[
                 value = int(value)
             out[i] = quote(str(value))
     return "".join(out)
-
-
-def fill(text: str, values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
-    """Substitute {fact.name} placeholders by plain lookup; `{{` and `}}` are literal braces.
-
-    Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
-    value for the output format (Markdown), so profile text cannot change the brief's structure.
-    An unknown value shows as "?".
-    """
-    return fill_parts(split_say(text), values, quote)
 
 
 class _Checker:
@@ -306,7 +308,7 @@ class _Checker:
             elif name in self.catalogue.specs and not self.catalogue.specs[name].derived_by_rules:
                 self.add(loc + ("derive", j), f"'{name}' is a fact from the profile; derive a new name", rule.id)
         if rule.say is not None:
-            for lang in ("en", "zh"):
+            for lang in LANGS:
                 for name in placeholders(getattr(rule.say, lang)):
                     if name not in visible:
                         hint = suggest(name, visible, f"; this {rule.scope} rule can quote {_reach(rule.scope)}")
@@ -336,15 +338,15 @@ class _Checker:
             )
             return
         (op,) = cond.operators()
-        if spec.derived_by_rules and op == "known":
+        if spec.derived_by_rules and OPERATORS[op].presence:
             self.add(
                 loc + (op,),
-                f"{cond.fact} is derived by rules and always known (false until a rule derives it); test equals: true or equals: false",
+                f"{cond.fact} is derived by rules and always known (false until a rule derives it); test {_BOOL_TEST}: true or {_BOOL_TEST}: false",
                 rule.id,
                 key=True,
             )
             return
-        allowed = OPERATORS_BY_TYPE[spec.type]
+        allowed = operators_for(spec.type)
         if op not in allowed:
             self.add(
                 loc + (op,),
@@ -353,7 +355,7 @@ class _Checker:
                 key=True,
             )
             return
-        value = getattr(cond, "in_" if op == "in" else op)
+        value = cond.operand(op)
         values = value if isinstance(value, list) else [value]
         if not values:
             self.add(loc + (op,), f"'{op}' needs at least one value to compare {cond.fact} with", rule.id, key=True)
@@ -363,7 +365,7 @@ class _Checker:
             self.value(where, cond.fact, spec, op, v, rule.id)
 
     def value(self, loc: tuple, fact: str, spec: FactSpec, op: str, v: Any, rule_id: str) -> None:
-        if op == "known":
+        if OPERATORS[op].presence:
             return
         if spec.type in ("enum", "set"):
             if not isinstance(v, str) or v not in spec.values:

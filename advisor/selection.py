@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .advise import Recommendation, said_once
 from .brief import Brief
-from .rules import PRIORITIES
+from .vocabulary import PRIORITIES
 
 GLANCE_MAX = 5
 

@@ -16,8 +16,9 @@ from .course import Course
 from .escape import md, mermaid_text
 from .profile import Profile, Stakeholder
 from .selection import Selection, choose
+from .vocabulary import ASPECTS
 
-ASPECT_ORDER = ("cares", "approach", "avoid")
+ASPECT_ORDER = ASPECTS  # the order the brief groups them in
 LISTED_SECTIONS = ("penetration", "gaps", "competitors", "checklist", "after_visit")
 
 

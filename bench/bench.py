@@ -246,7 +246,7 @@ def durable_share(advisor: Advisor, profiles: list) -> float:
     """The share of engine time spent inside durable-rules itself (its C core and its Python layer),
     as opposed to our adapter around it and the action callbacks it makes into our code.
 
-    Measured with cProfile on the call edges from advisor/engine.py into the durable package; the
+    Measured with cProfile on the call edges from advisor/engine/adapter.py into the durable package; the
     profiler's overhead scales both sides alike, so the share is what carries over to real runs.
     """
     import cProfile
@@ -269,7 +269,7 @@ def durable_share(advisor: Advisor, profiles: list) -> float:
 
     inside = callbacks = total = 0.0
     for (file, _, name), (_, _, _, ct, callers) in stats.items():
-        if file.endswith(f"advisor{os.sep}engine.py") and name == "evaluate":
+        if file.endswith(f"engine{os.sep}adapter.py") and name == "evaluate":
             total += ct
         for (caller_file, _, _), edge in callers.items():
             if durable(file, name) and ours(caller_file):

@@ -1,4 +1,4 @@
-"""Shared fixtures: one Advisor per test session (durable-rules hosts are costly and never freed)."""
+"""Shared fixtures: one Advisor per test session (compiling and registering the rules is costly)."""
 
 from __future__ import annotations
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from advisor.testing import case_files, run_file, untested_rules
+from advisor.workbench.cases import case_files, load_cases
+from advisor.workbench.testing import run_file, untested_rules
 
 from conftest import ROOT
 
 RULES = ROOT / "rules"
-CASES = [
-    (path, name)
-    for path in case_files(RULES)
-    for name in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("cases", {})
-]
+CASES = [(path, name) for path in case_files(RULES) for name in load_cases(path)[1].cases]
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from advisor.coverage import measure
 from advisor.profile import load_profile
+from advisor.workbench.coverage import measure
 
 from conftest import ROOT
 

@@ -19,11 +19,22 @@ import durable_rules_engine
 import pytest
 import yaml
 
-import advisor.engine as engine_module
+import advisor.engine.wire as wire
 from advisor.canonical import canonical
-from advisor.compiler import END_MARKER, compile_rules, engine_fact, fact_projection, key_sources
 from advisor.course import load_course
-from advisor.engine import Engine, _fnv1a, _MessageIds, _property_names
+from advisor.engine import Engine
+from advisor.engine.compiler import compile_rules
+from advisor.engine.wire import (
+    END_MARKER,
+    MessageIds,
+    engine_fact,
+    fact_projection,
+    fnv1a,
+    key_sources,
+    property_names,
+    ruleset,
+    shard_keys,
+)
 from advisor.errors import EngineError
 from advisor.facts import Record, derive
 from advisor.profile import load_profile, parse_profile
@@ -71,7 +82,7 @@ class _HostReference:
         self.names = {}
         for shard in plan.shards:
             name = f"ref{id(self)}_{shard.name}"
-            rules = shard.definition()
+            rules = ruleset(shard)
             ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
             for rule_name, body in rules.items():
                 body["run"] = self._action(ids.get(rule_name))
@@ -95,7 +106,7 @@ class _HostReference:
                 members = [r for r in records if r.scope == shard.scope]
                 if not members:
                     continue
-                projection = fact_projection(shard.keys, self.sources, self.derived_names)
+                projection = fact_projection(shard_keys(shard), self.sources, self.derived_names)
                 self.count += 1
                 sid = f"s{self.count}"
                 self.sink = []
@@ -193,7 +204,7 @@ def test_engine_direct_sessions_where_only_the_sentinel_fires_are_deleted_safely
     rules_in(tmp_path, STAKEHOLDER_RULES.replace("equals: middle", "equals: senior").replace("gt: 100", "gt: 100000"))
     result = run_python(f"""
         from pathlib import Path
-        from advisor.compiler import compile_rules
+        from advisor.engine.compiler import compile_rules
         from advisor.course import load_course
         from advisor.engine import Engine
         from advisor.facts import Record
@@ -309,7 +320,7 @@ def test_c_core_assert_facts_stores_all_and_reports_one_unhandled_as_code_1(c_ru
         ("first", 3),
         ("second", 1),
     ]
-    durable_rules_engine.delete_state(c_ruleset, engine_module.SESSION)  # facts without sid: session "0"
+    durable_rules_engine.delete_state(c_ruleset, wire.SESSION)  # facts without sid: session "0"
 
 
 def test_c_core_stops_a_batch_silently_at_a_record_it_cannot_read(c_ruleset):
@@ -322,24 +333,24 @@ def test_c_core_stops_a_batch_silently_at_a_record_it_cannot_read(c_ruleset):
 
 def test_c_core_confuses_ids_with_the_same_hash_and_the_engine_never_sends_two(c_ruleset):
     a, b = 40189, 797186  # found by search: the same 32-bit FNV-1a hash
-    assert _fnv1a(str(a)) == _fnv1a(str(b))
+    assert fnv1a(str(a)) == fnv1a(str(b))
     assert durable_rules_engine.assert_fact(c_ruleset, json.dumps({"id": a, "t": "s", "x": 7}))[0] == 0
     observed, session = durable_rules_engine.assert_fact(c_ruleset, json.dumps({"id": b, "t": "s", "x": 7}))
     assert observed == 2  # "already observed": durable would drop this record without a word
     drain(c_ruleset, session)
     durable_rules_engine.delete_state(c_ruleset, "0")
-    ids = _MessageIds()
-    ids._taken.add(_fnv1a("3"))  # as if 3 collided with an id taken before
+    ids = MessageIds()
+    ids._taken.add(fnv1a("3"))  # as if 3 collided with an id taken before
     assert ids.first(5) == [0, 1, 2, 4, 5]
     assert ids.position == {"0": 0, "1": 1, "2": 2, "4": 3, "5": 4}
-    hashes = {_fnv1a(str(i)) for i in ids.first(20_000)} | {_fnv1a(x) for x in ("b", "e", "sid-0")}
+    hashes = {fnv1a(str(i)) for i in ids.first(20_000)} | {fnv1a(x) for x in ("b", "e", "sid-0")}
     assert len(hashes) == 20_003
 
 
 def test_engine_direct_property_names_are_short_and_never_share_a_hash():
     keys = [f"stakeholder__fact_{i}" for i in range(800)]
-    names = _property_names(keys)
+    names = property_names(keys)
     assert names[keys[0]] == "a" and all(len(n) <= 3 for n in names.values())
     assert "t" not in names.values() and "id" not in names.values()
-    hashes = {_fnv1a(n) for n in names.values()} | {_fnv1a(x) for x in ("id", "sid", "t")}
+    hashes = {fnv1a(n) for n in names.values()} | {fnv1a(x) for x in ("id", "sid", "t")}
     assert len(hashes) == len(keys) + 3

@@ -8,9 +8,18 @@ import json
 
 import pytest
 
-import advisor.engine as engine_module
-from advisor.compiler import engine_fact, fact_parts, fact_projection, key_sources, text_projection
-from advisor.engine import Engine, Firing, compact_json
+import advisor.engine.adapter as engine_module
+import advisor.engine.wire as wire
+from advisor.engine import Engine, Firing
+from advisor.engine.wire import (
+    compact_json,
+    engine_fact,
+    fact_parts,
+    fact_projection,
+    key_sources,
+    shard_keys,
+    text_projection,
+)
 from advisor.facts import Record, derive
 from advisor.profile import load_profile
 
@@ -39,7 +48,7 @@ def test_engine_fact_parts_write_what_json_writes_for_every_shipped_record(advis
     for path in sorted((ROOT / "profiles").glob("*.yaml")):
         records = derive(load_profile(path), TODAY, advisor.policy)
         for shard in advisor.plan.shards:
-            projection = fact_projection(shard.keys, sources, derived_names, engine._names)
+            projection = fact_projection(shard_keys(shard), sources, derived_names, engine.names)
             text = text_projection(projection)
             for r in records:
                 if r.scope == shard.scope:
@@ -120,15 +129,15 @@ def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
         for shard in stratum:
             members = [r for r in records if r.scope == shard.scope]
             if members:
-                projection = fact_projection(shard.keys, sources, derived_names, engine._names)
-                ids = engine._ids.first(len(members))
+                projection = fact_projection(shard_keys(shard), sources, derived_names, engine.names)
+                ids = engine.message_ids.first(len(members))
                 facts = [
                     engine_fact(r, projection, outcome.derived[r.id] if shard.stratum else {}, ids[n])
                     for n, r in enumerate(members)
                 ]
-                expected.append(compact_json([engine_module._BEGIN, *facts, engine_module._END]))
+                expected.append(compact_json([wire.BEGIN, *facts, wire.END]))
     assert sent == expected
-    assert all(json.loads(t)[-1] == engine_module._END for t in sent)
+    assert all(json.loads(t)[-1] == wire.END for t in sent)
     engine.close()
 
 

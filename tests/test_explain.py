@@ -7,9 +7,9 @@ import datetime as dt
 
 from advisor import conditions as c
 from advisor.cli import main
-from advisor.compiler import ordered
+from advisor.engine.compiler import ordered
 from advisor.profile import load_profile, parse_profile
-from advisor.testing import case_files, load_cases, overlay
+from advisor.workbench.cases import case_files, load_cases, overlay
 from advisor.yamlio import Located, load_file
 
 from conftest import ROOT

@@ -23,7 +23,7 @@ from advisor.errors import AdvisorError
 from advisor.escape import md, mermaid_text, plain
 from advisor.profile import load_profile
 from advisor.render import BRIEF_TEMPLATE, Templates
-from advisor.rules import fill, fill_parts, split_say
+from advisor.rules import fill_parts, split_say
 from advisor.view import markdown_view
 
 from conftest import ROOT
@@ -87,9 +87,8 @@ def test_render_split_say_alternates_literal_text_and_names(text, parts):
 def test_render_fill_quotes_values_and_marks_unknown_ones():
     values = {"a": "x*y", "n": 3.0, "f": 2.5, "none": None}
     text = "{a} {n} {f} {none} {missing} {{a}}"
-    assert fill(text, values) == "x*y 3 2.5 ? ? {a}"
-    assert fill(text, values, md) == "x\\*y 3 2.5 ? ? {a}"
-    assert fill_parts(split_say(text), values, md) == fill(text, values, md)
+    assert fill_parts(split_say(text), values) == "x*y 3 2.5 ? ? {a}"
+    assert fill_parts(split_say(text), values, md) == "x\\*y 3 2.5 ? ? {a}"
 
 
 # --- the sandbox's shortcuts --------------------------------------------------------------------------

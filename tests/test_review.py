@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.review import THRESHOLDS, review
+from advisor.workbench.review import THRESHOLDS, review
 
 from conftest import ROOT
 
@@ -60,8 +60,8 @@ def test_review_shown_means_the_advice_is_in_the_markdown_brief(advisor):
     and every such rule's advice text is in the brief."""
     from advisor.escape import md
     from advisor.profile import load_profile
-    from advisor.review import load_expectation
     from advisor.selection import choose
+    from advisor.workbench.review import load_expectation
 
     for path in sorted(PANEL.glob("*.expect.yaml"))[:8]:
         expect = load_expectation(path, advisor)

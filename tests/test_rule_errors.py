@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from advisor.compiler import compile_rules
 from advisor.course import load_course
+from advisor.engine.compiler import compile_rules
 from advisor.errors import AdvisorError
 from advisor.rules import load_rules
 

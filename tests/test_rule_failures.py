@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import advisor.engine as engine_module
+import advisor.engine.adapter as engine_module
 from advisor.cli import main
-from advisor.compiler import MAX_STRATA, compile_rules, strata
 from advisor.course import load_course
 from advisor.engine import Engine
+from advisor.engine.compiler import MAX_STRATA, compile_rules, strata
 from advisor.errors import AdvisorError, EngineError
 from advisor.rules import load_rules
 
@@ -60,10 +60,15 @@ def one_rule(tmp_path: Path) -> Path:
 def raising_action(monkeypatch):
     """What an action does when it fails at run time: here, recording the firing raises."""
 
-    def broken(self, rule_id: str, record_id: str) -> None:
+    def broken(rule_id: str, record_id: str) -> None:
         raise RuntimeError("cannot record\nthe firing")  # two lines: the error must still be one
 
-    monkeypatch.setattr(Engine, "_record", broken)
+    real = Engine.__init__
+
+    def with_broken_action(self, plan, catalogue, on_fire=None):
+        real(self, plan, catalogue, on_fire=broken)
+
+    monkeypatch.setattr(Engine, "__init__", with_broken_action)
 
 
 # --- an action that raises -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from advisor.cli import main
-from advisor.schema import SCHEMA_FILES
+from advisor.workbench.schema import SCHEMA_FILES
 
 from conftest import ROOT
 

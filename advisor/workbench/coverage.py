@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import Advisor
-from .errors import AdvisorError, Problem
-from .testing import case_files, run_file
+from ..api import Advisor
+from ..errors import AdvisorError, Problem
+from .cases import case_files
+from .testing import run_file
 
 
 @dataclass(frozen=True)

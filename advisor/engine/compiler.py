@@ -1,4 +1,4 @@
-"""Rules -> durable-rules ruleset definitions, sharded so the engine's hard limits can never be reached.
+"""Rules -> a plan of shards (rulesets) and ordered conditions, so the engine's hard limits can never be reached.
 
 durable-rules fails (C error 303) when one fact satisfies more than 64 sibling conditions under
 one node, hangs at 512 children under one node, and caps identical chains (256), shared `$or`s
@@ -22,77 +22,48 @@ reaches every shard that tests it. Chaining is therefore bounded by construction
 runs once, and a rule never sees a fact derived in its own or a later stratum. A loop (a rule
 that, through other rules, tests its own conclusion) has no stratum: it is refused here, with
 every rule in it named, and so is a chain deeper than MAX_STRATA. The engine checks both again
-before it runs a plan (see engine.py).
+before it runs a plan (see diagnostics.check_order).
+
+The compiler decides what goes where and in which order; wire.py writes each condition as
+durable-rules' JSON.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Any
 
-from . import conditions as c
-from .errors import AdvisorError
-from .facts import Catalogue, Record
-from .rules import LoadedRule, RuleBase
+from .. import conditions as c
+from ..errors import AdvisorError
+from ..facts import Catalogue
+from ..rules import LoadedRule, RuleBase
+from ..vocabulary import OPERATORS, SCOPES
+from .wire import rule_pattern
 
 ENGINE_SIBLING_LIMIT = 64  # measured: 64 satisfied siblings work, 65 fail with 303
 FANOUT_BUDGET = 40
 MAX_CHAINS_PER_SHARD = 120
 MAX_STRATA = 32  # derivation chains deeper than this are refused: each stratum is one more engine round
-END_MARKER = "__end__"
-
-
-def engine_key(fact: str) -> str:
-    """durable treats dots as paths into nested objects; our records are flat."""
-    return fact.replace(".", "__")
-
-
-def leaf_to_engine(leaf: c.Leaf, catalogue: Catalogue) -> dict[str, Any]:
-    key = engine_key(leaf.fact)
-    op, v = leaf.op, leaf.value
-    if op == "eq":
-        return {key: v}
-    if op == "neq":
-        return {"$neq": {key: v}}
-    if op == "in":
-        # One regex node instead of an $or of equalities: enum values are plain words, and $mt
-        # is a full match, so "(a|b)" matches exactly a or b.
-        return {"$mt": {key: "(" + "|".join(v) + ")"}}
-    if op == "nin":
-        return {"$and": [{"$neq": {key: x}} for x in v]}
-    if op in ("lt", "lte", "gt", "gte"):
-        return {f"${op}": {key: v}}
-    if op == "known":
-        return {"$ex": {key: 1}}
-    if op == "unknown":
-        return {"$nex": {key: 1}}
-    if op in ("has", "lacks"):
-        return {f"{key}__{v}": op == "has"}
-    raise ValueError(f"no engine form for operator {op}")
-
-
-def node_to_engine(node: c.Node, catalogue: Catalogue) -> dict[str, Any]:
-    if isinstance(node, c.Leaf):
-        return leaf_to_engine(node, catalogue)
-    parts = [node_to_engine(n, catalogue) for n in node.items]
-    if len(parts) == 1:
-        return parts[0]
-    return {"$and" if isinstance(node, c.All) else "$or": parts}
 
 
 def _grouping(node: c.Node | None, catalogue: Catalogue) -> tuple[str, tuple] | None:
     """(fact, admitted values) when the chain starts with an enum equality or membership test."""
     if isinstance(node, c.All) and node.items:
         node = node.items[0]
-    if isinstance(node, c.Leaf) and node.op in ("eq", "in"):
-        spec = catalogue.specs[node.fact]
-        if spec.type == "enum":
-            return node.fact, (node.value,) if node.op == "eq" else tuple(node.value)
+    if isinstance(node, c.Leaf):
+        admitted = _admitted(node, catalogue)
+        if admitted is not None:
+            return node.fact, admitted
     return None
+
+
+def _admitted(leaf: c.Leaf, catalogue: Catalogue) -> tuple | None:
+    """The values of an enum fact that a test admits, when it admits a known few (equality, membership)."""
+    admits = OPERATORS[leaf.op].admits
+    if admits is None or catalogue.specs[leaf.fact].type != "enum":
+        return None
+    return admits(leaf.value)
 
 
 def ordered(node: c.Node | None, catalogue: Catalogue) -> c.Node | None:
@@ -103,32 +74,12 @@ def ordered(node: c.Node | None, catalogue: Catalogue) -> c.Node | None:
 
     def rank(n: c.Node) -> tuple:
         if isinstance(n, c.Leaf):
-            spec = catalogue.specs[n.fact]
-            if spec.type == "enum" and n.op in ("eq", "in"):
-                return (0, len(n.value) if n.op == "in" else 1, n.fact)
-            return (1, 0, n.fact)
+            admitted = _admitted(n, catalogue)
+            return (1, 0, n.fact) if admitted is None else (0, len(admitted), n.fact)
         return (2, 0, "")
 
     items = tuple(sorted(items, key=rank))
     return items[0] if len(items) == 1 else c.All(items)
-
-
-def pattern_keys(pattern: Any) -> set[str]:
-    """Every fact property a durable pattern (or list of patterns) reads, the scope tag excepted."""
-    found: set[str] = set()
-    work = [pattern]
-    while work:
-        node = work.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.startswith("$"):
-                    work.append(value)
-                else:
-                    found.add(key)
-        elif isinstance(node, list):
-            work.extend(node)
-    found.discard("t")
-    return found
 
 
 @dataclass
@@ -141,19 +92,7 @@ class Shard:
     rule_ids: list[str] = field(default_factory=list)
     fanout: int = 0
     chains: int = 0
-    conditions: dict[str, dict] = field(default_factory=dict)  # durable rule name -> pattern
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        """Every fact property the shard's conditions read: records are asserted with these only,
-        since durable's cost grows with the size of each fact it is given."""
-        return tuple(sorted(pattern_keys(list(self.conditions.values()))))
-
-    def definition(self) -> dict[str, dict]:
-        """The ruleset as durable expects it, minus the actions (the engine adds them)."""
-        rules = {name: {"all": [{"m": pattern}]} for name, pattern in self.conditions.items()}
-        rules["zz_end"] = {"all": [{"m": {"t": END_MARKER}}]}
-        return rules
+    conditions: dict[str, dict] = field(default_factory=dict)  # durable rule name -> pattern (see wire.py)
 
 
 @dataclass
@@ -163,7 +102,6 @@ class Plan:
     shards: list[Shard]
     derives: dict[str, tuple[str, ...]]  # rule id -> derived fact names
     derived_facts: tuple[str, ...]
-    digest: str
     origins: dict[str, str] = field(default_factory=dict)  # rule id -> "path:line:col", for messages
 
     def strata(self) -> list[list[Shard]]:
@@ -337,7 +275,7 @@ def compile_rules(
     for r in base.rules:
         groups[(levels[r.id], r.rule.scope)].append(r)
     shards: list[Shard] = []
-    for stratum, scope in sorted(groups, key=lambda k: (k[0], SCOPE_ORDER[k[1]])):
+    for stratum, scope in sorted(groups, key=lambda k: (k[0], SCOPES.index(k[1]))):
         # Rules with the same grouping test sit together, so shards fill evenly and stay stable.
         members = sorted(groups[(stratum, scope)], key=lambda r: (_group_key(r, catalogue), r.index))
         current: Shard | None = None
@@ -351,12 +289,7 @@ def compile_rules(
                 tally = _Tally()
                 shards.append(current)
             tally.add(grouping, chains)
-            pattern = (
-                {"t": scope}
-                if node is None
-                else {"$and": [{"t": scope}, *_flatten_and(node_to_engine(node, catalogue))]}
-            )
-            current.conditions[f"r{r.index:04d}"] = pattern
+            current.conditions[f"r{r.index:04d}"] = rule_pattern(node, scope)
             current.rule_ids.append(r.id)
             current.fanout, current.chains = tally.bound(), tally.chains
     too_wide = [s for s in shards if s.fanout > budget]
@@ -373,18 +306,8 @@ def compile_rules(
         )
     derived = tuple(sorted(n for n, s in catalogue.specs.items() if s.derived_by_rules))
     derives = {r.id: tuple(r.rule.derive) for r in base.rules if r.rule.derive}
-    digest = hashlib.sha256(
-        json.dumps([(s.name, s.conditions) for s in shards], sort_keys=True, default=list).encode()
-    ).hexdigest()
     origins = {r.id: f"{r.path}:{r.line}:{r.col}" for r in base.rules}
-    return Plan(shards, derives, derived, digest, origins)
-
-
-SCOPE_ORDER = {"account": 0, "stakeholder": 1, "tie": 2, "competitor": 3, "event": 4}
-
-
-def _flatten_and(pattern: dict) -> list[dict]:
-    return pattern["$and"] if list(pattern) == ["$and"] else [pattern]
+    return Plan(shards, derives, derived, origins)
 
 
 def _group_key(r: LoadedRule, catalogue: Catalogue) -> tuple:
@@ -422,127 +345,3 @@ class _Tally:
         else:
             for value in grouping[1]:
                 self.by_value[grouping[0]][value] += chains
-
-
-def key_sources(catalogue: Catalogue) -> dict[str, tuple[str, str | None]]:
-    """engine key -> (fact name, set value or None): how to read each key from a record."""
-    out: dict[str, tuple[str, str | None]] = {}
-    for name, spec in catalogue.specs.items():
-        if spec.type == "text":
-            continue
-        if spec.type == "set":
-            for v in spec.values:
-                out[f"{engine_key(name)}__{v}"] = (name, v)
-        else:
-            out[engine_key(name)] = (name, None)
-    return out
-
-
-# How engine_fact reads one key: (property name sent to the engine, fact name, set value or None,
-# derived by rules). Worked out once per shard, not once per record.
-Projection = tuple[tuple[str, str, str | None, bool], ...]
-
-
-def fact_projection(
-    keys: tuple[str, ...],
-    sources: dict[str, tuple[str, str | None]],
-    derived_names: frozenset[str],
-    names: dict[str, str] | None = None,
-) -> Projection:
-    """How engine_fact reads `keys` from a record; `names` renames keys on the way (the engine
-    sends short property names: durable parses every fact, and echoes it whole in every firing)."""
-    out = []
-    for key in keys:
-        name, member = sources[key]
-        out.append((names[key] if names else key, name, member, name in derived_names))
-    return tuple(out)
-
-
-def engine_fact(record: Record, projection: Projection, derived: dict[str, bool], ident: Any = None) -> dict[str, Any]:
-    """A record as one shard sees it: only the keys its conditions read, sets spread into one
-    boolean per value, derived facts false unless a rule derived them, unknown facts absent.
-    `ident` replaces the record's id (the engine sends numeric ids).
-
-    The engine builds one per record and shard, so this is its busiest code: one comprehension,
-    with operators in place of calls (`values.get`), which cost far more per key."""
-    values = record.values
-    return {
-        "id": record.id if ident is None else ident,
-        "t": record.scope,
-        **{
-            key: (
-                (derived[name] if name in derived else False)
-                if is_derived
-                else value
-                if member is None
-                else member in value
-            )
-            for key, name, member, is_derived in projection
-            if is_derived or (value := values[name] if name in values else None) is not None
-        },
-    }
-
-
-# How fact_parts writes one key: (`,"<property>":`, fact name, set value or None, derived by rules,
-# the key with true, the key with false, the key with each int or str value met so far).
-TextProjection = tuple[tuple[str, str, str | None, bool, str, str, dict[Any, str]], ...]
-
-compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_CACHED = 512  # values remembered per key (ints and enum words recur from profile to profile)
-
-
-def text_projection(projection: Projection) -> TextProjection:
-    """fact_projection's keys as fact_parts writes them: each key's JSON text made once. The
-    result remembers values it has written: give each Engine (one thread) its own."""
-    out = []
-    for key, name, member, is_derived in projection:
-        head = "," + compact_json(key) + ":"
-        out.append((head, name, member, is_derived, head + "true", head + "false", {}))
-    return tuple(out)
-
-
-def fact_parts(values: dict[str, Any], projection: TextProjection, derived: dict[str, bool]) -> list[str]:
-    """engine_fact's properties after id and t, as JSON text to join: `compact_json(engine_fact(...))`
-    is `'{"id":' + compact_json(id) + ',"t":' + compact_json(scope) + "".join(fact_parts(...)) + "}"`, byte for
-    byte (a test holds it to that). The engine writes one per record and shard, so this is its
-    busiest code: one comprehension, with operators in place of calls wherever a value was seen."""
-    return [
-        known[value]  # the common case first: an int or a word written before
-        if (value.__class__ is int or value.__class__ is str) and value in known
-        else (yes if member in value else no)  # `in` always gives a bool
-        if member is not None
-        else yes
-        if value is True
-        else no
-        if value is False
-        else _value_part(head, value, known)
-        for head, name, member, is_derived, yes, no, known in projection
-        if (
-            value := (
-                (derived[name] if name in derived else False)
-                if is_derived
-                else values[name]
-                if name in values
-                else None
-            )
-        )
-        is not None
-        or is_derived
-    ]
-
-
-def _value_part(head: str, value: Any, known: dict[Any, str]) -> str:
-    """`head` and `value` as json.dumps writes it; remembered in `known` when `value` is exactly an
-    int or a str (1, True and 1.0 are equal keys, and 0.0 equals -0.0, so no bool or float is)."""
-    kind = value.__class__
-    if kind is str:
-        text = head + encode_basestring(value)
-    elif kind is int:
-        text = head + int.__repr__(value)
-    elif kind is float and value - value == 0.0:  # finite: json spells NaN and infinities its own way
-        return head + float.__repr__(value)
-    else:
-        return head + compact_json(value)
-    if len(known) < _CACHED:
-        known[value] = text
-    return text

@@ -1,5 +1,7 @@
-"""The only durable-rules adapter: register a compiled plan, evaluate records, clean up, surface errors.
+"""The engine's hot path: register a compiled plan, evaluate records, clean up, raise one-line errors.
 
+This is the one module that imports durable-rules' C core; wire.py writes what it sends and reads,
+and diagnostics.py works out what to say when something fails (probing the core through Engine).
 It drives durable-rules' C core (`durable_rules_engine`) directly. durable's Python layer (Host,
 Ruleset, Closure, Promise) costs about 80 µs per firing: a Closure with a clock reading, a Promise,
 and a JSON round-trip of the session state per action. Our actions only record (rule, record), so
@@ -51,25 +53,31 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from .compiler import (
-    END_MARKER,
-    MAX_STRATA,
-    Plan,
+from ..errors import EngineError
+from ..facts import Catalogue, Record
+from .compiler import Plan, Shard
+from .diagnostics import check_order, explain, one_line, refused_rules, rules_named, unread
+from .wire import (
+    AFTER_NAME,
+    CLOSE,
+    ID_SPAN,
+    OPEN,
+    SENTINEL_FIRED,
+    SESSION,
+    MessageIds,
     Projection,
-    Shard,
     compact_json,
-    engine_fact,
-    engine_key,
+    durable_ruleset,
     fact_parts,
     fact_projection,
+    fired_prefix,
     key_sources,
-    pattern_keys,
+    property_names,
+    shard_keys,
     text_projection,
 )
-from .errors import EngineError
-from .facts import Catalogue, Record
 
 try:
     import durable_rules_engine
@@ -87,64 +95,6 @@ _names_lock = threading.Lock()
 # A shard fires each rule at most once per condition chain per record (overlapping `any`
 # branches fire a rule once per branch); more than this many times that is a runaway engine.
 FIRINGS_PER_CHAIN = 2
-
-SESSION = "0"  # durable's default session: facts asserted without a sid go there
-SENTINEL = "zz_end"  # the rule (see Shard.definition) that matches the end marker
-_BEGIN = {"id": "b", "t": "__begin__"}  # matches no rule: asserted first so the session always exists
-_END = {"id": "e", "t": END_MARKER}
-# A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,"t":...}}} (records are sent id first,
-# then t). _fire reads the rule from the text up to the id (`_fired_prefix`), the id up to the comma.
-_SENTINEL_FIRED = '{"' + SENTINEL + '":'
-# A shard's batch as text: _OPEN; per record `,{"id":<n>,"t":`, its scope, its fact_parts and "}";
-# then _CLOSE. Exactly compact_json([_BEGIN, *facts, _END]) with each fact's id replaced by its message id.
-_OPEN = compact_json([_BEGIN])[:-1]
-_CLOSE = "," + compact_json([_END])[1:]
-_AFTER_NAME = '":{"m":{"id":'
-ID_SPAN = 7  # see _MessageIds.spans
-
-
-def _fired_prefix(rule_name: str) -> str:
-    return '{"' + rule_name + _AFTER_NAME
-
-
-def _fnv1a(text: str) -> int:
-    """durable's hash of a message id or property name (32-bit FNV-1a over its text, no quotes):
-    durable tells ids, and names, apart by this hash alone."""
-    h = 0x811C9DC5
-    for byte in text.encode():
-        h = ((h ^ (byte - 256 if byte > 127 else byte)) * 16777619) & 0xFFFFFFFF  # C char is signed
-    return h
-
-
-class _MessageIds:
-    """Numeric message ids no two of which durable confuses: the n-th record of a shard is sent as
-    `ids[n]`. Skips any number whose hash equals an earlier id's, a marker's or the state fact's."""
-
-    def __init__(self) -> None:
-        reserved = [_BEGIN["id"], _END["id"], f"sid-{SESSION}"]
-        self._taken = {_fnv1a(x) for x in reserved}
-        self.ids: list[int] = []
-        self.position: dict[str, int] = {}  # id as durable echoes it -> position
-        self.heads: list[str] = []  # `,{"id":<id>,"t":`: how a record starts in a batch
-        # the first ID_SPAN characters of a firing after `"id":` -> position, for ids short enough
-        # that the span reaches the comma after them (the id, then `,"t":"`: t is always a string)
-        self.spans: dict[str, int] = {}
-        self._next = 0
-
-    def first(self, count: int) -> list[int]:
-        """At least `count` ids (worked out once and kept: an Engine sends shards of similar sizes)."""
-        while len(self.ids) < count:
-            text = str(self._next)
-            h = _fnv1a(text)
-            if h not in self._taken:
-                self._taken.add(h)
-                self.position[text] = len(self.ids)
-                self.heads.append(',{"id":' + text + ',"t":')
-                if len(text) < ID_SPAN:
-                    self.spans[(text + ',"t":"')[:ID_SPAN]] = len(self.ids)
-                self.ids.append(self._next)
-            self._next += 1
-        return self.ids
 
 
 def available() -> str | None:
@@ -190,7 +140,7 @@ class _Prepared:
         self.text, self.scope_text = text_projection(projection), compact_json(shard.scope)
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
         # a firing's text up to its record id -> the rule's position
-        self.rules = {_fired_prefix(name): at for at, name in enumerate(shard.conditions)}
+        self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
         self.width = max(len(self.rule_ids), 1)  # a firing is kept as record position * width + rule position
         # derived facts each rule sets: (account-wide ones, the record's own ones), or None
         self.derives: list[tuple[tuple[str, ...], tuple[str, ...]] | None] = []
@@ -217,20 +167,19 @@ class Engine:
         if problem:
             raise EngineError(problem)
         self.plan = plan
-        self.catalogue = catalogue
         self._on_fire = on_fire
         self._thread = threading.get_ident()
-        self._ids = _MessageIds()  # message ids for records, by position in a shard
+        self.message_ids = MessageIds()  # message ids for records, by position in a shard
         with _names_lock:
             self._prefix = f"a{next(_names)}"
         self._rulesets: dict[str, _Ruleset] = {}
         self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
         check_order(plan)
-        self._names = _property_names(sorted({key for shard in plan.shards for key in shard.keys}))
+        self.names = property_names(sorted({key for shard in plan.shards for key in shard_keys(shard)}))
         sources, derived_names = key_sources(catalogue), frozenset(plan.derived_facts)
         prepared = {}
         for shard in plan.shards:
-            projection = fact_projection(shard.keys, sources, derived_names, self._names)
+            projection = fact_projection(shard_keys(shard), sources, derived_names, self.names)
             reads_derived = any(d for *_, d in projection)
             prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
         self._strata = [[prepared[shard.name] for shard in stratum] for stratum in plan.strata()]
@@ -238,37 +187,32 @@ class Engine:
         rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
         self._unique_rules = len(rule_ids) == len(set(rule_ids))
         for shard in plan.shards:
-            definition = compact_json(_definition(shard, self._names))
+            definition = compact_json(durable_ruleset(shard, self.names))
             try:
                 self._rulesets[shard.name] = self._create(shard, definition)
             except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes
                 self.close()
-                culprits = self._refused_rules(shard) or shard.rule_ids
-                raise EngineError(f"durable-rules refused {_rules(culprits, plan.origins)}: {_explain(exc)}") from None
+                culprits = refused_rules(self, shard) or shard.rule_ids
+                raise EngineError(
+                    f"durable-rules refused {rules_named(culprits, plan.origins)}: {explain(exc)}"
+                ) from None
 
     def _create(self, shard: Shard, definition: str) -> _Ruleset:
         name = _fresh_name(f"{self._prefix}_{shard.name}")
         return _Ruleset(shard, name, durable_rules_engine.create_ruleset(name, definition), definition)
 
-    def _refused_rules(self, shard: Shard) -> list[str]:
-        """Which of a refused shard's rules durable refuses on their own (each tried in a throwaway ruleset)."""
-        culprits = []
-        for rule_id in shard.rule_ids:
-            try:
-                handle = durable_rules_engine.create_ruleset(
-                    _fresh_name(f"{self._prefix}_probe"), compact_json(_definition(shard, self._names, [rule_id]))
-                )
-            except Exception:  # noqa: BLE001 - the refusal is what we are looking for
-                culprits.append(rule_id)
-                continue
-            _free(handle)
-        return culprits
+    def probe(self, definition: str) -> int:
+        """A throwaway ruleset, for diagnostics: free it with `release`, and never delete its sessions."""
+        return durable_rules_engine.create_ruleset(_fresh_name(f"{self._prefix}_probe"), definition)
 
-    def _record(self, rule_id: str, record_id: str) -> None:
-        """What an action does: note that `rule_id` fired on `record_id` (nothing else runs in the
-        engine). evaluate makes the Firings itself, and calls this only when it does more (on_fire)."""
-        if self._on_fire is not None:
-            self._on_fire(rule_id, record_id)
+    @staticmethod
+    def assert_one(handle: int, fact: str) -> None:
+        """Assert one fact (JSON text) into a throwaway ruleset, for diagnostics."""
+        durable_rules_engine.assert_fact(handle, fact)
+
+    @staticmethod
+    def release(handle: int) -> None:
+        _free(handle)
 
     def evaluate(self, records: list[Record]) -> Outcome:
         """Fire every rule on every record, stratum by stratum, carrying derived facts forward."""
@@ -328,42 +272,44 @@ class Engine:
         ruleset = self._rulesets[prepared.name]
         shard = prepared.shard
         cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(members)
-        self._ids.first(len(members))
-        projection, scope, parts = prepared.text, prepared.scope_text, [_OPEN]
+        self.message_ids.first(len(members))
+        projection, scope, parts = prepared.text, prepared.scope_text, [OPEN]
         if prepared.reads_derived:
-            for r, head in zip(members, self._ids.heads, strict=False):  # heads may run on past the records
+            for r, head in zip(members, self.message_ids.heads, strict=False):  # heads may run on past the records
                 parts += (head, scope)
                 parts += fact_parts(r.values, projection, {**account_flags, **derived[r.id]})
                 parts += ("}",)
         else:  # derived facts are not read
-            for r, head in zip(members, self._ids.heads, strict=False):
+            for r, head in zip(members, self.message_ids.heads, strict=False):
                 parts += (head, scope)
                 parts += fact_parts(r.values, projection, account_flags)
                 parts += ("}",)
-        parts.append(_CLOSE)
+        parts.append(CLOSE)
         try:
             fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap)
         except Exception as exc:  # noqa: BLE001 - C error codes arrive as bare Exceptions
             raise EngineError(
-                f"the engine failed on {_rules(shard.rule_ids, self.plan.origins)}: {_explain(exc)}"
+                f"the engine failed on {rules_named(shard.rule_ids, self.plan.origins)}: {explain(exc)}"
             ) from None
         if over is not None:
             raise EngineError(
-                f"{_rules([over], self.plan.origins)} fired more than {cap} times on {len(members)} records, "
-                f"more than the conditions of {_rules(shard.rule_ids, self.plan.origins, named=False)} allow; "
+                f"{rules_named([over], self.plan.origins)} fired more than {cap} times on {len(members)} records, "
+                f"more than the conditions of {rules_named(shard.rule_ids, self.plan.origins, named=False)} allow; "
                 "the engine was stopped instead of running on: please report it"
             )
         if not ended:
-            raise EngineError(self._unread(ruleset, prepared, members, account_flags, derived))
+            raise EngineError(unread(self, ruleset, prepared, members, account_flags, derived))
         fired.sort()
-        if self._on_fire is not None or type(self)._record is not _RECORD:
+        if self._on_fire is not None:
             for key in fired:  # our actions run here, after durable is done with the session
                 rule_id = prepared.rule_ids[key % prepared.width]
                 try:
-                    self._record(rule_id, members[key // prepared.width].id)
+                    self._on_fire(rule_id, members[key // prepared.width].id)
                 except Exception as exc:  # noqa: BLE001 - any failure of an action names its rule
-                    detail = _one_line(f"{type(exc).__name__}: {exc}")
-                    raise EngineError(f"{_rules([rule_id], self.plan.origins)} failed while firing: {detail}") from exc
+                    detail = one_line(f"{type(exc).__name__}: {exc}")
+                    raise EngineError(
+                        f"{rules_named([rule_id], self.plan.origins)} failed while firing: {detail}"
+                    ) from exc
         return sorted(set(fired)) if len(fired) > 1 else fired
 
     def _fire(self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int) -> tuple[list[int], bool, str | None]:
@@ -372,14 +318,14 @@ class Engine:
         record position * width + rule position, whether the sentinel fired, and the rule that
         passed `cap` firings (the drain stops there) or None."""
         handle, rules, width = ruleset.handle, prepared.rules, prepared.width
-        position, spans = self._ids.position, self._ids.spans
+        position, spans = self.message_ids.position, self.message_ids.spans
         fired: list[int] = []
         count = 0
         started = ended = finished = False
         over = None
         try:
             code, session = durable_rules_engine.assert_facts(handle, text)
-            if code not in (0, 1):  # 2: an id seen before (ruled out by _MessageIds); 3: needs callbacks
+            if code not in (0, 1):  # 2: an id seen before (ruled out by MessageIds); 3: needs callbacks
                 raise RuntimeError(f"assert_facts returned code {code}")
             result = durable_rules_engine.start_action_for_state(handle, session)
             started = bool(result)
@@ -387,7 +333,7 @@ class Engine:
             while message:
                 # {"<rule>":{"m":{"id":<n>,"t":…: the text up to the id names the rule exactly (rule
                 # names are words of one length per shard), and the id runs to the comma before "t".
-                start = prepared.prefix_length or message.find('"', 2) + len(_AFTER_NAME)
+                start = prepared.prefix_length or message.find('"', 2) + len(AFTER_NAME)
                 prefix = message[:start]
                 if prefix in rules:
                     at = rules[prefix]
@@ -397,16 +343,16 @@ class Engine:
                     else:  # a long id: read it up to its comma
                         record = message[start : message.find(",", start)]
                         if record not in position:
-                            raise RuntimeError(f"unexpected action {_one_line(message, 120)}")
+                            raise RuntimeError(f"unexpected action {one_line(message, 120)}")
                         fired += (position[record] * width + at,)
                     count += 1
                     if count > cap:
                         over = prepared.rule_ids[at]
                         break  # a runaway: stop here (deleting the session is still safe)
-                elif message.startswith(_SENTINEL_FIRED):
+                elif message.startswith(SENTINEL_FIRED):
                     ended = True
                 else:
-                    raise RuntimeError(f"unexpected action {_one_line(message, 120)}")
+                    raise RuntimeError(f"unexpected action {one_line(message, 120)}")
                 message = durable_rules_engine.complete_and_start_action(handle, session)
             finished = True
         finally:
@@ -416,39 +362,6 @@ class Engine:
                 self._replace(ruleset)  # (delete_state could crash): free the whole ruleset instead
         return fired, ended, over
 
-    def _unread(
-        self, ruleset: _Ruleset, prepared: _Prepared, members: list[Record], account_flags: dict, derived: dict
-    ) -> str:
-        """Why a shard's batch stopped short of its end marker: durable stops, silently, at the
-        first record it cannot read. Find it by asserting the records one by one into a throwaway
-        copy of the ruleset (freed whole: its session is never deleted), each as its engine_fact
-        (the batch's text, record by record)."""
-        where = _rules(ruleset.shard.rule_ids, self.plan.origins)
-        facts = [
-            engine_fact(
-                r,
-                prepared.projection,
-                {**account_flags, **derived[r.id]} if prepared.reads_derived else account_flags,
-                i,
-            )
-            for r, i in zip(members, self._ids.ids, strict=False)
-        ]
-        try:
-            handle = durable_rules_engine.create_ruleset(_fresh_name(f"{self._prefix}_probe"), ruleset.definition)
-        except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes
-            return f"the engine failed on {where}: {_explain(exc)}"
-        try:
-            for record, fact in zip(members, facts, strict=True):
-                try:
-                    durable_rules_engine.assert_fact(handle, compact_json(fact))
-                except Exception as exc:  # noqa: BLE001 - the failure is what we are looking for
-                    return (
-                        f"the engine failed on {where}: durable-rules cannot read record {record.id}: {_explain(exc)}"
-                    )
-        finally:
-            _free(handle)
-        return f"the engine stopped before the end of the evaluation ({where})"
-
     def _replace(self, ruleset: _Ruleset) -> None:
         """Swap a shard's ruleset for a fresh copy, freeing the old one whole (no session deleted)."""
         _free(ruleset.handle)
@@ -456,7 +369,7 @@ class Engine:
             self._rulesets[ruleset.shard.name] = self._create(ruleset.shard, ruleset.definition)
         except Exception as exc:  # noqa: BLE001 - never raised while another error is on its way
             del self._rulesets[ruleset.shard.name]
-            self._broken = f"durable-rules could not rebuild a ruleset after an error: {_explain(exc)}"
+            self._broken = f"durable-rules could not rebuild a ruleset after an error: {explain(exc)}"
 
     def close(self) -> None:
         """Free the C rulesets (their names stay taken; their memory is returned)."""
@@ -464,61 +377,6 @@ class Engine:
             _free(ruleset.handle)
         self._rulesets = {}
         self._broken = "this Engine was closed; build a new one"
-
-
-_RECORD = Engine._record  # an action that only notes the firing need not run per firing
-
-
-def _definition(shard: Shard, names: dict[str, str], only: list[str] | None = None) -> dict[str, dict]:
-    """The shard's ruleset as durable's C core reads it (durable's Python layer strips the actions
-    first), with property names shortened as in the facts (see _property_names)."""
-    rules = shard.definition()
-    if only is not None:
-        ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
-        rules = {k: v for k, v in rules.items() if k == SENTINEL or ids[k] in only}
-    for body in rules.values():
-        body["all"] = [{alias: _renamed(pattern, names) for alias, pattern in p.items()} for p in body["all"]]
-    return rules
-
-
-def _renamed(pattern: Any, names: dict[str, str]) -> Any:
-    """A durable pattern with its property names replaced; operators (keys starting with $) stay."""
-    if isinstance(pattern, list):
-        return [_renamed(p, names) for p in pattern]
-    if isinstance(pattern, dict):
-        return {
-            key: _renamed(value, names) if key.startswith("$") else value
-            for key, value in ((k if k.startswith("$") else names.get(k, k), v) for k, v in pattern.items())
-        }
-    return pattern
-
-
-def _property_names(keys: list[str]) -> dict[str, str]:
-    """Short property names for the engine ("a", "b", … "aa", …) in place of keys like
-    `account__functions_covered__tech_management`: durable parses every fact and echoes it whole in
-    every firing, so long names cost time per firing. durable finds a property by a 32-bit hash of
-    its name alone, so no name may share a hash with another or with id, sid or t."""
-    taken = {_fnv1a(x) for x in ("id", "sid", "t")}
-    out: dict[str, str] = {}
-    n = 0
-    for key in keys:
-        while True:
-            name, n = _letters(n), n + 1
-            if _fnv1a(name) not in taken:
-                break
-        taken.add(_fnv1a(name))
-        out[key] = name
-    return out
-
-
-def _letters(n: int) -> str:
-    """0 -> a, 25 -> z, 26 -> aa, …"""
-    text = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        text = chr(97 + r) + text
-    return text
 
 
 def _fresh_name(prefix: str) -> str:
@@ -531,64 +389,3 @@ def _free(handle: int) -> None:
         durable_rules_engine.delete_ruleset(handle)
     except Exception:  # noqa: BLE001,S110 - best effort: freeing is all it does
         pass
-
-
-_C_ERRORS = {
-    "303": "one record satisfies more conditions at once than durable-rules can follow (64)",
-    "302": "a record has too many properties",
-    "106": "too many rules in one ruleset",
-    "107": "too many rules share one 'any' condition",
-    "108": "too many rules share the same conditions",
-}
-
-
-def _explain(exc: Exception) -> str:
-    text = _one_line(str(exc))
-    for code, meaning in _C_ERRORS.items():
-        if text.endswith(f"error code: {code}"):
-            return f"{meaning} (durable-rules error {code}); the compiler should have prevented this: please report it"
-    return text
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    """An exception's text as one line of bounded length (errors are printed one per line)."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _some(rule_ids: list[str], shown: int = 8) -> str:
-    more = len(rule_ids) - shown
-    return ", ".join(rule_ids[:shown]) + (f" and {more} more" if more > 0 else "")
-
-
-def _rules(rule_ids: list[str], origins: dict[str, str], *, named: bool = True) -> str:
-    """'rule a (rules/x.yaml:3:5)' or 'rules a, b, …' for messages: one rule with where it is written."""
-    if len(rule_ids) == 1:
-        where = origins.get(rule_ids[0])
-        return f"rule {rule_ids[0]}" + (f" ({where})" if where and named else "")
-    return f"rules {_some(rule_ids)}"
-
-
-def check_order(plan: Plan) -> None:
-    """Refuse a plan whose chaining could loop or miss a derivation: every derived fact a shard
-    tests must come from rules in earlier strata, and there are at most MAX_STRATA strata. The
-    compiler guarantees both; this guards plans built or edited by hand."""
-    stratum_of = {rule_id: shard.stratum for shard in plan.shards for rule_id in shard.rule_ids}
-    producers: dict[str, list[str]] = {}
-    for rule_id, names in plan.derives.items():
-        for name in names:
-            producers.setdefault(engine_key(name), []).append(rule_id)
-    for shard in plan.shards:
-        ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
-        for name, pattern in shard.conditions.items():
-            for key in sorted(pattern_keys(pattern)):
-                late = [p for p in producers.get(key, []) if stratum_of.get(p, 0) >= shard.stratum]
-                if late:
-                    fact = key.replace("__", ".")
-                    raise EngineError(
-                        f"{_rules([ids[name]], plan.origins)} tests {fact}, derived by {_rules(late, plan.origins)} "
-                        f"in the same or a later stratum: the rules loop or run out of order; compile them again"
-                    )
-    count = len({shard.stratum for shard in plan.shards})
-    if count > MAX_STRATA:
-        raise EngineError(f"the plan has {count} strata, over the limit of {MAX_STRATA}; compile the rules again")

@@ -7,12 +7,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from . import conditions as c
-from .compiler import FANOUT_BUDGET, compile_rules
-from .course import load_course
-from .errors import AdvisorError, Problem
-from .facts import Catalogue
-from .rules import LoadedRule, RuleBase, load_rules
+from .. import conditions as c
+from ..course import load_course
+from ..engine.compiler import FANOUT_BUDGET, compile_rules
+from ..errors import AdvisorError, Problem
+from ..facts import Catalogue, FactSpec
+from ..rules import LoadedRule, RuleBase, load_rules
+from .cases import case_expectations
 
 
 def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
@@ -30,7 +31,9 @@ def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
                 problems.append(r.problem(f"these conditions can never all be true: {clash}", at="when"))
     problems += unused_derivations(base, tier_labels)
     problems += duplicated_advice(base)
-    problems += rules_without_cases(base, rules_dir)
+    fires, quiet, unreadable = case_expectations(rules_dir)
+    problems += unreadable
+    problems += _without_cases(base, fires, quiet)
     for shard in plan.shards:
         if shard.fanout > 0.9 * FANOUT_BUDGET and len(shard.rule_ids) == 1:
             r = base.by_id()[shard.rule_ids[0]]
@@ -54,51 +57,43 @@ def _all_leaves(node: c.Node) -> list[c.Leaf]:
 
 
 def contradiction(node: c.Node, catalogue: Catalogue) -> str:
-    """A description of tests on one fact that exclude each other inside an `all`, or ''."""
+    """A description of tests on one fact that exclude each other inside an `all`, or ''.
+
+    Operator-blind: the tests exclude each other when no value the fact can take (unknown
+    included) passes them all, and the reference evaluation decides what passes."""
     by_fact: dict[str, list[c.Leaf]] = defaultdict(list)
     for leaf in _all_leaves(node):
         by_fact[leaf.fact].append(leaf)
     for fact, leaves in sorted(by_fact.items()):
         if len(leaves) < 2:
             continue
-        spec = catalogue.specs[fact]
-        words = " and ".join(c.describe(leaf) for leaf in leaves)
-        if any(leaf.op == "unknown" for leaf in leaves) and any(leaf.op != "unknown" for leaf in leaves):
-            return words
-        if spec.type in ("enum", "bool"):
-            allowed: set[Any] = set(spec.values) if spec.type == "enum" else {True, False}
-            for leaf in leaves:
-                if leaf.op == "eq":
-                    allowed &= {leaf.value}
-                elif leaf.op == "neq":
-                    allowed -= {leaf.value}
-                elif leaf.op == "in":
-                    allowed &= set(leaf.value)
-                elif leaf.op == "nin":
-                    allowed -= set(leaf.value)
-            if not allowed:
-                return words
-        elif spec.type in ("int", "number"):
-            low, high, low_open, high_open = float("-inf"), float("inf"), False, False
-            for leaf in leaves:
-                v = leaf.value
-                if leaf.op in ("gt", "gte") and (v > low or (v == low and leaf.op == "gt")):
-                    low, low_open = v, leaf.op == "gt"
-                elif leaf.op in ("lt", "lte") and (v < high or (v == high and leaf.op == "lt")):
-                    high, high_open = v, leaf.op == "lt"
-                elif leaf.op == "eq":
-                    if v > low or (v == low and not low_open):
-                        low, low_open = v, False
-                    if v < high or (v == high and not high_open):
-                        high, high_open = v, False
-            if low > high or (low == high and (low_open or high_open)):
-                return words
-        elif spec.type == "set":
-            has = {leaf.value for leaf in leaves if leaf.op == "has"}
-            lacks = {leaf.value for leaf in leaves if leaf.op == "lacks"}
-            if has & lacks:
-                return words
+        candidates = _candidates(catalogue.specs[fact], leaves)
+        if not any(all(c.leaf_holds(leaf, value) for leaf in leaves) for value in candidates):
+            return " and ".join(c.describe(leaf) for leaf in leaves)
     return ""
+
+
+def _candidates(spec: FactSpec, leaves: list[c.Leaf]) -> list[Any]:
+    """Values that stand for every way a fact of this type can meet these tests: if none passes
+    them all, no value does. Unknown (None) is always one."""
+    named = [x for leaf in leaves for x in (leaf.value if isinstance(leaf.value, tuple) else (leaf.value,))]
+    named = [x for x in named if x is not None]
+    if spec.type == "enum":
+        return [None, *spec.values]
+    if spec.type == "bool":
+        return [None, True, False]
+    if spec.type == "set":  # the tests read single members: every choice of the members they name
+        members = sorted(set(named))[:12]
+        return [None] + [
+            frozenset(m for k, m in enumerate(members) if bits >> k & 1) for bits in range(2 ** len(members))
+        ]
+    if spec.type in ("int", "number"):  # each bound, each gap between bounds, and beyond both ends
+        points = sorted({float(x) for x in named if isinstance(x, (int, float))})
+        if not points:
+            return [None, 0]
+        gaps = [(a + b) / 2 for a, b in zip(points, points[1:], strict=False)]
+        return [None, points[0] - 1, *points, *gaps, points[-1] + 1]
+    return [None]
 
 
 def unused_derivations(base: RuleBase, tier_labels: set[str]) -> list[Problem]:
@@ -142,9 +137,12 @@ def duplicated_advice(base: RuleBase) -> list[Problem]:
 
 
 def rules_without_cases(base: RuleBase, rules_dir: Path) -> list[Problem]:
-    from .testing import case_expectations
+    """A warning for each rule with no case where it fires, or none where it stays quiet."""
+    fires, quiet, _ = case_expectations(rules_dir)  # an unreadable case file is reported where it is run
+    return _without_cases(base, fires, quiet)
 
-    fires, quiet = case_expectations(rules_dir)
+
+def _without_cases(base: RuleBase, fires: set[str], quiet: set[str]) -> list[Problem]:
     problems = []
     for r in base.rules:
         missing = [w for w, have in (("fires", r.id in fires), ("stays quiet", r.id in quiet)) if not have]

@@ -20,14 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .api import Advisor
-from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
-from .escape import md
-from .limits import DEFAULT, Limits
-from .modelio import validate
-from .profile import load_profile
-from .selection import choose
-from .yamlio import load_file
+from ..api import Advisor
+from ..errors import AdvisorError, Problem, UnreadableInput, did_you_mean
+from ..escape import md
+from ..limits import DEFAULT, Limits
+from ..modelio import validate
+from ..profile import load_profile
+from ..selection import choose
+from ..yamlio import load_file
 
 EXPECT_SUFFIX = ".expect.yaml"
 THRESHOLDS = {"fired": 0.95, "shown": 0.90}

@@ -10,22 +10,24 @@ from pathlib import Path
 
 import yaml
 
-from .api import Advisor
-from .conditions import plain
-from .escape import md
-from .files import write_atomically
-from .testing import case_files
+from ..api import Advisor
+from ..conditions import plain
+from ..escape import md
+from ..files import write_atomically
+from ..vocabulary import LANGS
+from .cases import case_files, load_cases
 
 
 def _cases_by_rule(rules_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """Which cases show each rule firing and staying quiet; a case file that cannot be read raises
+    AdvisorError with its position (the catalogue would otherwise claim rules have no cases)."""
     found: dict[str, dict[str, list[str]]] = {}
     for path in case_files(rules_dir):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for name, case in (data.get("cases") or {}).items():
-            for kind in ("fires", "quiet"):
-                for expected in (case or {}).get(kind, []) or []:
-                    rule_id = str(expected).split("@")[0]
-                    found.setdefault(rule_id, {"fires": [], "quiet": []})[kind].append(f"{path.name}: {name}")
+        _, spec = load_cases(path)
+        for name, case in spec.cases.items():
+            for kind, expected in (("fires", case.fires), ("quiet", case.quiet)):
+                for e in expected:
+                    found.setdefault(e.split("@")[0], {"fires": [], "quiet": []})[kind].append(f"{path.name}: {name}")
     return found
 
 
@@ -69,8 +71,7 @@ def write_docs(advisor: Advisor, rules_dir: Path, out: Path) -> list[Path]:
                         if rule.say:
                             lines.append(f"  - Says ({rule.section}, {rule.aspect}, {rule.priority} priority):")
                             # Rule text is the trainers' own Markdown: shown as written.
-                            lines.append(f"    - en: {rule.say.en}")
-                            lines.append(f"    - zh: {rule.say.zh}")
+                            lines += [f"    - {lang}: {getattr(rule.say, lang)}" for lang in LANGS]
                         if rule.note:
                             lines.append(f"  - Note: {rule.note}")
                         shown = cases.get(rule.id, {"fires": [], "quiet": []})

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .profile import Profile
-from .rules import Rule
-from .testing import CaseFile
+from ..profile import Profile
+from ..rules import Rule
+from .cases import CaseFile
 
 SCHEMA_FILES = {"profile": "profile.schema.json", "rules": "rules.schema.json", "cases": "cases.schema.json"}
 

@@ -6,11 +6,14 @@ checks that it agrees with durable-rules on every rule for every shipped profile
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from . import conditions as c
-from .api import Advisor, Evaluation
-from .compiler import ordered
+from .. import conditions as c
+from ..api import Advisor, Evaluation
+from ..engine.compiler import ordered
+from ..facts import Record
+from ..rules import LoadedRule
 
 
 @dataclass(frozen=True)
@@ -26,37 +29,54 @@ class Explanation:
         return bool(self.fired_for)
 
 
+def reasons(
+    advisor: Advisor,
+    evaluation: Evaluation,
+    loaded: LoadedRule,
+    records: list[Record],
+    fired_on: Collection[str],
+) -> Iterator[tuple[Record, bool, str]]:
+    """Why a rule did or did not fire on each record, by the reference semantics: (record, whether
+    its conditions hold, why). For a record it fired on, the tests that matched; for one it did not,
+    the first test that failed, with the fact's actual value. explain and the case runner both ask here."""
+    catalogue = advisor.base.catalogue
+    node = ordered(loaded.condition, catalogue)
+    derived = {n: False for n, s in catalogue.specs.items() if s.derived_by_rules}  # false until derived
+    for r in records:
+        values = {**derived, **r.values, **evaluation.outcome.derived.get(r.id, {})}  # as evaluation.facts()
+        if node is None:
+            yield (
+                r,
+                True,
+                "matched no conditions" if r.id in fired_on else "conditions hold, but the engine did not fire it",
+            )
+        elif r.id in fired_on:
+            yield r, c.holds(node, values), "matched " + ", ".join(c.matched(node, values))
+        else:
+            reason = c.why_not(node, values)
+            yield r, reason is None, reason or "conditions hold, but the engine did not fire it"
+
+
 def explain(advisor: Advisor, evaluation: Evaluation, rule_ids: set[str] | None = None) -> list[Explanation]:
     """One explanation per rule (or per rule asked about), in rule order."""
-    facts = evaluation.facts()
-    derived_names = {n for n, s in advisor.base.catalogue.specs.items() if s.derived_by_rules}
     fired: dict[str, list[str]] = {}
     for f in evaluation.outcome.firings:
         fired.setdefault(f.rule_id, []).append(f.record_id)
-    labels = {r.id: _label(r, evaluation) for r in evaluation.records}
+    labels = {r.id: _label(r) for r in evaluation.records}
     out = []
     for loaded in advisor.base.rules:
         if rule_ids is not None and loaded.id not in rule_ids:
             continue
-        node = ordered(loaded.condition, advisor.base.catalogue)
         records = [r for r in evaluation.records if r.scope == loaded.rule.scope]
         hits = fired.get(loaded.id, [])
-        details = []
-        for r in records:
-            values = {**{n: False for n in derived_names}, **facts[r.id]}
-            if r.id in hits:
-                found = c.matched(node, values) if node is not None else ["no conditions"]
-                details.append(f"{labels[r.id]}: matched " + ", ".join(found))
-            else:
-                reason = c.why_not(node, values) if node is not None else None
-                details.append(f"{labels[r.id]}: {reason or 'conditions hold, but the engine did not fire it'}")
+        details = [f"{labels[r.id]}: {reason}" for r, _, reason in reasons(advisor, evaluation, loaded, records, hits)]
         if not records:
             details.append(f"no {loaded.rule.scope} in this profile")
         out.append(Explanation(loaded.id, loaded.path, loaded.line, tuple(labels[h] for h in hits), tuple(details)))
     return out
 
 
-def _label(record, evaluation: Evaluation) -> str:
+def _label(record: Record) -> str:
     if record.scope == "stakeholder":
         return f"{record.values.get('stakeholder.name')} ({record.subject})"
     if record.scope == "tie":

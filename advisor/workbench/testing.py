@@ -1,41 +1,16 @@
-"""Case files (`*.cases.yaml` beside each rule file): trainers' tests of their rules, run by `advisor test` and pytest."""
+"""Running case files: trainers' tests of their rules, run by `advisor test`, coverage and pytest."""
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
-from .api import Advisor
-from .errors import AdvisorError, EngineError, Problem
-from .modelio import validate
-from .profile import parse_profile
-from .yamlio import Located, load_file
-
-CaseName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
-Expectation = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9_-]*)?$")]
-
-
-class Case(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base: str | None = None
-    today: dt.date | None = None
-    overlay: dict[str, Any] = {}
-    fires: list[Expectation] = []
-    quiet: list[Expectation] = []
-
-
-class CaseFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base: str
-    today: dt.date
-    cases: dict[CaseName, Case]
+from ..api import Advisor
+from ..errors import AdvisorError, EngineError, Problem
+from ..profile import parse_profile
+from ..yamlio import Located, load_file
+from .cases import OverlayError, case_expectations, load_cases, overlay
+from .explain import reasons
 
 
 @dataclass
@@ -53,44 +28,6 @@ class CaseResult:
 
     def problems(self) -> list[Problem]:
         return [Problem(self.file, self.line, self.col, "error", f"case '{self.name}': {f}") for f in self.failures]
-
-
-def case_files(directory: Path) -> list[Path]:
-    return sorted(directory.rglob("*.cases.yaml"))
-
-
-def overlay(base: Any, patch: Any) -> Any:
-    """Deep-merge `patch` onto `base`: mappings merge, lists of mappings with ids merge by id,
-    other lists are replaced, and null deletes a key."""
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for key, value in patch.items():
-            if value is None:
-                out.pop(key, None)
-            elif key in out:
-                out[key] = overlay(out[key], value)
-            else:
-                out[key] = copy.deepcopy(value)
-        return out
-    if isinstance(base, list) and isinstance(patch, list) and _by_id(base) and _by_id(patch):
-        out = [copy.deepcopy(x) for x in base]
-        index = {x["id"]: i for i, x in enumerate(out)}
-        for item in patch:
-            if item["id"] in index:
-                out[index[item["id"]]] = overlay(out[index[item["id"]]], item)
-            else:
-                out.append(copy.deepcopy(item))
-        return out
-    return copy.deepcopy(patch)
-
-
-def _by_id(items: list) -> bool:
-    return bool(items) and all(isinstance(x, dict) and "id" in x for x in items)
-
-
-def load_cases(path: Path) -> tuple[Located, CaseFile]:
-    doc = load_file(path)
-    return doc, validate(doc, CaseFile)
 
 
 def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
@@ -112,12 +49,11 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
         if base_path not in bases:
             bases[base_path] = load_file(base_path)
         base_doc = bases[base_path]
-        merged = Located(
-            f"{path} (case '{name}' on {base_doc.path})",
-            overlay(base_doc.data, case.overlay),
-            base_doc.values,
-            base_doc.keys,
-        )
+        try:
+            data = overlay(base_doc.data, case.overlay)
+        except OverlayError as exc:
+            raise AdvisorError(doc.problem(("cases", name, "overlay", *exc.loc), f"case '{name}': {exc}")) from None
+        merged = Located(f"{path} (case '{name}' on {base_doc.path})", data, base_doc.values, base_doc.keys)
         try:
             profile = parse_profile(merged)
         except AdvisorError as exc:
@@ -157,46 +93,24 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
 
 def _difference(advisor: Advisor, evaluation, rule_id: str, who: str, *, fired: bool) -> str:
     """The facts that made the difference: what matched (it fired) or the first test that failed."""
-    from . import conditions as c
-    from .compiler import ordered
-
     loaded = advisor.base.by_id()[rule_id]
-    node = ordered(loaded.condition, advisor.base.catalogue)
-    if node is None:
+    if loaded.condition is None:
         return "it has no conditions"
-    facts = evaluation.facts()
-    derived = {n: False for n, spec in advisor.base.catalogue.specs.items() if spec.derived_by_rules}
     records = [r for r in evaluation.records if r.scope == loaded.rule.scope and (not who or r.subject == who)]
     if not records:
         return f"the profile has no {loaded.rule.scope}" + (f" '{who}'" if who else "")
     notes = []
-    for r in records[:3]:
-        values = {**derived, **facts[r.id]}
-        label = r.subject or r.id
-        if fired:
-            if c.holds(node, values):
-                notes.append(f"{label} matched " + ", ".join(c.matched(node, values)))
-        else:
-            notes.append(f"{label}: {c.why_not(node, values)}")
+    shown = records[:3]
+    for record, holds, reason in reasons(advisor, evaluation, loaded, shown, {r.id for r in shown} if fired else ()):
+        label = record.subject or record.id
+        if not fired:
+            notes.append(f"{label}: {reason}")
+        elif holds:
+            notes.append(f"{label} {reason}")
     return "; ".join(notes)
-
-
-def case_expectations(directory: Path) -> tuple[set[str], set[str]]:
-    """Rule ids some case expects to fire, and rule ids some case expects to stay quiet."""
-    fires: set[str] = set()
-    quiet: set[str] = set()
-    for path in case_files(directory):
-        try:
-            _, spec = load_cases(path)
-        except AdvisorError:
-            continue  # reported when the cases run
-        for case in spec.cases.values():
-            fires |= {e.split("@")[0] for e in case.fires}
-            quiet |= {e.split("@")[0] for e in case.quiet}
-    return fires, quiet
 
 
 def untested_rules(advisor: Advisor, directory: Path) -> list[str]:
     """Rules with no case where they fire, or none where they stay quiet."""
-    fires, quiet = case_expectations(directory)
+    fires, quiet, _ = case_expectations(directory)
     return sorted(r.id for r in advisor.base.rules if r.id not in fires or r.id not in quiet)

@@ -1,0 +1,129 @@
+"""Case files (`*.cases.yaml` beside each rule file): their model, the one loader every command uses, and overlays.
+
+A case overlays a base profile. Mappings merge key by key, lists of items with ids merge by id,
+other lists are replaced, and null deletes a key; `{append: [...]}` in place of a list adds items
+to the base's list (for lists whose items have no ids, such as interactions) without restating it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ..errors import AdvisorError, Problem
+from ..limits import DEFAULT, Limits
+from ..modelio import validate
+from ..yamlio import Located, load_file
+
+CaseName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
+Expectation = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9_-]*)?$")]
+APPEND = "append"
+
+OVERLAY_HELP = (
+    "Deep-merged onto the base profile: mappings merge key by key, lists of items with ids merge by id, "
+    "other lists are replaced, and null deletes a key. In place of a list, {append: [...]} adds items "
+    "to the base's list without restating it."
+)
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: str | None = None
+    today: dt.date | None = None
+    overlay: dict[str, Any] = Field({}, description=OVERLAY_HELP)
+    fires: list[Expectation] = []
+    quiet: list[Expectation] = []
+
+
+class CaseFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: str
+    today: dt.date
+    cases: dict[CaseName, Case]
+
+
+def case_files(directory: Path) -> list[Path]:
+    return sorted(directory.rglob("*.cases.yaml"))
+
+
+def load_cases(path: Path, limits: Limits = DEFAULT) -> tuple[Located, CaseFile]:
+    """Read and validate one case file under the YAML limits profiles have: every command reads
+    case files here, so a broken or hostile one gives the same positioned error in each."""
+    doc = load_file(path, limits)
+    return doc, validate(doc, CaseFile)
+
+
+class OverlayError(ValueError):
+    """A part of an overlay that cannot apply; `loc` is where it is written, under the case's overlay."""
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
+def overlay(base: Any, patch: Any, at: tuple = ()) -> Any:
+    """Deep-merge `patch` onto `base` (see the module docstring); raises OverlayError for a bad append."""
+    if isinstance(patch, dict) and APPEND in patch:
+        if base is not None and not isinstance(base, list):
+            raise OverlayError((*at, APPEND), f"'{APPEND}' adds items to a list, but the base has a {_kind(base)} here")
+        return _append(base or [], patch, at)
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for key, value in patch.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = overlay(out.get(key), value, (*at, key))
+        return out
+    if isinstance(base, list) and isinstance(patch, list) and _by_id(base) and _by_id(patch):
+        out = [copy.deepcopy(x) for x in base]
+        index = {x["id"]: i for i, x in enumerate(out)}
+        for item in patch:
+            if item["id"] in index:
+                out[index[item["id"]]] = overlay(out[index[item["id"]]], item)
+            else:
+                out.append(copy.deepcopy(item))
+        return out
+    return copy.deepcopy(patch)
+
+
+def _append(base: list, patch: dict, at: tuple) -> list:
+    extra = sorted(str(k) for k in patch if k != APPEND)
+    if extra:
+        raise OverlayError((*at, extra[0]), f"'{APPEND}' stands alone in place of a list; got also '{extra[0]}'")
+    items = patch[APPEND]
+    if not isinstance(items, list):
+        raise OverlayError((*at, APPEND), f"'{APPEND}' takes a list of items to add; got {type(items).__name__}")
+    return [copy.deepcopy(x) for x in base] + copy.deepcopy(items)
+
+
+def _kind(value: Any) -> str:
+    return "mapping" if isinstance(value, dict) else "single value"
+
+
+def _by_id(items: list) -> bool:
+    return bool(items) and all(isinstance(x, dict) and "id" in x for x in items)
+
+
+def case_expectations(directory: Path) -> tuple[set[str], set[str], list[Problem]]:
+    """Rule ids some case expects to fire, rule ids some case expects to stay quiet, and the
+    problems of case files that cannot be read."""
+    fires: set[str] = set()
+    quiet: set[str] = set()
+    problems: list[Problem] = []
+    for path in case_files(directory):
+        try:
+            _, spec = load_cases(path)
+        except AdvisorError as exc:
+            problems.extend(exc.problems)
+            continue
+        for case in spec.cases.values():
+            fires |= {e.split("@")[0] for e in case.fires}
+            quiet |= {e.split("@")[0] for e in case.quiet}
+    return fires, quiet, problems
