@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
+from . import conditions as c
 from .advise import Recommendation, Sayings, recommend, sayings
 from .canonical import canonical
 from .compiler import Plan, compile_rules
@@ -61,6 +62,12 @@ class Advisor:
         self.policy, self.digest = policy, digest
         self.sayings: dict[str, Sayings] = {lang: sayings(base, lang) for lang in LANGS}
         self._sources = {r.id: tuple(r.rule.source) for r in base.rules}  # every brief's "why this advice"
+        # A derivation explains a brief only if the brief reads its fact: a rule tests it or the header
+        # shows it as a tier. One only another reader uses (the portfolio summary's lists) is left out.
+        read = set(templates.labels.get("tiers", {})).union(
+            *(c.facts_used(r.condition) for r in base.rules if r.condition is not None)
+        )
+        self._explains = {r.id for r in base.rules if r.rule.say is not None or read.intersection(r.rule.derive)}
         self._local = threading.local()
 
     @classmethod
@@ -151,8 +158,8 @@ class Advisor:
         return self.templates.render(view)
 
     def _fired_rules(self, evaluation: Evaluation) -> list[tuple[str, tuple[str, ...]]]:
-        """Every rule that fired (advice and derivations alike) with the course items it cites."""
-        ids = sorted({f.rule_id for f in evaluation.outcome.firings})
+        """Every rule that fired (advice, and derivations the brief reads) with the course items it cites."""
+        ids = sorted({f.rule_id for f in evaluation.outcome.firings if f.rule_id in self._explains})
         return [(rule_id, self._sources[rule_id]) for rule_id in ids]
 
 
