@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from ..errors import AdvisorError, Problem, UnreadableInput
-from ..render import LANGS, md
+from ..render import LABELS_FILE, LANGS, md
 
 if TYPE_CHECKING:
     from ..api import Evaluation
+    from ..facts import Record
     from ..profile import Profile
     from ..render import Templates
 
@@ -36,17 +37,17 @@ def account_summary(profile: Profile, evaluation: Evaluation) -> dict[str, Any]:
     """What the portfolio summary needs from one account: the people and competitors the rules
     flagged, in the order the profile lists them (`profile` as given; the evaluation's is canonical)."""
     derived = evaluation.outcome.derived
+
+    def holds(record: Record, flag: str) -> bool:
+        return bool(derived.get(record.id, {}).get(flag))
+
     account = next(r for r in evaluation.records if r.scope == "account")
-
-    def flagged(scope: str, flag: str) -> list:
-        return [r for r in evaluation.records if r.scope == scope and derived.get(r.id, {}).get(flag)]
-
-    overdue = {r.subject: r.values for r in flagged("stakeholder", OVERDUE_SENIOR)}
-    # derive() makes one competitor record per competitor, in the evaluated profile's order.
-    threatening = {id(r): r for r in flagged("competitor", THREAT)}
+    overdue = {r.subject: r.values for r in evaluation.records if r.scope == "stakeholder" and holds(r, OVERDUE_SENIOR)}
+    # derive() makes one record per competitor, in the evaluated (canonical) profile's order.
     competitors = [r for r in evaluation.records if r.scope == "competitor"]
     typed = _typed_positions(profile.competitors, evaluation.profile.competitors)
-    threats = sorted((typed[j], r.values) for j, r in enumerate(competitors) if id(r) in threatening)
+    threats = [competitors[j].values for j in sorted(range(len(competitors)), key=typed.__getitem__)
+               if holds(competitors[j], THREAT)]  # fmt: skip
     return {
         "name": profile.account.name,
         "revenue": profile.account.annual_revenue,
@@ -62,7 +63,7 @@ def account_summary(profile: Profile, evaluation: Evaluation) -> dict[str, Any]:
                 "strength": v["competitor.strength"],
                 "move": v.get("competitor.latest_move", ""),
             }
-            for _, v in threats
+            for v in threats
         ],
         "has_visit": profile.visit is not None,
     }
@@ -83,13 +84,17 @@ def _typed_positions(typed: list, evaluated: list) -> list[int]:
 def portfolio_template(templates: Templates) -> jinja2.Template:
     """The summary's template, compiled, and its labels checked: called before a batch does any work."""
     path = templates.directory / TEMPLATE
-    labels_path = str(templates.directory / "labels.yaml")
+    labels_path = str(templates.directory / LABELS_FILE)
     if not path.is_file():
         raise UnreadableInput(
             Problem(str(path), 1, 1, "error", "template not found; copy the shipped templates folder")
         )
     lists = templates.labels.get("portfolio_lists") or {}
-    missing = [f"portfolio_lists: {name}" for name in LISTS if set(LANGS) - set(lists.get(name) or {})]
+    missing = [
+        f"portfolio_lists: {name}"
+        for name in LISTS
+        if not isinstance(lists.get(name), dict) or set(LANGS) - set(lists[name])
+    ]
     missing += [f"{lang}: portfolio" for lang in LANGS if not isinstance(templates.labels[lang].get("portfolio"), dict)]
     if missing:
         raise AdvisorError(
