@@ -29,10 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench import TODAY, synthetic_profile  # noqa: E402
-
 from advisor.api import Advisor  # noqa: E402
 from advisor.profile import load_profile  # noqa: E402
+from bench import TODAY, synthetic_profile  # noqa: E402
 
 SYNTHETIC = 300
 IN_BATCH = 60
