@@ -214,7 +214,6 @@ def _inputs_signature(args: argparse.Namespace) -> tuple:
 
 def watch_brief(args: argparse.Namespace) -> int:
     """Render, then render again whenever an input changes; errors are shown and watching goes on."""
-
     renders, seen = 0, None
     try:
         while True:
