@@ -57,6 +57,13 @@ class UnreadableInput(AdvisorError):
     exit_code = 2
 
 
+class UnwritableOutput(AdvisorError):
+    """An output that cannot be written (no space left, no permission, a file where a folder
+    belongs): a problem with where we write, not with the user's files, so exit code 2."""
+
+    exit_code = 2
+
+
 class EngineError(Failure):
     """durable-rules failed in a way our compiler should have prevented; names the rules involved."""
 

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import AdvisorError, Problem
+from .errors import Problem, UnwritableOutput
 
 
 def _read_umask() -> int:
@@ -17,13 +17,6 @@ def _read_umask() -> int:
 
 # Read once at import: os.umask can only be read by setting it, which would race with other threads.
 _UMASK = _read_umask()
-
-
-class UnwritableOutput(AdvisorError):
-    """An output that cannot be written (no space left, no permission, a file where a folder
-    belongs): a problem with where we write, not with the user's files, so exit code 2."""
-
-    exit_code = 2
 
 
 def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:

@@ -239,3 +239,82 @@ def test_batch_counts_are_the_plain_recommendations_whatever_the_format_order(ca
         plain = advisor.recommendations(advisor.evaluate(profile, dt.date.fromisoformat(TODAY), position))
         assert entry["counts"]["recommendations"] == len(plain)
         assert entry["counts"]["high"] == sum(r.priority == "high" for r in plain)
+
+
+# --- OUT/portfolio.md and what the index keeps for it ---------------------------------------------
+
+
+def odd_portfolio(folder: Path) -> Path:
+    """Huarui under a name full of Markdown, plus a senior leader never contacted and a third
+    competitor typed after two others (canonical order would put it first)."""
+    folder.mkdir()
+    doc = yaml.safe_load((PROFILES / "sd-huarui-appliance.yaml").read_text(encoding="utf-8"))
+    doc["account"].update(id="odd-names", name="Odd *Name* | Co [1]")
+    doc["stakeholders"].append({"id": "zhou-li", "name": "Zhou_Li #1", "title": "VP", "department": "Board",
+                                "function": "leadership", "level": "senior"})  # fmt: skip
+    doc["competitors"].append({"name": "X|Y", "strength": "strong", "latest_move": "cut price by <20%>"})
+    (folder / "odd.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (folder / "metro.yaml").write_bytes((PROFILES / "sz-metro-group.yaml").read_bytes())
+    return folder
+
+
+def test_batch_portfolio_summary_is_in_the_batch_language_with_names_escaped(capsys, tmp_path):
+    src = odd_portfolio(tmp_path / "in")
+    assert batch(capsys, str(src), "-o", str(tmp_path / "zh"), "--lang", "zh")[0] == 0
+    assert batch(capsys, str(src), "-o", str(tmp_path / "en"))[0] == 0
+    zh = (tmp_path / "zh" / "portfolio.md").read_text(encoding="utf-8")
+    en = (tmp_path / "en" / "portfolio.md").read_text(encoding="utf-8")
+    assert zh.startswith(
+        "# 大客户总览\n\n已生成2家客户的简报，0家失败。\n\n## 价值分级（二八法则）\n\n| 排名 | 客户 | 年收入 | 占比 | 分类 |\n"
+    )
+    for heading in ("尚未发展内线的客户", "超过90天未联系的高层", "需要警惕的竞争对手", "收入帕累托分析"):
+        assert f"\n## {heading}\n" in zh
+    assert "- Odd \\*Name\\* \\| Co \\[1\\]：Zhou\\_Li \\#1，从未联系过\n" in zh
+    assert "- Odd \\*Name\\* \\| Co \\[1\\]：X\\|Y（实力强），最新动向：cut price by &lt;20%&gt;\n" in zh
+    assert "A类 |" in zh and "柱：各客户收入占比（%，按排名）；线：累计占比。\n" in zh
+    for english in ("Portfolio summary", "accounts briefed", "Value tiers", "Revenue", "never contacted", "None.",
+                    "days", "strong", "Overdue", "Competitor", "Bars:"):  # fmt: skip
+        assert english not in zh, english
+    assert en.startswith("# Portfolio summary\n\n2 accounts briefed, 0 failed.\n\n## Value tiers (80/20)\n")
+    assert "\n## Overdue senior contacts (over 90 days)\n" in en and "\n## Competitor threats\n" in en
+    assert "- Odd \\*Name\\* \\| Co \\[1\\]: Zhou\\_Li \\#1, never contacted\n" in en
+    assert "- Odd \\*Name\\* \\| Co \\[1\\]: X\\|Y (strong): cut price by &lt;20%&gt;\n" in en
+    assert not any("\u4e00" <= ch <= "\u9fff" for line in en.splitlines() if line.startswith("#") for ch in line)
+
+
+def test_batch_index_lists_flagged_people_and_competitors_as_typed(capsys, tmp_path):
+    """rules/portfolio.yaml decides who is listed; the index keeps the profile's own order, and a
+    senior leader never contacted is listed with days unknown."""
+    src = odd_portfolio(tmp_path / "in")
+    assert batch(capsys, str(src), "-o", str(tmp_path / "out"))[0] == 0
+    summary = next(e for e in index(tmp_path / "out") if e["id"] == "odd-names")["summary"]
+    assert summary["overdue_senior"] == [{"name": "Zhou_Li #1", "days": None}]
+    assert [t["name"] for t in summary["threats"]] == ["中国联通佛山分公司", "阿里云", "X|Y"]
+
+
+def test_portfolio_derivations_fire_but_stay_out_of_the_brief(advisor):
+    """The brief's "why this advice" lists derivations the brief reads (care-breach-flag feeds
+    advice), not the ones only the portfolio summary reads."""
+    evaluation = advisor.evaluate(load_profile(PROFILES / "sd-huarui-appliance.yaml"), dt.date(2027, 1, 20))
+    fired = {f.rule_id for f in evaluation.outcome.firings}
+    assert {"portfolio-senior-overdue", "portfolio-competitor-threat", "care-breach-flag"} <= fired
+    text = advisor.render(evaluation)
+    assert "care-breach-flag" in text and "portfolio-" not in text
+
+
+def test_batch_run_reports_through_callbacks_and_prints_nothing(capsys, tmp_path):
+    from advisor.batch import Options, run
+
+    seen: list[tuple[int, int]] = []
+    failed: list[str] = []
+    bad = FIXTURES / "profiles" / "bad-level.yaml"
+    options = Options(today=dt.date.fromisoformat(TODAY))
+    summary = run(
+        [str(PROFILES), str(bad)], tmp_path, options, progress=lambda *p: seen.append(p), report=failed.append
+    )
+    assert (summary.ok, summary.failed) == (10, 1)
+    assert seen == [(n, 11) for n in range(1, 12)]
+    assert failed == [f"{bad}:14:12: error: stakeholders[0].level must be frontline, middle or senior; got 'manager'"]
+    assert capsys.readouterr() == ("", "")
+    run([str(PROFILES)], tmp_path / "quiet", options)  # no callbacks: silent all the same
+    assert capsys.readouterr() == ("", "")

@@ -245,7 +245,8 @@ def test_batch_unreadable_inputs_are_reported_and_the_batch_goes_on(capsys, tmp_
 
 KILLER = """
 import os, signal, sys
-import advisor.batch as b
+import advisor.batch.runner as b
+import advisor.batch.tasks as t
 import advisor.files as f
 from advisor.cli import main
 
@@ -265,7 +266,7 @@ if where == "parse":  # in pass 1, after n records were parsed
         return real_parse(*args, **kwargs)
     b.parse_source = parse
 elif where == "journal":  # in pass 2, after the n-th brief is written but before its journal entry
-    real_write = b.write_atomically
+    real_write = t.write_atomically
     def write(path, text, **kwargs):
         global count
         size = real_write(path, text, **kwargs)
@@ -273,7 +274,7 @@ elif where == "journal":  # in pass 2, after the n-th brief is written but befor
         if count >= n:
             kill_now()
         return size
-    b.write_atomically = write
+    t.write_atomically = write
 elif where == "temp":  # in pass 2, while the n-th brief is written: its temp file exists, not yet renamed
     real_replace = os.replace
     def replace(src, dst):

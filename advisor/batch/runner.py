@@ -1,0 +1,246 @@
+"""A batch run: parse every record, tier the portfolio (80/20), brief every account, then write the index and summary.
+
+Two passes keep memory flat however many accounts there are: pass 1 validates each record and
+spills it as canonical JSON to a work file (keeping only ids and revenues in memory); pass 2
+streams the work file back, evaluates and renders. Both passes run where executors.py says (worker
+processes when --jobs > 1, each with its own Advisor), and results come back in input order, so
+the output is byte-identical for any --jobs.
+
+Safety: every brief is written to a temporary file and renamed (a kill leaves it whole or absent);
+flushing each to disk would cost more than briefing it, so the disk is flushed once before the
+index is written, and each entry records its outputs' sizes for --resume to check (journal.py has
+the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
+templates, language, as-of date, version) and outputs are unchanged.
+
+Faults and exit codes: an account that cannot be read, parsed or briefed is reported (`report` and
+index) and the batch goes on: exit 1. An output that cannot be written (a brief, the journal, the
+index: no space left, no permission) stops the batch at once with one line naming the file: exit
+2; the index is then left as it was (absent, or the previous run's), never half-written, and
+`--resume` finishes the work once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from ..api import Advisor
+from ..errors import Problem, UnwritableOutput
+from ..files import flush_to_disk, write_atomically
+from ..portfolio import Position, tiers
+from ..sources import Source, expand
+from .executors import ordered_map
+from .journal import INDEX, JOURNAL, Journal, clear_leftovers, only_batch_in, previous, unwritable, whole
+from .options import Options
+from .summary import PORTFOLIO, portfolio_template, render_portfolio
+from .tasks import Task, advisor_for, brief_one, content_hash, parse_source, write_outputs
+
+Report = Callable[[str], None]  # one line per failed account
+Progress = Callable[[int, int], None]  # accounts done, accounts in all
+
+
+@dataclass
+class Summary:
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    entries: list[dict] = field(default_factory=list)
+
+
+def run(
+    inputs: list[str], out: Path, options: Options, *, progress: Progress | None = None, report: Report | None = None
+) -> Summary:
+    """The whole batch. `report` receives one line per failed account, `progress` (done, total)
+    after each account; neither prints anything here (the CLI decides where they go).
+
+    Raises UnwritableOutput (exit 2) when an output cannot be written; see the module docstring."""
+    advisor = advisor_for(options, Advisor.load(options.rules, options.templates))  # fail fast on bad rules
+    template = portfolio_template(advisor.templates)  # and on a bad summary template, before any work
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnwritableOutput(
+            Problem(str(out), 1, 1, "error", f"cannot create the output folder: {exc.strerror or exc}")
+        ) from None
+    with only_batch_in(out):
+        clear_leftovers(out)
+        try:
+            summary = _run(inputs, out, options, advisor, progress or _quiet, report or _quiet)
+            write_atomically(
+                out / PORTFOLIO, render_portfolio(template, advisor.templates, summary.entries, options.lang)
+            )
+        except UnwritableOutput as exc:
+            clear_leftovers(out)  # the workers are stopped: a brief one was writing is not left half-made
+            raise _stopped(exc) from None
+        (out / JOURNAL).unlink(missing_ok=True)  # the index and summary are whole: the journal has served
+        return summary
+
+
+def _quiet(*_: object) -> None:
+    """Where reports and progress go when the caller does not ask for them."""
+
+
+def _run(
+    inputs: list[str], out: Path, options: Options, advisor: Advisor, progress: Progress, report: Report
+) -> Summary:
+    earlier = previous(out) if options.resume else {}
+    clock = dt.date.today()  # read once: a run that crosses midnight hashes every account alike
+    summary = Summary()
+    with tempfile.TemporaryDirectory(dir=out, prefix=".work-") as work:
+        spill = Path(work) / "profiles.jsonl"
+        parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
+        seen: dict[str, str] = {}
+        records = _expand(inputs, lambda items: expand(items, options.limits))
+        try:
+            with spill.open("w", encoding="utf-8") as handle:
+                for result in ordered_map(partial(parse_source, limits=options.limits), records, options):
+                    if "error" not in result:
+                        if result["id"] in seen:
+                            result = {"source": result["source"], "id": result["id"],
+                                      "error": f"{result['source']}:1: error: duplicate account id '{result['id']}' (also {seen[result['id']]}); each account needs its own id"}  # fmt: skip
+                        else:
+                            seen[result["id"]] = result["source"]
+                            handle.write(result.pop("profile") + "\n")
+                    parsed.append(result)
+        except OSError as exc:
+            raise unwritable(spill, exc) from None
+        positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r)
+
+        ok_records = [r for r in parsed if "error" not in r]
+
+        def tasks() -> Iterator[tuple[Options, str, Position | None]]:
+            """One task per valid record: the spill holds their profiles, one line each, in the same order."""
+            with spill.open(encoding="utf-8") as handle:
+                for record, line in zip(ok_records, handle, strict=True):
+                    yield options, line.rstrip("\n"), positions.get(record["id"])
+
+        place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
+        placed: list[tuple[int, dict]] = []
+        total = len(parsed)
+
+        def step() -> None:
+            progress(len(placed), total)
+
+        for r in parsed:
+            if "error" in r:
+                entry = {"id": r.get("id"), "source": r["source"], "status": "error", "error": r["error"]}
+                placed.append((place[id(r)], entry))
+                summary.failed += 1
+                for line in r["error"].splitlines():
+                    report(line)
+                step()
+        # Decide what to skip before any work starts, without holding any profile text: one small
+        # decision per account. (Deciding inside the task generator would run it on the pool's
+        # feeder thread while this thread reads the decisions: a race.)
+        decisions: list[tuple[dict, str, bool]] = []  # (record, content hash, unchanged)
+        for record, (_, profile_json, position) in zip(ok_records, tasks(), strict=True):
+            digest = content_hash(profile_json, position, advisor.digest, options, clock)
+            old = earlier.get(record["id"])
+            unchanged = (
+                bool(old) and old.get("hash") == digest and all(whole(out, p, old) for p in old.get("outputs", []))
+            )
+            decisions.append((record, digest, unchanged))
+
+        writer = None if options.dask else out  # a Dask worker may not see OUT: texts come back
+
+        def planned() -> Iterator[Task]:
+            for (_, _, unchanged), task in zip(decisions, tasks(), strict=True):
+                if not unchanged:
+                    yield (*task, writer)
+
+        journal = Journal(out / JOURNAL)
+        # Trust no older entry of an account about to be briefed again, from before its first write.
+        journal.extend({"id": record["id"], "status": "writing"} for record, _, unchanged in decisions if not unchanged)
+
+        def finish(record: dict, digest: str, unchanged: bool, result: dict | None) -> None:
+            position = positions.get(record["id"])
+            if unchanged:
+                entry = {**earlier[record["id"]], "source": record["source"]}  # the file may have moved
+                summary.skipped += 1
+            else:
+                sizes = (
+                    result["written"] if "written" in result else write_outputs(out, record["id"], result["outputs"])
+                )
+                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": list(sizes), "bytes": sizes,
+                         "counts": result["counts"], "hash": digest,
+                         "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
+                journal.append(entry)
+            summary.ok += 1
+            placed.append((place[id(record)], entry))
+            step()
+
+        results = ordered_map(brief_one, planned(), options)
+        try:
+            for record, digest, unchanged in decisions:
+                if unchanged:
+                    finish(record, digest, True, None)
+                    continue
+                result = next(results)
+                if "unwritable" in result:
+                    raise UnwritableOutput(result["unwritable"])
+                if "error" in result:
+                    summary.failed += 1
+                    placed.append(
+                        (place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": result["error"]})
+                    )  # fmt: skip
+                    report(result["error"])
+                    step()
+                else:
+                    finish(record, digest, False, result)
+            for _ in results:
+                raise RuntimeError("more results than planned tasks")
+        finally:
+            results.close()  # on a failure: stop the workers now
+            journal.close()
+
+    summary.entries = [entry for _, entry in sorted(placed, key=lambda p: p[0])]
+    index = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in summary.entries)
+    flush_to_disk()  # every brief on disk before the index that lists them
+    write_atomically(out / INDEX, index)
+    return summary
+
+
+def _stopped(exc: UnwritableOutput) -> UnwritableOutput:
+    """The same problem, saying what happened to the batch and how to finish it."""
+    return UnwritableOutput(
+        [
+            Problem(
+                p.path, p.line, p.col, p.level, f"{p.message}; the batch stopped: fix this, then rerun with --resume"
+            )
+            for p in exc.problems
+        ]
+    )
+
+
+def _refuse_special_files(inputs: list[str]) -> Iterator[tuple[str, Source | None]]:
+    """Each input, or an error in its place when it names a pipe, device or socket: reading one
+    would block for ever (a FIFO) or never end (/dev/zero)."""
+    for item in inputs:
+        try:
+            mode = os.stat(item).st_mode if item != "-" else stat.S_IFREG
+        except (OSError, ValueError):
+            mode = stat.S_IFREG  # missing or a glob: the sources report it
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            yield item, None
+        else:
+            yield (
+                item,
+                Source(
+                    item, 1, "error", "not a regular file (a pipe, device or socket); give a profile file or folder"
+                ),
+            )
+
+
+def _expand(inputs: list[str], expand_some: Callable[[list[str]], Iterable[Source]]) -> Iterator[Source]:
+    for item, refused in _refuse_special_files(inputs):
+        if refused is not None:
+            yield refused
+        else:
+            yield from expand_some([item])

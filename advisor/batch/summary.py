@@ -1,0 +1,178 @@
+"""OUT/portfolio.md: what it needs from each account (the flags rules/portfolio.yaml derives) and its template.
+
+Who counts as an overdue senior contact or a competitor threat is course knowledge, so rules decide
+it (rules/portfolio.yaml derives the flags below); labels.yaml's `portfolio_lists` gives each list
+its heading, and `portfolio` under each language the summary's other words; templates/portfolio.md.j2
+lays it out, in the brief's sandbox.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from ..errors import AdvisorError, Problem, UnreadableInput
+from ..escape import md
+from ..render import LABELS_FILE
+from ..vocabulary import LANGS
+
+if TYPE_CHECKING:
+    from ..api import Evaluation
+    from ..facts import Record
+    from ..profile import Profile
+    from ..render import Templates
+
+PORTFOLIO = "portfolio.md"
+TEMPLATE = "portfolio.md.j2"
+OVERDUE_SENIOR = "stakeholder.overdue_senior"  # derived by rules/portfolio.yaml
+THREAT = "competitor.threat"
+LISTS = (OVERDUE_SENIOR, THREAT)  # what labels.yaml's portfolio_lists names
+PARETO_TOP = 20
+
+
+# --- from each account, while it is in memory ---------------------------------------------------
+
+
+def account_summary(profile: Profile, evaluation: Evaluation) -> dict[str, Any]:
+    """What the portfolio summary needs from one account: the people and competitors the rules
+    flagged, in the order the profile lists them (`profile` as given; the evaluation's is canonical)."""
+    derived = evaluation.outcome.derived
+
+    def holds(record: Record, flag: str) -> bool:
+        return bool(derived.get(record.id, {}).get(flag))
+
+    account = next(r for r in evaluation.records if r.scope == "account")
+    overdue = {r.subject: r.values for r in evaluation.records if r.scope == "stakeholder" and holds(r, OVERDUE_SENIOR)}
+    # derive() makes one record per competitor, in the evaluated (canonical) profile's order.
+    competitors = [r for r in evaluation.records if r.scope == "competitor"]
+    typed = _typed_positions(profile.competitors, evaluation.profile.competitors)
+    threats = [competitors[j].values for j in sorted(range(len(competitors)), key=typed.__getitem__)
+               if holds(competitors[j], THREAT)]  # fmt: skip
+    return {
+        "name": profile.account.name,
+        "revenue": profile.account.annual_revenue,
+        "has_insider": account.values.get("account.has_insider", False),
+        "overdue_senior": [
+            {"name": values["stakeholder.name"], "days": values.get("stakeholder.days_since_contact")}
+            for values in (overdue.get(s.id) for s in profile.stakeholders)
+            if values is not None
+        ],
+        "threats": [
+            {
+                "name": v["competitor.name"],
+                "strength": v["competitor.strength"],
+                "move": v.get("competitor.latest_move", ""),
+            }
+            for v in threats
+        ],
+        "has_visit": profile.visit is not None,
+    }
+
+
+def _typed_positions(typed: list, evaluated: list) -> list[int]:
+    """For each item of the evaluated (canonical) list, its position in the list as typed; the
+    index has always listed them as typed."""
+    where: dict[str, list[int]] = {}
+    for i, item in enumerate(typed):
+        where.setdefault(item.model_dump_json(), []).append(i)
+    return [where[item.model_dump_json()].pop(0) for item in evaluated]
+
+
+# --- the summary ----------------------------------------------------------------------------------
+
+
+def portfolio_template(templates: Templates) -> jinja2.Template:
+    """The summary's template, compiled, and its labels checked: called before a batch does any work."""
+    path = templates.directory / TEMPLATE
+    labels_path = str(templates.directory / LABELS_FILE)
+    if not path.is_file():
+        raise UnreadableInput(
+            Problem(str(path), 1, 1, "error", "template not found; copy the shipped templates folder")
+        )
+    lists = templates.labels.get("portfolio_lists") or {}
+    missing = [
+        f"portfolio_lists: {name}"
+        for name in LISTS
+        if not isinstance(lists.get(name), dict) or set(LANGS) - set(lists[name])
+    ]
+    missing += [f"{lang}: portfolio" for lang in LANGS if not isinstance(templates.labels[lang].get("portfolio"), dict)]
+    if missing:
+        raise AdvisorError(
+            Problem(labels_path, 1, 1, "error", f"labels for the portfolio summary are missing ({', '.join(missing)}); copy them from the shipped labels.yaml")
+        )  # fmt: skip
+    try:
+        return templates.env.get_template(TEMPLATE)
+    except jinja2.TemplateSyntaxError as exc:
+        raise AdvisorError(
+            Problem(str(templates.directory / (exc.name or TEMPLATE)), exc.lineno or 1, 1, "error", f"template syntax: {exc.message}")
+        ) from None  # fmt: skip
+
+
+def render_portfolio(template: jinja2.Template, templates: Templates, entries: list[dict], lang: str) -> str:
+    """OUT/portfolio.md: tiers, accounts without an insider, overdue senior contacts, competitor threats, Pareto."""
+    try:
+        return template.render(portfolio_view(entries, templates.labels, lang))
+    except jinja2.TemplateError as exc:
+        line = next(
+            (f.lineno or 1 for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename.endswith(TEMPLATE)),
+            1,
+        )
+        raise AdvisorError(
+            Problem(str(templates.directory / TEMPLATE), line, 1, "error", f"template error: {exc}")
+        ) from None
+
+
+def portfolio_view(entries: list[dict], labels: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Everything the summary shows, in order and escaped for Markdown: the template only lays it out."""
+    values = labels[lang]["values"]
+    ok = [e for e in entries if e.get("status") == "ok"]
+    ranked = sorted((e for e in ok if e.get("portfolio")), key=lambda e: e["portfolio"]["rank"])
+    view: dict[str, Any] = {
+        "L": labels[lang]["portfolio"],
+        "lists": {name: labels["portfolio_lists"][name][lang] for name in LISTS},
+        "ok": len(ok),
+        "failed": sum(e.get("status") != "ok" for e in entries),
+        "ranked": [
+            {
+                "rank": e["portfolio"]["rank"],
+                "name": md(e["summary"]["name"]),
+                "revenue": f"{e['summary']['revenue']:,.0f}",
+                "share": f"{100 * e['portfolio']['share']:.1f}",
+                "portfolio_class": e["portfolio"]["portfolio_class"],
+            }  # fmt: skip
+            for e in ranked
+        ],
+        "untiered": [md(e["summary"]["name"]) for e in ok if not e.get("portfolio")],
+        "no_insider": [md(e["summary"]["name"]) for e in ok if not e["summary"]["has_insider"]],
+        "overdue": [
+            {"account": md(e["summary"]["name"]), "name": md(p["name"]), "days": p["days"]}
+            for e in ok
+            for p in e["summary"]["overdue_senior"]
+        ],
+        "threats": [
+            {
+                "account": md(e["summary"]["name"]),
+                "name": md(t["name"]),
+                "strength": values["competitor_strength"].get(t["strength"], md(t["strength"])),
+                "move": md(t["move"]) if t["move"] else "",
+            }  # fmt: skip
+            for e in ok
+            for t in e["summary"]["threats"]
+        ],
+        "pareto": None,
+    }
+    if ranked:
+        top = ranked[:PARETO_TOP]
+        total = sum(e["summary"]["revenue"] for e in ranked)
+        cumulative, running = [], 0.0
+        for e in top:
+            running += e["summary"]["revenue"]
+            cumulative.append(round(100 * running / total, 1) if total else 0)
+        view["pareto"] = {
+            "ranks": ", ".join(f'"{i}"' for i in range(1, len(top) + 1)),
+            "bars": ", ".join(f"{100 * e['portfolio']['share']:.1f}" for e in top),
+            "line": ", ".join(str(c) for c in cumulative),
+        }
+    return view

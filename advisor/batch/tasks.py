@@ -1,0 +1,135 @@
+"""What a batch worker does: parse and validate one record (pass 1), brief one account (pass 2), and
+the content hash that tells --resume whether an account's outputs would change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..api import Advisor
+from ..errors import AdvisorError, EngineError, UnwritableOutput
+from ..files import write_atomically
+from ..limits import DEFAULT, Limits
+from ..portfolio import Position
+from ..profile import Profile, parse_profile
+from ..sources import Source, decoded
+from ..yamlio import Located, load_text
+from .options import Options
+from .summary import account_summary
+
+BRIEFS = "briefs"  # OUT/briefs/ACCOUNT.md, ACCOUNT.json
+EXTENSIONS = {"markdown": "md", "json": "json"}
+
+
+# --- pass 1: parse and validate ----------------------------------------------------------------
+
+
+def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
+    """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
+    source = decoded(source, limits)
+    if source.kind == "error":
+        return {"source": source.label, "error": f"{source.label}:1: error: {source.payload}"}
+    try:
+        if source.kind == "yaml":
+            profile = parse_profile(load_text(source.payload, source.path, limits), limits)
+        else:
+            profile = _parse_data(source, limits)
+    except AdvisorError as exc:
+        return {"source": source.label, "error": "\n".join(str(p) for p in exc.problems)}
+    return {
+        "source": source.label,
+        "id": profile.account.id,
+        "revenue": profile.account.annual_revenue,
+        "profile": profile.model_dump_json(by_alias=True),
+    }
+
+
+def _parse_data(source: Source, limits: Limits = DEFAULT) -> Profile:
+    """Validate already-parsed data (JSON, CSV); every problem points at the record's line."""
+    return parse_profile(Located(source.path, source.payload, {(): (source.line, 1)}, {}), limits)
+
+
+# --- pass 2: evaluate and render ---------------------------------------------------------------
+
+# One Advisor per process and rules/templates pair: a worker process loads it once (the pool's
+# initializer), not once per account. A cache, not state: every entry is the same load of the same files.
+_advisors: dict[tuple, Advisor] = {}
+_advisors_lock = threading.Lock()
+
+
+def advisor_for(options: Options, loaded: Advisor | None = None) -> Advisor:
+    """This process's Advisor for these rules and templates, loaded once and shared by its threads
+    (an Advisor gives each thread its own engine). `loaded`, a run's fresh load, replaces an older
+    one, so a second run in the same process sees files edited since the first."""
+    key = (options.rules, options.templates)
+    with _advisors_lock:
+        if loaded is not None:
+            _advisors[key] = loaded
+        elif key not in _advisors:
+            _advisors[key] = Advisor.load(options.rules, options.templates)
+        return _advisors[key]
+
+
+def content_hash(
+    profile_json: str, position: Position | None, digest: str, options: Options, clock: dt.date | None = None
+) -> str:
+    """What an account's outputs depend on. Without --today, a profile with no visit is advised as
+    of the clock, so the date of the run (`clock`) counts: a resume on another day re-briefs."""
+    h = hashlib.sha256()
+    as_of = str(options.today) if options.today else f"clock {clock or dt.date.today()}"
+    for part in (profile_json, json.dumps(position.as_dict() if position else None, sort_keys=True), digest,
+                 options.lang, ",".join(options.formats), as_of, __version__):  # fmt: skip
+        h.update(part.encode("utf-8") + b"\0")
+    return h.hexdigest()[:16]
+
+
+Task = tuple[Options, str, Position | None, Path | None]  # options, profile JSON, position, OUT or None
+
+
+def brief_one(task: Task) -> dict[str, Any]:
+    """Render every requested format for one validated profile (runs in a worker process or thread).
+
+    With OUT (local workers), the worker writes the briefs itself and returns their sizes: the main
+    process then only keeps the journal, instead of receiving and writing every text. Without it (a
+    Dask worker may not see OUT), the texts come back in the result."""
+    options, profile_json, position, out = task
+    advisor = advisor_for(options)
+    profile = Profile.model_validate_json(profile_json)
+    try:
+        evaluation = advisor.evaluate(profile, options.today, position)
+        outputs, recs = advisor.render_all(evaluation, lang=options.lang, formats=options.formats)
+        summary = account_summary(profile, evaluation)
+    except EngineError as exc:  # one account's failure never stops the batch
+        return {"error": f"advisor: error: account '{profile.account.id}': {exc}"}
+    except Exception as exc:  # noqa: BLE001 - a bug shows on its account, and the batch goes on
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return {"error": f"advisor: internal error: account '{profile.account.id}': {detail}"}
+    result: dict[str, Any] = {"outputs": outputs}
+    if out is not None:
+        try:
+            result = {"written": write_outputs(out, profile.account.id, outputs)}
+        except UnwritableOutput as exc:
+            return {"unwritable": exc.problems}
+    return {
+        **result,
+        "counts": {
+            "recommendations": len(recs),
+            "high": sum(r.priority == "high" for r in recs),
+            "stakeholders": len(profile.stakeholders),
+        },
+        "summary": summary,
+    }
+
+
+def write_outputs(out: Path, account_id: str, outputs: dict[str, str]) -> dict[str, int]:
+    """Write one account's briefs under OUT; their paths (relative to OUT) and sizes in bytes."""
+    sizes = {}
+    for fmt, text in outputs.items():
+        rel = f"{BRIEFS}/{account_id}.{EXTENSIONS[fmt]}"
+        sizes[rel] = write_atomically(out / rel, text, durable=False)  # flushed once, before the index
+    return sizes
