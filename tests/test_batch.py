@@ -293,13 +293,13 @@ def test_batch_index_lists_flagged_people_and_competitors_as_typed(capsys, tmp_p
 
 
 def test_portfolio_derivations_fire_but_stay_out_of_the_brief(advisor):
-    """The brief's "why this advice" lists derivations the brief reads (care-breach-flag feeds
-    advice), not the ones only the portfolio summary reads."""
+    """The brief's "why this advice" lists only rules whose advice it shows: derivations, whether
+    advice builds on them (care-breach-flag) or only the portfolio summary reads them, are not listed."""
     evaluation = advisor.evaluate(load_profile(PROFILES / "sd-huarui-appliance.yaml"), dt.date(2027, 1, 20))
     fired = {f.rule_id for f in evaluation.outcome.firings}
     assert {"portfolio-senior-overdue", "portfolio-competitor-threat", "care-breach-flag"} <= fired
-    text = advisor.render(evaluation)
-    assert "care-breach-flag" in text and "portfolio-" not in text
+    text = advisor.render(advisor.prepare(evaluation))
+    assert "`care-breach-flag`" not in text and "portfolio-" not in text
 
 
 def test_batch_run_reports_through_callbacks_and_prints_nothing(capsys, tmp_path):
