@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def command(name: str, handler: Callable[[argparse.Namespace], int], **kwargs) -> argparse.ArgumentParser:
+        """A subcommand that carries its own handler: main() calls args.handler, no second table."""
+        p = sub.add_parser(name, **kwargs)
+        p.set_defaults(handler=handler)
+        return p
+
     def with_limits(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--limit", dest="limits", action="append", type=_limit, metavar="NAME=N",
@@ -74,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--rules", type=Path, help="a folder of rule files to use instead of the shipped ones")
         p.add_argument("--templates", type=Path, help="a folder of templates to use instead of the shipped ones")
 
-    p = sub.add_parser("brief", help="write the pre-visit brief for one profile")
+    p = command("brief", cmd_brief, help="write the pre-visit brief for one profile")
     p.add_argument("profile", type=Path)
     p.add_argument("--lang", choices=LANGS, default="en")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
@@ -91,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_limits(p)
     with_sources(p)
 
-    p = sub.add_parser(
+    p = command(
         "batch",
+        cmd_batch,
         help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit codes: 0 every account briefed; 1 some accounts could not be read, parsed or briefed\n"
@@ -119,20 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="run on a Dask cluster (pip install 'advisor[dask]')")
     with_sources(p)
 
-    p = sub.add_parser("new", help="write a commented starter profile to fill in")
+    p = command("new", cmd_new, help="write a commented starter profile to fill in")
     p.add_argument("file", type=Path)
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    p = sub.add_parser("facts", help="list every fact rules can test")
+    p = command("facts", cmd_facts, help="list every fact rules can test")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--rules", type=Path, help="include facts derived by these rules (default: the shipped rules)")
 
-    p = sub.add_parser("test", help="run the rules' case files")
+    p = command("test", cmd_test, help="run the rules' case files")
     p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders whose *.cases.yaml to run")
     p.add_argument("--rules", type=Path, help="a rule folder (same as RULES; default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
 
-    p = sub.add_parser("lint", help="check rule files: schema, meaning, contradictions, cases, engine headroom")
+    p = command("lint", cmd_lint, help="check rule files: schema, meaning, contradictions, cases, engine headroom")
     p.add_argument(
         "rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders (default: the shipped rules)"
     )
@@ -140,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
     p.add_argument("--templates", type=Path, help="templates whose tier labels count as uses of derived facts")
 
-    p = sub.add_parser("explain", help="why each rule did or did not fire for a profile")
+    p = command("explain", cmd_explain, help="why each rule did or did not fire for a profile")
     p.add_argument("profile", type=Path)
     p.add_argument("--rule", action="append", metavar="ID", help="explain only this rule (repeatable)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
@@ -148,26 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
     with_limits(p)
     with_sources(p)
 
-    p = sub.add_parser("coverage", help="which course items the rules encode (cited by a rule that fires in a case)")
+    p = command(
+        "coverage", cmd_coverage, help="which course items the rules encode (cited by a rule that fires in a case)"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--min", type=float, metavar="PERCENT", help="fail (exit 1) below this share of items covered")
     p.add_argument("--rules", type=Path, help="the rule folder to measure (default: the shipped rules)")
 
-    p = sub.add_parser("docs", help="write the rule catalogue in Markdown, organised by the course outline")
+    p = command("docs", cmd_docs, help="write the rule catalogue in Markdown, organised by the course outline")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
     with_sources(p)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of profiles, rule files or case files")
+    p = command("schema", cmd_schema, help="print the JSON Schema of profiles, rule files or case files")
     p.add_argument("kind", choices=("profile", "rules", "cases"))
 
-    p = sub.add_parser("review", help="the expert panel: does each brief show what a trainer expects?")
+    p = command("review", cmd_review, help="the expert panel: does each brief show what a trainer expects?")
     p.add_argument("panel", type=Path, metavar="DIR", help="profiles, each beside its NAME.expect.yaml")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--lang", choices=LANGS, default="en", help="the language of the briefs judged")
     with_limits(p)
     with_sources(p)
 
-    p = sub.add_parser("plan", help="show how the rules are compiled into engine shards")
+    p = command("plan", cmd_plan, help="show how the rules are compiled into engine shards")
     p.add_argument("--format", choices=("text", "json"), default="text")
     with_sources(p)
     return parser
@@ -175,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except Failure as exc:
@@ -555,22 +564,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for s in plan.shards:
         print(f"  {s.name}: {len(s.rule_ids)} rules, fan-out {s.fanout}, chains {s.chains}")
     return 0
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "brief": cmd_brief,
-    "batch": cmd_batch,
-    "new": cmd_new,
-    "facts": cmd_facts,
-    "test": cmd_test,
-    "lint": cmd_lint,
-    "explain": cmd_explain,
-    "coverage": cmd_coverage,
-    "docs": cmd_docs,
-    "schema": cmd_schema,
-    "plan": cmd_plan,
-    "review": cmd_review,
-}
 
 
 def run() -> None:
