@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .course import code_order
 from .engine import Firing
 from .facts import Record
 from .rules import RuleBase, fill_parts, split_say
@@ -86,7 +88,7 @@ class Recommendation:
 class Advice:
     """What an advice rule says in one language, and everything its recommendations share."""
 
-    rank: tuple[int, int]  # priority, then rule order
+    rank: tuple  # reading order: priority, course order, a token of the id (see _rank)
     rule_id: str
     source: tuple[str, ...]
     section: str
@@ -119,10 +121,18 @@ def sayings(base: RuleBase, lang: str) -> Sayings:
             parts = split_say(getattr(rule.say, lang))
             alike = frozenset(other for other, theirs in texts[rule.section] if _may_read_alike(parts, theirs))
             table[rule.id] = Advice(
-                (PRIORITY_RANK[rule.priority], loaded.index), rule.id, tuple(rule.source), rule.section,
+                _rank(rule), rule.id, tuple(rule.source), rule.section,
                 rule.aspect, rule.priority, rule.scope == "stakeholder", parts, alike,
             )  # fmt: skip
     return table
+
+
+def _rank(rule) -> tuple:
+    """Reading order: priority, then the course items in outline order, then a fixed token of the
+    rule's id. Never the file a rule sits in, its place there, or the alphabet of ids: renaming or
+    reordering rule files must not change a brief."""
+    token = hashlib.sha256(rule.id.encode()).hexdigest()[:12]
+    return (PRIORITY_RANK[rule.priority], tuple(code_order(c) for c in rule.source), token)
 
 
 def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -133,7 +143,7 @@ def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 def recommend(said_by: Sayings, records: list[Record], firings: list[Firing]) -> list[Recommendation]:
-    """Every fired rule that says something, in reading order: priority, then rule order, then record order.
+    """Every fired rule that says something, in reading order (priority, course order; see _rank), then record order.
 
     The same text in the same section about the same person is said once, however many rules or
     records produced it.

@@ -9,6 +9,16 @@ from importlib import resources
 from .yamlio import load_text
 
 
+def code_order(code: str) -> tuple:
+    """A course code's place in the outline: 2.1.10.a after 2.1.9.a."""
+    return tuple(int(p) if p.isdigit() else p for p in code.split("."))
+
+
+def topic_of(code: str) -> str:
+    """The course topic an item belongs to: 3.3.3.a -> 3.3.3."""
+    return ".".join(code.split(".")[:3])
+
+
 @dataclass(frozen=True)
 class Item:
     code: str

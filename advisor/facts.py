@@ -149,6 +149,15 @@ _BASE: tuple[FactSpec, ...] = (
     ),
     FactSpec("account.visit_date", "text", "the planned visit's date"),
     FactSpec("account.visit_objective", "text", "the planned visit's objective"),
+    FactSpec(
+        "account.visit_purpose",
+        "enum",
+        "why the rep is going (3.2.3.a): as the profile gives it, else inferred: an open high or critical incident "
+        "-> service_recovery; else words of the objective (renewal, technical exchange, review, proposal...); else "
+        "a leader appointed or promoted within 90 days who attends -> introduction; else relationship",
+        _v(p.Purpose),
+    ),
+    FactSpec("account.visit_purpose_inferred", "bool", "the profile gives no purpose: it was inferred from the facts"),
     # --- one record per stakeholder ---
     FactSpec("stakeholder.id", "text", "the person's id"),
     FactSpec("stakeholder.name", "text", "the person's name"),
@@ -419,11 +428,61 @@ def account_facts(
         a["account.attendee_functions"] = sorted({people[i].function for i in profile.visit.attendees if i in people})
         a["account.visit_date"] = profile.visit.date.isoformat()
         a["account.visit_objective"] = profile.visit.objective
+        a["account.visit_purpose"], a["account.visit_purpose_inferred"] = visit_purpose(profile, today)
     else:
         a["account.attendees"] = 0
         a["account.attendee_levels"] = []
         a["account.attendee_functions"] = []
     return a
+
+
+INTRODUCTION_WINDOW = 90  # days since (or until) a leader's appointment during which a visit introduces them
+
+# Words in a visit's objective that say its purpose, in both languages. The word written first
+# wins: a rep leads with what the visit is for ("半年度服务回顾：…故障…" is a review).
+PURPOSE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("relationship", ("礼节性", "例行走访", "看望", "初次", "courtesy", "routine visit", "first visit")),
+    ("service_recovery", ("整改", "故障", "道歉", "致歉", "service recovery", "outage", "apolog")),
+    ("renewal", ("续约", "续签", "续期", "合同到期", "谈判", "renewal", "renew", "negotiat")),
+    ("technical_exchange", ("技术交流", "技术研讨", "technical exchange", "technical workshop")),
+    ("periodic_review", ("回顾", "季度", "半年", "年度服务", "review")),
+    ("proposal", ("方案", "投标", "proposal", "pitch", "tender")),
+    ("introduction", ("新任", "履新", "到任", "拜会", "newly appointed", "new director", "introduc")),
+)
+
+
+def visit_purpose(profile: p.Profile, today: dt.date) -> tuple[str, bool]:
+    """The visit's purpose and whether it was inferred (the profile gives none), for a profile with a visit.
+
+    Inferred in the order a seasoned account manager would put first: an open high or critical
+    incident makes any visit a service-recovery visit; then what the objective says in words
+    (PURPOSE_WORDS); a courtesy call (or an objective that says nothing) on an attending leader
+    newly appointed or promoted introduces us; otherwise the visit tends the relationship.
+    """
+    visit = profile.visit
+    assert visit is not None
+    if visit.purpose is not None:
+        return visit.purpose, False
+    open_issues = [i for i in profile.service.issues if i.closed is None or i.closed > today]
+    if any(i.incident and i.severity in ("high", "critical") for i in open_issues):
+        return "service_recovery", True
+    objective = visit.objective.lower()
+    said = [(at, n, purpose) for n, (purpose, words) in enumerate(PURPOSE_WORDS) for w in words
+            if (at := objective.find(w)) >= 0]  # fmt: skip
+    worded = min(said)[2] if said else "relationship"
+    if worded != "relationship":
+        return worded, True
+    attending = set(visit.attendees)
+    levels = {s.id: s.level for s in profile.stakeholders}
+    for e in profile.events:
+        if (
+            e.kind in ("appointment", "promotion")
+            and e.stakeholder in attending
+            and levels.get(e.stakeholder) in ("senior", "middle")
+            and abs((e.date - today).days) <= INTRODUCTION_WINDOW
+        ):
+            return "introduction", True  # a courtesy call on a new leader introduces us
+    return "relationship", True
 
 
 def _person_facts(prefix: str, s: p.Stakeholder, attendees: set[str]) -> dict[str, Any]:

@@ -43,6 +43,11 @@ EventKind = Literal[
     "appointment", "promotion", "project", "incident", "holiday", "anniversary", "policy_change", "media", "other"
 ]
 
+# Why the rep is going (course 3.2.3.a). Absent, it is inferred from the facts: see facts.visit_purpose.
+Purpose = Literal[
+    "relationship", "introduction", "technical_exchange", "proposal", "renewal", "service_recovery", "periodic_review"
+]
+
 INDUSTRY_GROUPS: dict[str, str] = {
     "party": "government", "government": "government", "military": "government",
     "science": "institution", "education": "institution", "culture": "institution", "health": "institution",
@@ -173,6 +178,11 @@ class Event(_Model):
 class Visit(_Model):
     date: dt.date
     objective: Text
+    purpose: Purpose | None = Field(
+        None,
+        description="relationship (a courtesy call), introduction (of or to a new leader), technical_exchange, "
+        "proposal, renewal (or a negotiation), service_recovery, periodic_review; inferred when absent",
+    )
     attendees: list[Slug] = []
 
 

@@ -140,6 +140,8 @@ def to_json(brief: Brief, *, version: str, digest: str) -> str:
             {
                 "date": profile.visit.date.isoformat(),
                 "objective": profile.visit.objective,
+                "purpose": evaluation.about("account")["account.visit_purpose"],
+                "purpose_inferred": evaluation.about("account")["account.visit_purpose_inferred"],
                 "attendees": list(profile.visit.attendees),
             }
             if profile.visit

@@ -12,7 +12,7 @@ from typing import Any
 
 from .advise import Recommendation
 from .brief import Brief
-from .course import Course
+from .course import Course, code_order
 from .escape import md, mermaid_text
 from .profile import Profile, Stakeholder
 from .selection import Selection, choose
@@ -134,7 +134,15 @@ def _account(cx: _Context, labels: dict[str, Any]) -> dict[str, Any]:
 
 def _visit(cx: _Context) -> dict[str, Any] | None:
     visit = cx.brief.profile.visit
-    return {"date": visit.date.isoformat(), "objective": cx.esc[visit.objective]} if visit else None
+    if visit is None:
+        return None
+    account = cx.brief.evaluation.about("account")
+    return {
+        "date": visit.date.isoformat(),
+        "objective": cx.esc[visit.objective],
+        "purpose": cx.values["purpose"][account["account.visit_purpose"]],
+        "purpose_inferred": account["account.visit_purpose_inferred"],
+    }
 
 
 def _people_sections(cx: _Context, shown: list[Recommendation]) -> tuple[list[dict], list[dict]]:
@@ -183,15 +191,10 @@ def _why(cx: _Context, course: Course, shown: Selection) -> list[dict[str, Any]]
     sources = {r.rule_id: r.source for r in shown.glance}
     sources.update((r.rule_id, r.source) for rs in shown.shown_in.values() for r in rs)
     rows = sorted(
-        (_code_key(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
+        (code_order(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
         for rule_id, codes in sources.items()
     )
     return [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in rows]
-
-
-def _code_key(code: str) -> tuple:
-    """Course codes in outline order: 2.1.10.a after 2.1.9.a."""
-    return tuple(int(p) if p.isdigit() else p for p in code.split("."))
 
 
 def relationship_map(profile: Profile, attendee_ids: list[str], values: dict[str, Any]) -> str:
