@@ -25,15 +25,19 @@ class Recommendation:
     several times slower.)
     """
 
-    __slots__ = ("advice", "stakeholder", "record_id", "values", "_text")
+    __slots__ = ("advice", "stakeholder", "record_id", "values", "score", "_text")
 
     advice: Advice  # what the rule says, and everything its recommendations share
     stakeholder: str | None  # the person it is about, for stakeholder-scoped rules
     record_id: str
     values: dict[str, Any]  # the record's facts its text quotes
+    score: float  # how much it matters for this visit (relevance.py); 0 where nothing scored it
 
-    def __init__(self, advice: Advice, stakeholder: str | None, record_id: str, values: dict[str, Any]) -> None:
+    def __init__(
+        self, advice: Advice, stakeholder: str | None, record_id: str, values: dict[str, Any], score: float = 0.0
+    ) -> None:
         self.advice, self.stakeholder, self.record_id, self.values = advice, stakeholder, record_id, values
+        self.score = score
         parts = advice.parts
         self._text: str | None = parts[0] if len(parts) == 1 else None
 
@@ -142,11 +146,16 @@ def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return (a[0].startswith(b[0]) or b[0].startswith(a[0])) and (a[-1].endswith(b[-1]) or b[-1].endswith(a[-1]))
 
 
-def recommend(said_by: Sayings, records: list[Record], firings: list[Firing]) -> list[Recommendation]:
+def recommend(
+    said_by: Sayings,
+    records: list[Record],
+    firings: list[Firing],
+    score: Callable[[Advice, dict[str, Any]], float] | None = None,
+) -> list[Recommendation]:
     """Every fired rule that says something, in reading order (priority, course order; see _rank), then record order.
 
     The same text in the same section about the same person is said once, however many rules or
-    records produced it.
+    records produced it. `score` (relevance.Relevance.score) says how much each matters for the visit.
     """
     by_id = {r.id: r for r in records}
     ranked = []
@@ -160,7 +169,9 @@ def recommend(said_by: Sayings, records: list[Record], firings: list[Firing]) ->
     out = []
     for _, record_id, _, said in ranked:
         record = by_id[record_id]
-        out.append(Recommendation(said, record.subject if said.about_person else None, record_id, record.values))
+        subject = record.subject if said.about_person else None
+        scored = score(said, record.values) if score is not None else 0.0
+        out.append(Recommendation(said, subject, record_id, record.values, scored))
     return said_once(out, str)
 
 

@@ -14,12 +14,15 @@ from .brief import Brief, Evaluation
 from .canonical import canonical
 from .course import Course, load_course
 from .engine import Engine, Plan, compile_rules
+from .escape import md
 from .facts import derive
 from .policy import Policy, load_policy
 from .portfolio import Position
 from .profile import Profile
+from .relevance import Relevance, load_relevance
 from .render import LANGS, Templates, to_json
 from .rules import RuleBase, load_rules
+from .selection import Selection, choose
 from .view import markdown_view
 
 FORMATS = ("markdown", "json")
@@ -41,9 +44,13 @@ class Advisor:
     Engine built from the same compiled plan.
     """
 
-    def __init__(self, base: RuleBase, plan: Plan, templates: Templates, course: Course, policy: Policy, digest: str):
+    def __init__(
+        self, base: RuleBase, plan: Plan, templates: Templates, course: Course, policy: Policy, digest: str,
+        relevance: Relevance | None = None,
+    ):  # fmt: skip
         self.base, self.plan, self.templates, self.course = base, plan, templates, course
         self.policy, self.digest = policy, digest
+        self.relevance = relevance or Relevance.default()
         self.sayings: dict[str, Sayings] = {lang: sayings(base, lang) for lang in LANGS}
         self._local = threading.local()
 
@@ -54,10 +61,12 @@ class Advisor:
         course = load_course()
         base = load_rules(rules, course)
         policy, policy_file = load_policy(rules)
+        relevance, relevance_file = load_relevance(rules, course)
         plan = compile_rules(base)
         loaded = Templates.load(templates)
-        inputs = base.files + ((policy_file,) if policy_file else ())
-        return cls(base, plan, loaded, course, policy, _digest(rules, inputs, templates, loaded.files, course))
+        inputs = base.files + tuple(f for f in (policy_file, relevance_file) if f)
+        digest = _digest(rules, inputs, templates, loaded.files, course)
+        return cls(base, plan, loaded, course, policy, digest, relevance)
 
     def engine(self) -> Engine:
         engine = getattr(self._local, "engine", None)
@@ -78,7 +87,7 @@ class Advisor:
 
     def recommendations(self, evaluation: Evaluation, lang: str = "en") -> list[Recommendation]:
         """Every recommendation the evaluation gives, in plain text and reading order (JSON's list)."""
-        return recommend(self.sayings[lang], evaluation.records, evaluation.outcome.firings)
+        return recommend(self.sayings[lang], evaluation.records, evaluation.outcome.firings, self.relevance.score)
 
     def prepare(self, evaluation: Evaluation, lang: str = "en") -> Brief:
         """The brief in `lang`, worked out once, for render() to show in any format."""
@@ -105,14 +114,20 @@ class Advisor:
             raise ValueError(f"lang must be one of {LANGS}")
         return self.render(self.prepare(self.evaluate(profile, today, portfolio), lang), format=format)
 
-    def render(self, brief: Brief, *, format: str = "markdown") -> str:
-        """The brief as text, in one format."""
+    def render(self, brief: Brief, *, format: str = "markdown", full: bool = False) -> str:
+        """The brief as text, in one format (`full`: a Markdown brief shows every recommendation)."""
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}")
         if format == "json":
-            return to_json(brief, version=__version__, digest=self.digest)
-        view = markdown_view(brief, self.templates.labels, self.course, version=__version__, digest=self.digest)
+            return to_json(brief, self.selection(brief), version=__version__, digest=self.digest)
+        view = markdown_view(
+            brief, self.templates.labels, self.course, version=__version__, digest=self.digest, full=full
+        )
         return self.templates.render(view)
+
+    def selection(self, brief: Brief) -> Selection:
+        """What the Markdown brief shows of `brief` (JSON marks it `shown`; the panel counts it)."""
+        return choose(brief, self.templates.labels.get("limits", {}), md)
 
     def render_all(
         self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",)

@@ -134,6 +134,12 @@ _BASE: tuple[FactSpec, ...] = (
     ),
     FactSpec("account.open_issues", "int", "service issues not yet closed"),
     FactSpec("account.open_incidents", "int", "open issues that are outages or faults"),
+    FactSpec(
+        "account.worst_open_incident",
+        "enum",
+        "the severity of the worst open incident (absent: none open)",
+        _v(p.Severity),
+    ),
     FactSpec("account.repeat_issue_categories", "int", "issue categories seen twice or more in the last 180 days"),
     FactSpec("account.satisfaction", "int", "service satisfaction, 1 to 5"),
     FactSpec("account.days_since_service_review", "int", "days since the last service review", unit="days"),
@@ -412,6 +418,9 @@ def account_facts(
     open_issues = [i for i in issues if i.closed is None or i.closed > today]
     a["account.open_issues"] = len(open_issues)
     a["account.open_incidents"] = sum(i.incident for i in open_issues)
+    severities = [i.severity for i in open_issues if i.incident]
+    if severities:
+        a["account.worst_open_incident"] = max(severities, key=_v(p.Severity).index)
     recent_categories = Counter(i.category for i in issues if i.category and 0 <= (today - i.opened).days <= 180)
     a["account.repeat_issue_categories"] = sum(n >= 2 for n in recent_categories.values())
     _put(a, "account.satisfaction", profile.service.satisfaction)

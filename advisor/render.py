@@ -14,6 +14,7 @@ import jinja2
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput
 from .escape import md
+from .selection import Selection
 from .templating import Sandbox, environment
 from .vocabulary import LANGS
 from .yamlio import load_file
@@ -118,8 +119,10 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
-def to_json(brief: Brief, *, version: str, digest: str) -> str:
-    """The brief's content for machines: stable keys, one object, a trailing newline."""
+def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) -> str:
+    """The brief's content for machines: stable keys, one object, a trailing newline. Every
+    recommendation is listed, `shown` saying whether the Markdown brief shows it."""
+    shown = selection.shown_ids()
     profile, evaluation = brief.profile, brief.evaluation
     account = profile.account
     doc = {
@@ -156,6 +159,8 @@ def to_json(brief: Brief, *, version: str, digest: str) -> str:
                 "priority": r.priority,
                 "stakeholder": r.stakeholder,
                 "text": r.text,
+                "score": r.score,
+                "shown": id(r) in shown,
             }  # fmt: skip
             for r in brief.recommendations
         ],

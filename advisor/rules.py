@@ -26,6 +26,7 @@ from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of
 from .facts import Catalogue, FactSpec
 from .modelio import validate
 from .policy import POLICY_FILE
+from .relevance import RELEVANCE_FILE
 from .vocabulary import (
     LANGS,
     OPERATORS,
@@ -197,12 +198,18 @@ class RuleBase:
         return {r.id: r for r in self.rules}
 
 
+DATA_FILES = (POLICY_FILE, RELEVANCE_FILE)  # data beside the rules, not rule files
+
+
 def rule_files(directory: Path) -> list[Path]:
-    """Every rule file under `directory`, sorted: case files, the policy and `_`-prefixed files excluded."""
+    """Every rule file under `directory`, sorted: case files, `_`-prefixed files and the data files
+    beside the rules (the policy, the relevance table) excluded."""
     return sorted(
         p
         for p in directory.rglob("*.yaml")
-        if not p.name.endswith(".cases.yaml") and not p.name.startswith("_") and p != directory / POLICY_FILE
+        if not p.name.endswith(".cases.yaml")
+        and not p.name.startswith("_")
+        and not (p.parent == directory and p.name in DATA_FILES)
     )
 
 

@@ -68,12 +68,14 @@ class _Context:
         ]  # fmt: skip
 
 
-def markdown_view(brief: Brief, labels: dict[str, Any], course: Course, *, version: str, digest: str) -> dict[str, Any]:
-    """Everything the brief template shows."""
+def markdown_view(
+    brief: Brief, labels: dict[str, Any], course: Course, *, version: str, digest: str, full: bool = False
+) -> dict[str, Any]:
+    """Everything the brief template shows (`full`: every recommendation, not only what fits)."""
     cx = _Context(brief, labels[brief.lang])
-    shown = choose(brief, labels.get("limits", {}), cx.esc.__getitem__)
+    shown = choose(brief, labels.get("limits", {}), cx.esc.__getitem__, full=full)
     shown_in = shown.shown_in
-    attendees, others = _people_sections(cx, shown_in.get("person", ()))
+    attendees, others = _people_sections(cx, shown_in.get("person", ()), shown.more)
     return {
         "L": cx.L,
         "lang": brief.lang,
@@ -93,6 +95,9 @@ def markdown_view(brief: Brief, labels: dict[str, Any], course: Course, *, versi
         "competitor_table": _competitor_table(cx),
         **{name: [cx.item(r) for r in shown_in.get(name, ())] for name in LISTED_SECTIONS},
         "why": _why(cx, course, shown),
+        # How much more fired than each part shows: a part that shows nothing says "Nothing
+        # flagged." only when nothing fired there.
+        "more": {where[0]: n for where, n in shown.more.items() if where[0] != "person"},
     }
 
 
@@ -145,11 +150,17 @@ def _visit(cx: _Context) -> dict[str, Any] | None:
     }
 
 
-def _people_sections(cx: _Context, shown: list[Recommendation]) -> tuple[list[dict], list[dict]]:
+def _people_sections(
+    cx: _Context, shown: list[Recommendation], more: dict[tuple[str, ...], int]
+) -> tuple[list[dict], list[dict]]:
     """Each attendee with their advice by aspect; and the high-priority advice about people not attending."""
     about = [r for r in shown if r.stakeholder]
     attendees = [
-        {**cx.person(sid), "groups": cx.by_aspect([r for r in about if r.stakeholder == sid])}
+        {
+            **cx.person(sid),
+            "groups": cx.by_aspect([r for r in about if r.stakeholder == sid]),
+            "more": more.get(("person", sid), 0),
+        }
         for sid in cx.brief.attendees
     ]
     others = [{**cx.person(r.stakeholder), "entries": [cx.item(r)]} for r in about if r.stakeholder not in cx.attending]
