@@ -225,3 +225,48 @@ def said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> list[R
             earlier[1].add(advice.rule_id)
         out.append(r)
     return out
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A recommendation another rule's situation withdrew (an override), and the rules that did."""
+
+    recommendation: Recommendation
+    by: tuple[str, ...]
+
+
+Withdrawers = dict[str, tuple[str, tuple[str, ...]]]  # rule id -> (its scope, the rules it withdraws)
+
+
+def withdraw(
+    recs: list[Recommendation], records: list[Record], firings: list[Firing], withdrawers: Withdrawers
+) -> tuple[list[Recommendation], list[Withdrawn]]:
+    """The recommendations that stand, and those a fired rule withdrew.
+
+    A rule about the account (or a competitor or an event) withdraws its targets' advice
+    everywhere; a rule about a person withdraws advice about that person, and advice about no one.
+    """
+    if not withdrawers:
+        return recs, []
+    by_id = {r.id: r for r in records}
+    active: dict[str, set[tuple[str, str | None]]] = {}  # target rule -> (withdrawer, only about this person)
+    for f in firings:
+        w = withdrawers.get(f.rule_id)
+        if w is not None:
+            scope, targets = w
+            subject = by_id[f.record_id].subject if scope in ("stakeholder", "tie") else None
+            for target in targets:
+                active.setdefault(target, set()).add((f.rule_id, subject))
+    if not active:
+        return recs, []
+    kept: list[Recommendation] = []
+    gone: list[Withdrawn] = []
+    for r in recs:
+        by = sorted(
+            {w for w, subject in active.get(r.rule_id, ()) if subject is None or r.stakeholder in (None, subject)}
+        )
+        if by:
+            gone.append(Withdrawn(r, tuple(by)))
+        else:
+            kept.append(r)
+    return kept, gone

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
-from .advise import Recommendation, Sayings, recommend, sayings
+from .advise import Recommendation, Sayings, Withdrawers, recommend, sayings, withdraw
 from .brief import Brief, Evaluation
 from .canonical import canonical
 from .course import Course, load_course
@@ -51,6 +51,9 @@ class Advisor:
         self.base, self.plan, self.templates, self.course = base, plan, templates, course
         self.policy, self.digest = policy, digest
         self.relevance = relevance or Relevance.default()
+        self.withdrawers: Withdrawers = {
+            r.id: (r.rule.scope, tuple(r.rule.withdraws)) for r in base.rules if r.rule.withdraws
+        }
         self.sayings: dict[str, Sayings] = {lang: sayings(base, lang) for lang in LANGS}
         self._local = threading.local()
 
@@ -95,7 +98,10 @@ class Advisor:
             raise ValueError(f"lang must be one of {LANGS}")
         derived_account = evaluation.outcome.derived.get("account", {})
         tiers = tuple(name for name in self.templates.labels.get("tiers", {}) if derived_account.get(name))
-        return Brief(evaluation, lang, self.recommendations(evaluation, lang), tiers)
+        recs, withdrawn = withdraw(
+            self.recommendations(evaluation, lang), evaluation.records, evaluation.outcome.firings, self.withdrawers
+        )
+        return Brief(evaluation, lang, recs, tiers, tuple(withdrawn))
 
     def brief(
         self,
@@ -105,14 +111,16 @@ class Advisor:
         today: dt.date | None = None,
         format: str = "markdown",
         portfolio: Position | None = None,
+        full: bool = False,
     ) -> str:
         """The pre-visit brief (or account brief, with no visit) for `profile`, as text.
 
-        `portfolio` is the account's place in a whole portfolio (see portfolio.py), when known.
+        `portfolio` is the account's place in a whole portfolio (see portfolio.py), when known;
+        `full` shows every recommendation in a Markdown brief, not only what fits.
         """
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
-        return self.render(self.prepare(self.evaluate(profile, today, portfolio), lang), format=format)
+        return self.render(self.prepare(self.evaluate(profile, today, portfolio), lang), format=format, full=full)
 
     def render(self, brief: Brief, *, format: str = "markdown", full: bool = False) -> str:
         """The brief as text, in one format (`full`: a Markdown brief shows every recommendation)."""

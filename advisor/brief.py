@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .advise import Recommendation
+from .advise import Recommendation, Withdrawn
 from .engine import Outcome
 from .facts import Record
 from .profile import Profile
@@ -59,6 +59,7 @@ class Brief:
     lang: str
     recommendations: list[Recommendation]
     tiers: tuple[str, ...]  # the account's value tiers, by name, in labels.yaml's order
+    withdrawn: tuple[Withdrawn, ...] = ()  # advice another rule's situation withdrew (listed in JSON only)
 
     @property
     def profile(self) -> Profile:

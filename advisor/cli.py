@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=LANGS, default="en")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
     p.add_argument("--format", choices=FORMATS, default="markdown")
+    p.add_argument("--full", action="store_true", help="show every recommendation, not only what fits the car park")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
     p.add_argument(
         "--portfolio",
@@ -268,7 +269,9 @@ def render_brief(args: argparse.Namespace) -> int:
             )
             return 2
     advisor = Advisor.load(args.rules, args.templates)
-    text = advisor.brief(profile, lang=args.lang, today=args.today, format=args.format, portfolio=position)
+    text = advisor.brief(
+        profile, lang=args.lang, today=args.today, format=args.format, portfolio=position, full=args.full
+    )
     if args.output:
         write_atomically(args.output, text)
     else:
@@ -432,7 +435,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .workbench.explain import explain
+    from .workbench.explain import explain, in_the_brief
 
     profile = load_profile(args.profile, _limits(args))
     advisor = Advisor.load(args.rules, args.templates)
@@ -446,11 +449,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
             )
             return 2
     evaluation = advisor.evaluate(profile, args.today)
+    fates = in_the_brief(advisor, evaluation)
     for e in explain(advisor, evaluation, wanted):
         if args.fired and not e.fired:
             continue
         state = f"fired for {', '.join(e.fired_for)}" if e.fired else "quiet"
         print(f"{e.rule_id}  ({e.path}:{e.line})  {state}")
+        for fate in fates.get(e.rule_id, ()):
+            print(f"    {fate}")
         if wanted or e.fired or len(e.details) <= 3:
             for d in e.details:
                 print(f"    {d}")

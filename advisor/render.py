@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 
+from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput
 from .escape import md
@@ -119,6 +120,11 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
+def _recommendation(r: Recommendation) -> dict[str, Any]:
+    return {"rule": r.rule_id, "source": list(r.source), "section": r.section, "aspect": r.aspect,
+            "priority": r.priority, "stakeholder": r.stakeholder, "text": r.text}  # fmt: skip
+
+
 def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) -> str:
     """The brief's content for machines: stable keys, one object, a trailing newline. Every
     recommendation is listed, `shown` saying whether the Markdown brief shows it."""
@@ -151,18 +157,9 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             else None
         ),
         "recommendations": [
-            {
-                "rule": r.rule_id,
-                "source": list(r.source),
-                "section": r.section,
-                "aspect": r.aspect,
-                "priority": r.priority,
-                "stakeholder": r.stakeholder,
-                "text": r.text,
-                "score": r.score,
-                "shown": id(r) in shown,
-            }  # fmt: skip
-            for r in brief.recommendations
+            {**_recommendation(r), "score": r.score, "shown": id(r) in shown} for r in brief.recommendations
         ],
+        # Advice another rule's situation withdrew (an override), with the rules that withdrew it.
+        "withdrawn": [{**_recommendation(w.recommendation), "withdrawn_by": list(w.by)} for w in brief.withdrawn],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

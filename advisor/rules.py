@@ -36,6 +36,7 @@ from .vocabulary import (
     Priority,
     Scope,
     Section,
+    Stance,
     operators_for,
     yaml_field,
 )
@@ -135,6 +136,13 @@ class Rule(_Model):
     priority: Priority = "medium"
     say: Say | None = None
     note: str = ""
+    tactic: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] | None = Field(
+        None, description="the tactic this advice takes a side on, e.g. lead_with_price (with stance)"
+    )
+    stance: Stance | None = Field(None, description="for or against the tactic")
+    withdraws: list[RuleId] = Field(
+        [], description="rules whose advice this rule's situation withdraws from the brief (an override)"
+    )
 
     @field_validator("source")
     @classmethod
@@ -149,6 +157,8 @@ class Rule(_Model):
             raise ValueError("a rule needs 'say' (advice) or 'derive' (a fact for other rules), or both")
         if self.say is not None and self.section is None:
             raise ValueError(f"a rule that says something needs a section: {one_of(SECTIONS)}")
+        if (self.tactic is None) != (self.stance is None):
+            raise ValueError("a tactic needs a stance (for or against), and a stance needs its tactic")
         return self
 
 
@@ -448,9 +458,57 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
                 )  # fmt: skip
             )
         problems.extend(checker.problems)
+    problems += _check_withdrawals(parsed, set(seen))
     if problems:
         raise AdvisorError(problems)
     return RuleBase(tuple(loaded), catalogue, tuple(files))
+
+
+def _check_withdrawals(parsed: list[tuple[Located, list[tuple[int, Rule]]]], ids: set[str]) -> list[Problem]:
+    """Every rule a rule withdraws exists, and no chain of withdrawals comes back to where it started
+    (two rules that withdraw each other leave nothing to say)."""
+    problems: list[Problem] = []
+    edges: dict[str, list[str]] = {}
+    where: dict[tuple[str, str], Problem] = {}
+    for doc, valid in parsed:
+        for i, rule in valid:
+            for j, target in enumerate(rule.withdraws):
+                line, col = doc.where(("rules", i, "withdraws", j))
+                if target not in ids:
+                    hint = did_you_mean(target, ids) or "; `advisor plan` lists the rules"
+                    problems.append(Problem(str(doc.path), line, col, "error", f"withdraws unknown rule '{target}'{hint}", rule.id))  # fmt: skip
+                elif target == rule.id:
+                    problems.append(
+                        Problem(str(doc.path), line, col, "error", "a rule cannot withdraw itself", rule.id)
+                    )
+                else:
+                    edges.setdefault(rule.id, []).append(target)
+                    where[rule.id, target] = Problem(str(doc.path), line, col, "error", "", rule.id)
+    reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        path = _cycle_from(start, edges)
+        if path and frozenset(path) not in reported:
+            reported.add(frozenset(path))
+            last = where[path[-1], path[0]]
+            loop = " -> ".join([*path, path[0]])
+            message = f"withdrawals go round in a circle ({loop}); remove one so one side of it stands"
+            problems.append(Problem(last.path, last.line, last.col, "error", message, path[-1]))
+    return problems
+
+
+def _cycle_from(start: str, edges: dict[str, list[str]]) -> list[str]:
+    """A chain of withdrawals from `start` back to it, or []."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(edges.get(node, ()), reverse=True):
+            if nxt == start:
+                return path
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return []
 
 
 def _rule_id_at(doc: Located):

@@ -145,7 +145,7 @@ def _jsonl(handle: io.TextIOBase, label: str, limits: Limits) -> Iterator[Source
 #
 # accounts.csv      account_id, name, industry, ownership, annual_revenue, portfolio_share, revenue_rank,
 #                   brand_influence, government_influence, growth_outlook, stage, position, record_updated,
-#                   visit_date, visit_objective, visit_attendees (contact ids separated by ;)
+#                   visit_date, visit_objective, visit_purpose, visit_attendees (contact ids separated by ;)
 # contacts.csv      account_id, contact_id, name, title, department, function, level, reports_to,
 #                   relationship_strength, stance, insider, contact_degree, via, interests (; separated), last_contact
 # interactions.csv  account_id, date, kind, contact_ids (; separated), form, value
@@ -231,6 +231,8 @@ def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
             if row.get("visit_date"):
                 profile["visit"] = {"date": row["visit_date"], "objective": row.get("visit_objective") or "-",
                                     "attendees": _split(row.get("visit_attendees"))}  # fmt: skip
+                if row.get("visit_purpose"):
+                    profile["visit"]["purpose"] = row["visit_purpose"]
             size = len(json.dumps(profile, ensure_ascii=False).encode("utf-8"))
             if size > limits.record_bytes:
                 yield Source(

@@ -16,7 +16,7 @@ from .course import Course, code_order
 from .escape import md, mermaid_text
 from .profile import Profile, Stakeholder
 from .selection import Selection, choose
-from .vocabulary import ASPECTS
+from .vocabulary import ASPECTS, SECTIONS
 
 ASPECT_ORDER = ASPECTS  # the order the brief groups them in
 LISTED_SECTIONS = ("penetration", "gaps", "competitors", "checklist", "after_visit")
@@ -97,7 +97,7 @@ def markdown_view(
         "why": _why(cx, course, shown),
         # How much more fired than each part shows: a part that shows nothing says "Nothing
         # flagged." only when nothing fired there.
-        "more": {where[0]: n for where, n in shown.more.items() if where[0] != "person"},
+        "more": {part: shown.more.get((part,), 0) for part in (*SECTIONS, "others") if part != "person"},
     }
 
 

@@ -42,6 +42,9 @@ ASPECTS: tuple[str, ...] = ("cares", "approach", "avoid")
 Aspect = Literal[ASPECTS]  # type: ignore[valid-type]
 PRIORITIES: tuple[str, ...] = ("high", "medium", "low")  # in the order a brief lists them
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+# The side a rule's advice takes on a tactic (see Rule.tactic): lint reports opposite sides that can meet.
+STANCES: tuple[str, ...] = ("for", "against")
+Stance = Literal[STANCES]  # type: ignore[valid-type]
 
 # How explain and docs write the value of a fact the profile leaves unknown.
 UNKNOWN_VALUE: dict[str, str] = {"en": "unknown", "zh": "未知"}

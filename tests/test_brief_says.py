@@ -52,9 +52,17 @@ EXPECT = {
         {"insurance-price-first", "private-price-first"},
         ["| Industry | banking and securities (state-owned) |"],
     ),
+    # A strong rival and an open fault: the price-first pitches are withdrawn by defend-under-threat
+    # ("a price cut alone will not cover a service failure"), not said next to it.
     "yx-life-insurance": (
-        {"insurance-price-first", "private-price-first"},
-        {"finance-service-quality", "no-gifts-public-sector", "soe-rapport"},
+        {"defend-under-threat"},
+        {
+            "finance-service-quality",
+            "no-gifts-public-sector",
+            "soe-rapport",
+            "insurance-price-first",
+            "private-price-first",
+        },
         [],
     ),
     "sz-metro-group": (
@@ -93,6 +101,8 @@ def test_brief_says_what_it_must_and_not_what_it_must_not(advisor, name):
     said = {r["rule"] for r in doc["recommendations"]}
     assert must <= said, f"missing: {sorted(must - said)}"
     assert not (must_not & said), f"should not say: {sorted(must_not & said)}"
+    if name == "yx-life-insurance":
+        assert {w["rule"] for w in doc["withdrawn"]} >= {"insurance-price-first", "private-price-first"}
     text = advisor.brief(profile, today=today)
     for phrase in phrases:
         assert phrase in text

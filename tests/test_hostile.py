@@ -317,13 +317,15 @@ def test_hostile_refusals_never_echo_personal_text(tmp_path, capsys):
 FREE_TEXT = {"name", "title", "department", "note", "objective", "form", "offers", "latest_move", "summary"}
 
 
-def plain_twin(data):
-    """The same profile with every free-text field replaced by a plain word: the brief's structure
-    must not change when the text does."""
+def plain_twin(data, words=None):
+    """The same profile with every free-text field replaced by a plain word, a different one each
+    (as the hostile texts differ, so no two pieces of advice read alike in one and not the other):
+    the brief's structure must not change when the text does."""
+    words = iter(f"plain{n}x" for n in range(10**6)) if words is None else words
     if isinstance(data, dict):
-        return {k: ("plain" if k in FREE_TEXT and isinstance(v, str) else plain_twin(v)) for k, v in data.items()}
+        return {k: (next(words) if k in FREE_TEXT and isinstance(v, str) else plain_twin(v, words)) for k, v in data.items()}  # fmt: skip
     if isinstance(data, list):
-        return [plain_twin(v) for v in data]
+        return [plain_twin(v, words) for v in data]
     return data
 
 
@@ -350,9 +352,12 @@ def brief_of(advisor, path: Path) -> str:
 
 @pytest.mark.parametrize("name", ["jinja-text", "markdown-html-text", "unicode-text"])
 def test_hostile_text_cannot_change_the_structure_of_the_brief(name, advisor, tmp_path):
-    path = FIXTURES / "profiles" / f"{name}.yaml"
-    twin = tmp_path / "twin.yaml"
-    twin.write_text(yaml.safe_dump(plain_twin(yaml.safe_load(path.read_text(encoding="utf-8")))), encoding="utf-8")
+    data = yaml.safe_load((FIXTURES / "profiles" / f"{name}.yaml").read_text(encoding="utf-8"))
+    if data.get("visit"):  # the objective's words say the purpose when none is given: pin it for both
+        data["visit"]["purpose"] = "relationship"
+    path, twin = tmp_path / "hostile.yaml", tmp_path / "twin.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    twin.write_text(yaml.safe_dump(plain_twin(data)), encoding="utf-8")
     hostile, plain = brief_of(advisor, path), brief_of(advisor, twin)
     assert structure(hostile) == structure(plain)
 
@@ -367,8 +372,9 @@ def test_hostile_template_syntax_stays_literal(advisor):
 
 def test_hostile_markdown_and_html_stay_inert(advisor):
     text = brief_of(advisor, FIXTURES / "profiles" / "markdown-html-text.yaml")
-    for raw in ("<script", "<img", "<iframe", "<style", "</details", "<b>", "](javascript:", "![pic]"):
+    for raw in ("<script", "<img", "<iframe", "<style", "</details", "<b>", "![pic]"):
         assert raw not in text, raw
+    assert not re.search(r"(?<!\\)\]\(javascript:", text), "an unescaped ](javascript: would make a link"
     assert "&lt;script&gt;alert('x')&lt;/script&gt; Clerk" in text
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings[0] == "# Pre-visit brief: \\# Heading \\| extra \\| cells &lt;script&gt;alert(1)&lt;/script&gt;"

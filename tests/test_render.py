@@ -214,7 +214,7 @@ def test_render_cache_shared_by_two_folders_names_each_folders_file(cache, advis
 def test_render_template_syntax_error_is_reported_at_load_with_file_and_line(cache, tmp_path):
     good = templates_copy(tmp_path / "good")
     Templates.load(good)
-    bad = templates_copy(tmp_path / "bad", ("{% if penetration %}", "{% iff penetration %}"))
+    bad = templates_copy(tmp_path / "bad", ("{% if penetration or more.penetration %}", "{% iff penetration %}"))
     line = next(i for i, s in enumerate((bad / BRIEF_TEMPLATE).read_text("utf-8").splitlines(), 1) if "{% iff " in s)
     with pytest.raises(AdvisorError) as caught:
         Templates.load(bad)

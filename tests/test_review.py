@@ -16,9 +16,9 @@ from conftest import ROOT
 
 PANEL = ROOT / "tests" / "panel"
 
-# The panel's figures when it was written (before any rule or selection changed): they may rise,
+# The panel's figures (first measured at shown 102, before selection by relevance): they may rise,
 # never fall. Raise them when the rules get better.
-FLOOR = {"fired": 179, "shown": 102, "violations": 14, "expected": 241, "profiles": 22}
+FLOOR = {"fired": 179, "shown": 137, "violations": 14, "expected": 241, "profiles": 22}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,9 @@ def files_of(kind: str):
         return sorted(folder.glob("*.yaml"))
     if kind == "cases":
         return sorted(folder.glob("*.cases.yaml"))
-    return sorted(p for p in folder.glob("*.yaml") if not p.name.endswith(".cases.yaml") and p.name != "policy.yaml")
+    from advisor.rules import rule_files
+
+    return rule_files(folder)
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMA_FILES))

@@ -86,3 +86,37 @@ def _label(record: Record) -> str:
     if record.scope == "event":
         return f"event {record.values.get('event.date')} {record.values.get('event.summary')}"
     return "account"
+
+
+def in_the_brief(advisor: Advisor, evaluation: Evaluation, lang: str = "en") -> dict[str, list[str]]:
+    """For each rule that gave advice: what became of each recommendation in the Markdown brief (its
+    relevance score, and whether it was shown, cut, or withdrawn by another rule's situation)."""
+    from ..selection import slot
+
+    brief = advisor.prepare(evaluation, lang)
+    selection = advisor.selection(brief)
+    glance = {id(r) for r in selection.glance}
+    shown = selection.shown_ids()
+    attending = set(brief.attendees)
+    total = advisor.templates.labels.get("limits", {}).get("total")
+    out: dict[str, list[str]] = {}
+    for r in selection.said:
+        about = f" about {r.stakeholder}" if r.stakeholder else ""
+        if id(r) in glance:
+            fate = "shown at a glance"
+        elif id(r) in shown:
+            fate = f"shown under {r.section}"
+        elif slot(r, attending)[0] == "others" and r.priority != "high":
+            fate = "not shown: about someone not attending, and not high priority (--full shows it)"
+        else:
+            fate = f"not shown: ranked below what fit in its part or the brief's {total} points (--full shows it)"
+        out.setdefault(r.rule_id, []).append(f"in the brief{about}: score {r.score:.2f}, {fate}")
+    said = {id(r) for r in selection.said}
+    for r in brief.recommendations:
+        if id(r) not in said:
+            out.setdefault(r.rule_id, []).append("in the brief: said once already (the same text from another rule)")
+    for w in brief.withdrawn:
+        r = w.recommendation
+        about = f" about {r.stakeholder}" if r.stakeholder else ""
+        out.setdefault(r.rule_id, []).append(f"in the brief{about}: withdrawn by {', '.join(w.by)}")
+    return out

@@ -29,6 +29,7 @@ def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
             clash = contradiction(r.condition, base.catalogue)
             if clash:
                 problems.append(r.problem(f"these conditions can never all be true: {clash}", at="when"))
+    problems += opposite_stances(base)
     problems += unused_derivations(base, tier_labels)
     problems += duplicated_advice(base)
     fires, quiet, unreadable = case_expectations(rules_dir)
@@ -45,6 +46,41 @@ def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
                 )
             )
     return sorted(problems)
+
+
+def opposite_stances(base: RuleBase) -> list[Problem]:
+    """Two rules that take opposite sides on one tactic, can fire for the same account, and have no
+    override between them (neither withdraws the other): a brief could say both. A warning at each."""
+    sides: dict[str, dict[str, list[LoadedRule]]] = defaultdict(lambda: defaultdict(list))
+    for r in base.rules:
+        if r.rule.tactic:
+            sides[r.rule.tactic][r.rule.stance].append(r)
+    problems = []
+    for tactic, by_stance in sorted(sides.items()):
+        for a in by_stance.get("for", ()):
+            for b in by_stance.get("against", ()):
+                if b.id in a.rule.withdraws or a.id in b.rule.withdraws:
+                    continue
+                if not can_fire_together(a, b, base.catalogue):
+                    continue
+                for this, other in ((a, b), (b, a)):
+                    problems.append(this.problem(
+                        f"'{this.id}' is {this.rule.stance} '{tactic}' and '{other.id}' ({other.path}:{other.line}) "
+                        f"is {other.rule.stance} it, and both can fire for one account; make one withdraw the other "
+                        "(withdraws: [...]) or narrow their conditions",
+                        level="warning",
+                    ))  # fmt: skip
+    return problems
+
+
+def can_fire_together(a: LoadedRule, b: LoadedRule, catalogue: Catalogue) -> bool:
+    """Whether one account can make both rules fire. Only account facts are shared by every record,
+    so only their tests (in the top-level `all` of each) can keep two rules apart."""
+    leaves = [
+        leaf for r in (a, b) if r.condition is not None for leaf in _all_leaves(r.condition)
+        if leaf.fact.startswith("account.")
+    ]  # fmt: skip
+    return len(leaves) < 2 or not contradiction(c.All(tuple(leaves)), catalogue)
 
 
 def _all_leaves(node: c.Node) -> list[c.Leaf]:
