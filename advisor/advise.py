@@ -105,19 +105,20 @@ Sayings = dict[str, Advice | None]  # rule id -> what it says in one language (N
 def sayings(base: RuleBase, lang: str) -> Sayings:
     """What every rule says in `lang`, worked out once per rule base (the Advisor keeps it) rather
     than once per firing: a brief has about a hundred."""
-    texts: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # section -> (rule id, split text)
+    split: dict[str, tuple[str, ...]] = {}
+    sections: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # section -> (rule id, split text)
     for loaded in base.rules:
         if loaded.rule.say is not None:
-            texts.setdefault(loaded.rule.section, []).append(
-                (loaded.rule.id, split_say(getattr(loaded.rule.say, lang)))
-            )
+            parts = split[loaded.rule.id] = split_say(getattr(loaded.rule.say, lang))
+            sections.setdefault(loaded.rule.section, []).append((loaded.rule.id, parts))
+    alike_by_ends = {section: _alike(texts) for section, texts in sections.items()}
     table: Sayings = {}
     for loaded in base.rules:
         rule = loaded.rule
         table[rule.id] = None
         if rule.say is not None:
-            parts = split_say(getattr(rule.say, lang))
-            alike = frozenset(other for other, theirs in texts[rule.section] if _may_read_alike(parts, theirs))
+            parts = split[rule.id]
+            alike = alike_by_ends[rule.section][parts[0], parts[-1]]
             table[rule.id] = Advice(
                 (PRIORITY_RANK[rule.priority], loaded.index), rule.id, tuple(rule.source), rule.section,
                 rule.aspect, rule.priority, rule.scope == "stakeholder", parts, alike,
@@ -130,6 +131,78 @@ def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     part and ends with its last, so for the same text one first part must start the other, and one
     last part must end the other; texts that differ there never need filling to tell them apart."""
     return (a[0].startswith(b[0]) or b[0].startswith(a[0])) and (a[-1].endswith(b[-1]) or b[-1].endswith(a[-1]))
+
+
+def _alike(texts: list[tuple[str, tuple[str, ...]]]) -> dict[tuple[str, str], frozenset[str]]:
+    """For the texts of one section: (first part, last part) -> the ids of the rules whose texts may
+    read alike with a text of those ends (`_may_read_alike`, which depends on nothing else).
+
+    Comparing every text with every other took the square of the rules in a section (4,000 rules:
+    half a minute). Here each first part meets only the first parts it is a prefix of or that are a
+    prefix of it (its line in a prefix forest, `_Related`), the same for last parts read backwards,
+    and each pair of ends walks the shorter of its two lines; rules with the same ends share one set.
+    """
+    by_ends: dict[tuple[str, str], list[str]] = {}
+    for rule_id, parts in texts:
+        by_ends.setdefault((parts[0], parts[-1]), []).append(rule_id)
+    by_first: dict[str, list[tuple[str, list[str]]]] = {}
+    by_last: dict[str, list[tuple[str, list[str]]]] = {}
+    for (first, last), ids in by_ends.items():
+        by_first.setdefault(first, []).append((last, ids))
+        by_last.setdefault(last[::-1], []).append((first, ids))
+    firsts = _Related({w: len(v) for w, v in by_first.items()})
+    lasts = _Related({w: len(v) for w, v in by_last.items()})
+    out: dict[tuple[str, str], frozenset[str]] = {}
+    for first, last in by_ends:
+        tsal = last[::-1]
+        found: list[str] = []
+        if firsts.count(first) <= lasts.count(tsal):
+            for word in firsts.related(first):
+                for other_last, ids in by_first[word]:
+                    if other_last.endswith(last) or last.endswith(other_last):
+                        found += ids
+        else:
+            for word in lasts.related(tsal):
+                for other_first, ids in by_last[word]:
+                    if other_first.startswith(first) or first.startswith(other_first):
+                        found += ids
+        out[first, last] = frozenset(found)
+    return out
+
+
+class _Related:
+    """A set of words as a prefix forest: for a word of the set, the words it starts with and the
+    words that start with it (itself included), and how many entries those words carry in all.
+
+    In sorted order the words that start with a word follow it in one run, and the words a word
+    starts with are the ones on a stack kept while scanning: n log n to build, and each query costs
+    what it returns.
+    """
+
+    def __init__(self, weights: dict[str, int]):
+        self.order = sorted(weights)
+        self.index = {w: i for i, w in enumerate(self.order)}
+        self.end: list[int] = [len(self.order)] * len(self.order)  # one past the run that starts with order[i]
+        self.above: list[list[int]] = []  # indexes of the words order[i] starts with (not itself)
+        self.total = [0]  # prefix sums of weights in sorted order
+        stack: list[int] = []
+        for i, word in enumerate(self.order):
+            while stack and not word.startswith(self.order[stack[-1]]):
+                self.end[stack.pop()] = i
+            self.above.append(list(stack))
+            stack.append(i)
+            self.total.append(self.total[-1] + weights[word])
+        self.weights = weights
+
+    def count(self, word: str) -> int:
+        """The entries carried by the words related to `word`."""
+        i = self.index[word]
+        return self.total[self.end[i]] - self.total[i] + sum(self.weights[self.order[k]] for k in self.above[i])
+
+    def related(self, word: str) -> list[str]:
+        """The words of the set that start `word` or that `word` starts, itself included."""
+        i = self.index[word]
+        return [self.order[k] for k in self.above[i]] + self.order[i : self.end[i]]
 
 
 def recommend(said_by: Sayings, records: list[Record], firings: list[Firing]) -> list[Recommendation]:
