@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import Firing
@@ -94,9 +95,15 @@ class Advice:
     priority: str
     about_person: bool
     parts: tuple[str, ...]  # the advice split by split_say
-    # The rules in its section (this one included) whose text could fill in to the same text as this
-    # one's: recommend() compares texts only with theirs, so most texts need never be filled in.
-    alike: frozenset[str]
+    peers: Alike = field(repr=False, compare=False)  # the texts of its section, indexed by their ends
+
+    @functools.cached_property
+    def alike(self) -> frozenset[str]:
+        """The rules in its section (this one included) whose text could fill in to the same text as
+        this one's: recommend() compares texts only with theirs, so most texts need never be filled in.
+        Worked out when a brief first needs it: a section of many rules that start with a placeholder
+        has sets as large as the section, and a brief meets only the few rules that fired."""
+        return self.peers.alike(self.parts[0], self.parts[-1])
 
 
 Sayings = dict[str, Advice | None]  # rule id -> what it says in one language (None: it only derives facts)
@@ -111,17 +118,15 @@ def sayings(base: RuleBase, lang: str) -> Sayings:
         if loaded.rule.say is not None:
             parts = split[loaded.rule.id] = split_say(getattr(loaded.rule.say, lang))
             sections.setdefault(loaded.rule.section, []).append((loaded.rule.id, parts))
-    alike_by_ends = {section: _alike(texts) for section, texts in sections.items()}
+    peers = {section: Alike(texts) for section, texts in sections.items()}
     table: Sayings = {}
     for loaded in base.rules:
         rule = loaded.rule
         table[rule.id] = None
         if rule.say is not None:
-            parts = split[rule.id]
-            alike = alike_by_ends[rule.section][parts[0], parts[-1]]
             table[rule.id] = Advice(
                 (PRIORITY_RANK[rule.priority], loaded.index), rule.id, tuple(rule.source), rule.section,
-                rule.aspect, rule.priority, rule.scope == "stakeholder", parts, alike,
+                rule.aspect, rule.priority, rule.scope == "stakeholder", split[rule.id], peers[rule.section],
             )  # fmt: skip
     return table
 
@@ -133,41 +138,52 @@ def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     return (a[0].startswith(b[0]) or b[0].startswith(a[0])) and (a[-1].endswith(b[-1]) or b[-1].endswith(a[-1]))
 
 
-def _alike(texts: list[tuple[str, tuple[str, ...]]]) -> dict[tuple[str, str], frozenset[str]]:
-    """For the texts of one section: (first part, last part) -> the ids of the rules whose texts may
-    read alike with a text of those ends (`_may_read_alike`, which depends on nothing else).
+class Alike:
+    """The texts of one section, indexed so that which of them may read alike with a text
+    (`_may_read_alike`, which depends only on its first and last parts) costs what it finds.
 
     Comparing every text with every other took the square of the rules in a section (4,000 rules:
-    half a minute). Here each first part meets only the first parts it is a prefix of or that are a
-    prefix of it (its line in a prefix forest, `_Related`), the same for last parts read backwards,
-    and each pair of ends walks the shorter of its two lines; rules with the same ends share one set.
+    half a minute) at every start. Here the index takes n log n to build; a query meets only the first
+    parts that are a prefix of its own or that its own is a prefix of (its line in a prefix forest,
+    `_Related`), or the same for last parts read backwards, whichever line is shorter. Answers are
+    kept per pair of ends (rules with the same ends share one set); a lost race between threads
+    only works one out twice.
     """
-    by_ends: dict[tuple[str, str], list[str]] = {}
-    for rule_id, parts in texts:
-        by_ends.setdefault((parts[0], parts[-1]), []).append(rule_id)
-    by_first: dict[str, list[tuple[str, list[str]]]] = {}
-    by_last: dict[str, list[tuple[str, list[str]]]] = {}
-    for (first, last), ids in by_ends.items():
-        by_first.setdefault(first, []).append((last, ids))
-        by_last.setdefault(last[::-1], []).append((first, ids))
-    firsts = _Related({w: len(v) for w, v in by_first.items()})
-    lasts = _Related({w: len(v) for w, v in by_last.items()})
-    out: dict[tuple[str, str], frozenset[str]] = {}
-    for first, last in by_ends:
+
+    def __init__(self, texts: list[tuple[str, tuple[str, ...]]]):
+        by_ends: dict[tuple[str, str], list[str]] = {}
+        for rule_id, parts in texts:
+            by_ends.setdefault((parts[0], parts[-1]), []).append(rule_id)
+        self.by_first: dict[str, list[tuple[str, list[str]]]] = {}
+        self.by_last: dict[str, list[tuple[str, list[str]]]] = {}  # keyed by the last part read backwards
+        for (first, last), ids in by_ends.items():
+            self.by_first.setdefault(first, []).append((last, ids))
+            self.by_last.setdefault(last[::-1], []).append((first, ids))
+        self.firsts = _Related({w: len(v) for w, v in self.by_first.items()})
+        self.lasts = _Related({w: len(v) for w, v in self.by_last.items()})
+        self.known: dict[tuple[str, str], frozenset[str]] = {}
+
+    def alike(self, first: str, last: str) -> frozenset[str]:
+        """The ids of the rules whose texts may read alike with a text of these ends (one of the section's)."""
+        found = self.known.get((first, last))
+        if found is None:
+            found = self.known[first, last] = frozenset(self._find(first, last))
+        return found
+
+    def _find(self, first: str, last: str) -> list[str]:
         tsal = last[::-1]
         found: list[str] = []
-        if firsts.count(first) <= lasts.count(tsal):
-            for word in firsts.related(first):
-                for other_last, ids in by_first[word]:
+        if self.firsts.count(first) <= self.lasts.count(tsal):
+            for word in self.firsts.related(first):
+                for other_last, ids in self.by_first[word]:
                     if other_last.endswith(last) or last.endswith(other_last):
                         found += ids
         else:
-            for word in lasts.related(tsal):
-                for other_first, ids in by_last[word]:
+            for word in self.lasts.related(tsal):
+                for other_first, ids in self.by_last[word]:
                     if other_first.startswith(first) or first.startswith(other_first):
                         found += ids
-        out[first, last] = frozenset(found)
-    return out
+        return found
 
 
 class _Related:

@@ -9,7 +9,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from advisor.advise import _alike, _may_read_alike, sayings
+from advisor.advise import Alike, _may_read_alike, sayings
 from advisor.rules import split_say
 
 
@@ -29,10 +29,10 @@ def _random_text(rng: random.Random) -> str:
 def test_alike_equals_the_pairwise_definition(seed):
     rng = random.Random(seed)
     texts = [(f"r{i}", split_say(_random_text(rng))) for i in range(rng.randint(1, 60))]
-    got = _alike(texts)
+    index = Alike(texts)
     for _, parts in texts:
         expected = {other for other, theirs in texts if _may_read_alike(parts, theirs)}
-        assert got[parts[0], parts[-1]] == expected, parts
+        assert index.alike(parts[0], parts[-1]) == expected, parts
 
 
 def _base(texts: list[str], section: str = "checklist"):
