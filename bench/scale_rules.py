@@ -4,7 +4,9 @@
     python bench/scale_rules.py --sizes 1000    # one size
 
 Every size runs in a fresh process (so peak memory is its own): it loads, checks and compiles the
-generated rules (`Advisor.load`, which also prepares each language's advice), then lints them.
+generated rules (`Advisor.load`, which also prepares each language's advice), then lints them;
+peak memory is measured there. Last, the English alike sets of every rule (which a brief works out
+only for the rules it meets) show the worst case of that lazy part and how large the sets are.
 The rules all advise in one section, their texts shaped like the shipped ones: most start and end
 with literal text, some start or end with a placeholder, some share openings. Generated from a
 fixed seed, split into files of 500 rules (a rule file, like a profile, is read under the 1 MB
@@ -73,13 +75,17 @@ def child(folder: Path) -> None:
     from advisor.workbench.lint import lint
 
     t0 = time.perf_counter()
-    Advisor.load(folder)
+    advisor = Advisor.load(folder)
     t1 = time.perf_counter()
     problems = lint(folder)
     t2 = time.perf_counter()
     errors = sum(p.level == "error" for p in problems)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    print(json.dumps({"load": t1 - t0, "lint": t2 - t1, "peak_mb": peak, "errors": errors}))
+    # A brief works out the alike sets of the rules it meets; all of them at once is the worst case.
+    sizes = [len(a.alike) for a in advisor.sayings["en"].values() if a is not None]
+    t3 = time.perf_counter()
+    print(json.dumps({"load": t1 - t0, "lint": t2 - t1, "peak_mb": peak, "errors": errors, "all_alike": t3 - t2,
+                      "mean_alike": sum(sizes) / len(sizes)}))  # fmt: skip
 
 
 def main() -> None:
@@ -90,7 +96,9 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    print(f"{'rules':>7} {'start-up (load) s':>18} {'lint s':>8} {'peak MB':>8}")
+    print(
+        f"{'rules':>7} {'start-up (load) s':>18} {'lint s':>8} {'peak MB':>8} {'every alike set s':>18} {'mean size':>9}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             folder = Path(tmp) / f"rules-{n}"
@@ -102,7 +110,11 @@ def main() -> None:
                 print(f"{n:>7} failed: {run.stderr.strip().splitlines()[-1:]}")
                 continue
             got = json.loads(run.stdout.strip().splitlines()[-1])
-            print(f"{n:>7} {got['load']:>18.2f} {got['lint']:>8.2f} {got['peak_mb']:>8.0f}", flush=True)
+            print(
+                f"{n:>7} {got['load']:>18.2f} {got['lint']:>8.2f} {got['peak_mb']:>8.0f} {got['all_alike']:>18.2f}"
+                f" {got['mean_alike']:>9.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
