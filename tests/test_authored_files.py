@@ -203,3 +203,16 @@ def test_authored_limit_refusals_never_offer_limit_to_lint_or_test(tmp_path, cap
     assert code in (1, 2)
     assert "--limit" not in out + err
     assert f"{path}:{tail}" in errors(out + err)
+
+
+def test_authored_case_expectation_names_a_rule_id_with_the_fix(repo, capsys):
+    cases = repo / "rules" / "r.cases.yaml"
+    cases.write_text(
+        "base: ../profiles/tax.yaml\ntoday: 2026-12-01\ncases:\n  a:\n    fires: [gift_breach, Gov@x]\n", "utf-8"
+    )
+    code, _, err = run(capsys, "test", str(repo / "rules"))
+    assert code == 1
+    assert errors(err) == [
+        f"{cases}:5:13: error: rule id 'gift_breach' may use only a-z, 0-9 and -; did you mean 'gift-breach'?",
+        f"{cases}:5:26: error: rule id 'Gov' may use only a-z, 0-9 and -; did you mean 'gov'?",
+    ]

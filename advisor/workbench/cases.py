@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 import stat
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from ..errors import AdvisorError, Problem, UnreadableInput
-from ..modelio import validate
+from ..modelio import WORDED, validate
 from ..profile import parse_profile
-from ..rules import read_authored
+from ..rules import RULE_ID, bad_rule_id, read_authored
 from ..yamlio import Located
 
 CaseName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
-Expectation = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9_-]*)?$")]
+
+
+def _names_a_rule(expected: Any) -> Any:
+    # The rule part is refused as a rule file refuses the id, with the fix, before the pattern's words.
+    if isinstance(expected, str) and not re.fullmatch(RULE_ID, expected.partition("@")[0]):
+        raise PydanticCustomError(WORDED, bad_rule_id(expected.partition("@")[0]))
+    return expected
+
+
+Expectation = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9_-]*)?$"),
+    BeforeValidator(_names_a_rule),  # last, so it runs first
+]
 APPEND = "append"
 
 OVERLAY_HELP = (
