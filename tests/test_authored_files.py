@@ -52,6 +52,7 @@ def repo(tmp_path: Path) -> Path:
     shutil.copy(TAX, outside / "tax.yaml")
     (outside / "passwd").write_text(PASSWD, encoding="utf-8")
     (root / "profiles" / "passwd").write_text(PASSWD, encoding="utf-8")
+    (root / "profiles" / "env.yaml").write_text("SECRET_KEY_NAME: SECRET-VALUE\naccount: {id: SECRET-ID}\n", "utf-8")
     (root / "profiles" / "link.yaml").symlink_to(outside / "tax.yaml")
     (root / "profiles" / "plink.yaml").symlink_to(Path("..", "..", "outside", "passwd"))
     (root / "profiles" / "inner.yaml").symlink_to(root / "profiles" / "tax.yaml")
@@ -80,6 +81,7 @@ NOT_PROFILE = "is not a valid profile (its first problem is at {file}:1:1); `adv
         ("{tmp}/outside/passwd", OUTSIDE),
         ("/etc/passwd", OUTSIDE),
         ("../profiles/passwd", NOT_PROFILE.replace("{file}", "{repo}/profiles/passwd")),  # inside, not a profile
+        ("../profiles/env.yaml", NOT_PROFILE.replace("{file}", "{repo}/profiles/env.yaml")),  # a mapping, not a profile
         ("../profiles/dir.yaml", "is a folder; name a profile file"),
         ("../profiles/missing.yaml", "not found; check the path"),
     ],
@@ -91,7 +93,7 @@ def test_authored_base_outside_or_not_a_profile_is_one_line_exit_2(repo, capsys,
     code, out, err = run(capsys, "test", str(repo / "rules"))
     assert code == 2
     assert errors(err) == [f"{cases}:1:7: error: base '{base}' " + tail.format(repo=tmp / "repo")]
-    assert SECRET not in out + err and "daemon" not in out + err
+    assert "SECRET" not in out + err and "daemon" not in out + err
 
 
 def test_authored_base_passwd_outside_with_the_option_is_never_echoed(repo, capsys):
