@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .course import code_order
@@ -100,9 +101,15 @@ class Advice:
     priority: str
     about_person: bool
     parts: tuple[str, ...]  # the advice split by split_say
-    # The rules in its section (this one included) whose text could fill in to the same text as this
-    # one's: recommend() compares texts only with theirs, so most texts need never be filled in.
-    alike: frozenset[str]
+    peers: Alike = field(repr=False, compare=False)  # the texts of its section, indexed by their ends
+
+    @functools.cached_property
+    def alike(self) -> frozenset[str]:
+        """The rules in its section (this one included) whose text could fill in to the same text as
+        this one's: recommend() compares texts only with theirs, so most texts need never be filled in.
+        Worked out when a brief first needs it: a section of many rules that start with a placeholder
+        has sets as large as the section, and a brief meets only the few rules that fired."""
+        return self.peers.alike(self.parts[0], self.parts[-1])
 
 
 Sayings = dict[str, Advice | None]  # rule id -> what it says in one language (None: it only derives facts)
@@ -111,22 +118,21 @@ Sayings = dict[str, Advice | None]  # rule id -> what it says in one language (N
 def sayings(base: RuleBase, lang: str) -> Sayings:
     """What every rule says in `lang`, worked out once per rule base (the Advisor keeps it) rather
     than once per firing: a brief has about a hundred."""
-    texts: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # section -> (rule id, split text)
+    split: dict[str, tuple[str, ...]] = {}
+    sections: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # section -> (rule id, split text)
     for loaded in base.rules:
         if loaded.rule.say is not None:
-            texts.setdefault(loaded.rule.section, []).append(
-                (loaded.rule.id, split_say(getattr(loaded.rule.say, lang)))
-            )
+            parts = split[loaded.rule.id] = split_say(getattr(loaded.rule.say, lang))
+            sections.setdefault(loaded.rule.section, []).append((loaded.rule.id, parts))
+    peers = {section: Alike(texts) for section, texts in sections.items()}
     table: Sayings = {}
     for loaded in base.rules:
         rule = loaded.rule
         table[rule.id] = None
         if rule.say is not None:
-            parts = split_say(getattr(rule.say, lang))
-            alike = frozenset(other for other, theirs in texts[rule.section] if _may_read_alike(parts, theirs))
             table[rule.id] = Advice(
                 _rank(rule), rule.id, tuple(rule.source), rule.section,
-                rule.aspect, rule.priority, rule.scope == "stakeholder", parts, alike,
+                rule.aspect, rule.priority, rule.scope == "stakeholder", split[rule.id], peers[rule.section],
             )  # fmt: skip
     return table
 
@@ -144,6 +150,89 @@ def _may_read_alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     part and ends with its last, so for the same text one first part must start the other, and one
     last part must end the other; texts that differ there never need filling to tell them apart."""
     return (a[0].startswith(b[0]) or b[0].startswith(a[0])) and (a[-1].endswith(b[-1]) or b[-1].endswith(a[-1]))
+
+
+class Alike:
+    """The texts of one section, indexed so that which of them may read alike with a text
+    (`_may_read_alike`, which depends only on its first and last parts) costs what it finds.
+
+    Comparing every text with every other took the square of the rules in a section (4,000 rules:
+    half a minute) at every start. Here the index takes n log n to build; a query meets only the first
+    parts that are a prefix of its own or that its own is a prefix of (its line in a prefix forest,
+    `_Related`), or the same for last parts read backwards, whichever line is shorter. Answers are
+    kept per pair of ends (rules with the same ends share one set); a lost race between threads
+    only works one out twice.
+    """
+
+    def __init__(self, texts: list[tuple[str, tuple[str, ...]]]):
+        by_ends: dict[tuple[str, str], list[str]] = {}
+        for rule_id, parts in texts:
+            by_ends.setdefault((parts[0], parts[-1]), []).append(rule_id)
+        self.by_first: dict[str, list[tuple[str, list[str]]]] = {}
+        self.by_last: dict[str, list[tuple[str, list[str]]]] = {}  # keyed by the last part read backwards
+        for (first, last), ids in by_ends.items():
+            self.by_first.setdefault(first, []).append((last, ids))
+            self.by_last.setdefault(last[::-1], []).append((first, ids))
+        self.firsts = _Related({w: len(v) for w, v in self.by_first.items()})
+        self.lasts = _Related({w: len(v) for w, v in self.by_last.items()})
+        self.known: dict[tuple[str, str], frozenset[str]] = {}
+
+    def alike(self, first: str, last: str) -> frozenset[str]:
+        """The ids of the rules whose texts may read alike with a text of these ends (one of the section's)."""
+        found = self.known.get((first, last))
+        if found is None:
+            found = self.known[first, last] = frozenset(self._find(first, last))
+        return found
+
+    def _find(self, first: str, last: str) -> list[str]:
+        tsal = last[::-1]
+        found: list[str] = []
+        if self.firsts.count(first) <= self.lasts.count(tsal):
+            for word in self.firsts.related(first):
+                for other_last, ids in self.by_first[word]:
+                    if other_last.endswith(last) or last.endswith(other_last):
+                        found += ids
+        else:
+            for word in self.lasts.related(tsal):
+                for other_first, ids in self.by_last[word]:
+                    if other_first.startswith(first) or first.startswith(other_first):
+                        found += ids
+        return found
+
+
+class _Related:
+    """A set of words as a prefix forest: for a word of the set, the words it starts with and the
+    words that start with it (itself included), and how many entries those words carry in all.
+
+    In sorted order the words that start with a word follow it in one run, and the words a word
+    starts with are the ones on a stack kept while scanning: n log n to build, and each query costs
+    what it returns.
+    """
+
+    def __init__(self, weights: dict[str, int]):
+        self.order = sorted(weights)
+        self.index = {w: i for i, w in enumerate(self.order)}
+        self.end: list[int] = [len(self.order)] * len(self.order)  # one past the run that starts with order[i]
+        self.above: list[list[int]] = []  # indexes of the words order[i] starts with (not itself)
+        self.total = [0]  # prefix sums of weights in sorted order
+        stack: list[int] = []
+        for i, word in enumerate(self.order):
+            while stack and not word.startswith(self.order[stack[-1]]):
+                self.end[stack.pop()] = i
+            self.above.append(list(stack))
+            stack.append(i)
+            self.total.append(self.total[-1] + weights[word])
+        self.weights = weights
+
+    def count(self, word: str) -> int:
+        """The entries carried by the words related to `word`."""
+        i = self.index[word]
+        return self.total[self.end[i]] - self.total[i] + sum(self.weights[self.order[k]] for k in self.above[i])
+
+    def related(self, word: str) -> list[str]:
+        """The words of the set that start `word` or that `word` starts, itself included."""
+        i = self.index[word]
+        return [self.order[k] for k in self.above[i]] + self.order[i : self.end[i]]
 
 
 def recommend(

@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders whose *.cases.yaml to run")
     p.add_argument("--rules", type=Path, help="a rule folder (same as RULES; default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--allow-base-outside", action="store_true",
+        help="let case files name base profiles outside the rules' repository (the rules folder's parent)",
+    )  # fmt: skip
 
     p = command("lint", cmd_lint, help="check rule files: schema, meaning, contradictions, cases, engine headroom")
     p.add_argument(
@@ -371,6 +375,7 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from .errors import UnreadableInput
     from .workbench.cases import case_files
     from .workbench.lint import rules_without_cases
     from .workbench.testing import run_file
@@ -378,13 +383,15 @@ def cmd_test(args: argparse.Namespace) -> int:
     folders = args.rules_dirs or [args.rules or shipped("rules")]
     results = []
     problems: list[Problem] = []
+    unreadable = False
     for rules_dir in folders:
         advisor = Advisor.load(rules_dir, args.templates)
         for path in case_files(rules_dir):
             try:
-                results.extend(run_file(advisor, path))
+                results.extend(run_file(advisor, path, rules_dir, allow_base_outside=args.allow_base_outside))
             except AdvisorError as exc:
                 problems.extend(exc.problems)
+                unreadable |= isinstance(exc, UnreadableInput)
         problems.extend(rules_without_cases(advisor.base, rules_dir))
     for r in results:
         problems.extend(r.problems())
@@ -393,13 +400,15 @@ def cmd_test(args: argparse.Namespace) -> int:
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
-    if not results:
+    if unreadable:  # every problem is reported, but an input that cannot be read is exit 2, as everywhere
+        return 2
+    if not results and not any(p.level == "error" for p in problems):  # a broken case file is not "no cases"
         print(
             f"advisor: error: no cases found under {', '.join(map(str, folders))}; add *.cases.yaml beside the rule files",
             file=sys.stderr,
         )
         return 1
-    return 1 if failed or any(p.level == "error" for p in problems) else 0
+    return 1 if failed or not results or any(p.level == "error" for p in problems) else 0
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ from .errors import AdvisorError, Problem, did_you_mean, one_of, suggest
 from .yamlio import Located
 
 M = TypeVar("M", bound=BaseModel)
+# The error type of a PydanticCustomError whose message is shown as written, without the dotted location.
+WORDED = "worded"
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
@@ -72,7 +74,9 @@ def problems_from(
         kind = err["type"]
         where = dotted(loc)
         rid = rule_id_at(loc) if rule_id_at else ""
-        if kind == "extra_forbidden":
+        if kind == WORDED:  # a validator that words its whole message itself, position included
+            problem = doc.problem(loc, err["msg"], rule_id=rid)
+        elif kind == "extra_forbidden":
             owner = model_at(model, inner[:-1])
             valid = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
             listing = f"; expected one of: {', '.join(valid)}" if valid else "; remove it"

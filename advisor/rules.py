@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -19,12 +20,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from . import conditions as c
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of, suggest
 from .facts import Catalogue, FactSpec
-from .modelio import validate
+from .limits import HOW_TO_RAISE
+from .modelio import WORDED, validate
 from .policy import POLICY_FILE
 from .relevance import RELEVANCE_FILE
 from .vocabulary import (
@@ -42,7 +45,8 @@ from .vocabulary import (
 )
 from .yamlio import Located, load_file
 
-RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
+RuleId = Annotated[str, StringConstraints(pattern=RULE_ID)]
 # What a derived fact (a bool) is tested with: the first bool operator that compares a value.
 _BOOL_TEST = next(n for n in operators_for("bool") if not OPERATORS[n].presence)
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -144,6 +148,14 @@ class Rule(_Model):
         [], description="rules whose advice this rule's situation withdraws from the brief (an override)"
     )
 
+    @field_validator("id", mode="before")
+    @classmethod
+    def _slug(cls, rule_id: Any) -> Any:
+        # Before the pattern, so the refusal says what an id may hold and offers the fixed one.
+        if not isinstance(rule_id, str) or not re.fullmatch(RULE_ID, rule_id):
+            raise PydanticCustomError(WORDED, bad_rule_id(rule_id))
+        return rule_id
+
     @field_validator("source")
     @classmethod
     def _cites(cls, codes: list[str]) -> list[str]:
@@ -160,6 +172,26 @@ class Rule(_Model):
         if (self.tactic is None) != (self.stance is None):
             raise ValueError("a tactic needs a stance (for or against), and a stance needs its tactic")
         return self
+
+
+def bad_rule_id(rule_id: Any) -> str:
+    """Why `rule_id` is not a rule id, and the id it was probably meant to be."""
+    if not isinstance(rule_id, str):
+        got = (
+            "a number"
+            if isinstance(rule_id, (int, float))
+            else {list: "a list", dict: "a mapping"}.get(
+                type(rule_id), "nothing" if rule_id is None else "something else"
+            )
+        )
+        return f"rule id must be text of a-z, 0-9 and -, such as 'gov-continuity'; got {got}"
+    fixed = re.sub(r"[^a-z0-9]+", "-", rule_id.lower()).strip("-")[:80].rstrip("-")
+    hint = f"; did you mean '{fixed}'?" if fixed else ""
+    if re.fullmatch(r"[a-z0-9-]+", rule_id):
+        if len(rule_id) > 80:
+            return f"rule id '{rule_id[:80]}…' is {len(rule_id)} characters long; keep it to 80{hint}"
+        return f"rule id '{rule_id}' must start with a letter or digit{hint}"
+    return f"rule id '{rule_id}' may use only a-z, 0-9 and -{hint}"
 
 
 class RuleFile(_Model):
@@ -398,6 +430,29 @@ class _Checker:
                 self.add(loc, f"{fact} is compared with a finite number; got {v!r}", rule_id)
 
 
+# The advice every limit refusal ends with; see read_authored.
+_RAISE = re.compile("(, or )?" + re.escape(HOW_TO_RAISE.format(name="NAME")).replace("NAME", r"\w+"))
+
+
+def read_authored(path: Path, *, positions: bool = False) -> Located:
+    """load_file for the files authors keep beside their rules (rule files, case files, case bases).
+
+    They are read under the default limits, which no option raises (lint and test have no
+    --limit: a rule base that outgrows them is split into more files), so a refusal tells what to
+    do with the file, never to pass a --limit that the command does not take.
+    """
+    try:
+        return load_file(path, positions=positions)
+    except AdvisorError as exc:
+        raise type(exc)([without_limit_hint(p) for p in exc.problems]) from None
+
+
+def without_limit_hint(problem: Problem) -> Problem:
+    """The problem without its 'raise the limit with --limit NAME=N' advice (see read_authored)."""
+    message = _RAISE.sub("", problem.message)
+    return problem if message == problem.message else dataclasses.replace(problem, message=message)
+
+
 def _reach(scope: str) -> str:
     return "account.* facts" if scope == "account" else f"{scope}.* and account.* facts"
 
@@ -415,7 +470,7 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
     parsed: list[tuple[Located, list[tuple[int, Rule]]]] = []
     for path in files:
         try:
-            doc = load_file(path, positions=True)  # every rule looks up where it is written
+            doc = read_authored(path, positions=True)  # every rule looks up where it is written
             shell = validate(doc, RuleFile)
         except AdvisorError as exc:
             problems.extend(exc.problems)
@@ -518,7 +573,8 @@ def _rule_id_at(doc: Located):
         if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
             try:
                 rid = doc.data["rules"][loc[1]].get("id", "")
-                return rid if isinstance(rid, str) else ""
+                # A malformed id names no rule: its own error says so, and tags no line.
+                return rid if isinstance(rid, str) and re.fullmatch(RULE_ID, rid) else ""
             except (KeyError, IndexError, TypeError, AttributeError):
                 return ""
         return ""

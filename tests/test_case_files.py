@@ -3,6 +3,8 @@ and overlays that append to a list without restating it."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
 
@@ -29,6 +31,9 @@ BOMB = "\n".join(
 def rules_folder(tmp_path, cases: str):
     folder = tmp_path / "rules"
     folder.mkdir()
+    (tmp_path / "profiles").mkdir()  # case bases stay in the rules' repository
+    shutil.copy(TAX, tmp_path / "profiles")
+    cases = cases.replace(str(TAX), "../profiles/gz-tax-bureau.yaml")
     (folder / "r.yaml").write_text(yaml.safe_dump({"rules": [RULE]}), encoding="utf-8")
     (folder / "r.cases.yaml").write_text(cases, encoding="utf-8")
     return folder
@@ -78,7 +83,7 @@ def test_case_files_overlay_bad_append_names_where(patch, loc, message):
 
 def test_case_files_append_runs_end_to_end_and_a_bad_one_is_positioned(tmp_path, capsys):
     gift = "{date: 2026-11-20, kind: gift, with: [chen-jianguo], value: 5000}"
-    good = f"""base: {TAX}
+    good = f"""base: ../profiles/gz-tax-bureau.yaml
 today: 2026-12-01
 cases:
   with-a-gift:

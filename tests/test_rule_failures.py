@@ -3,6 +3,7 @@ rule files that are valid YAML but nonsense. Each gives one clear line, through 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -51,8 +52,10 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def one_rule(tmp_path: Path) -> Path:
     folder = tmp_path / "rules"
     folder.mkdir()
+    (tmp_path / "profiles").mkdir()  # case bases stay in the rules' repository
+    shutil.copy(TAX, tmp_path / "profiles")
     (folder / "care.yaml").write_text(RULE, encoding="utf-8")
-    (folder / "care.cases.yaml").write_text(CASES, encoding="utf-8")
+    (folder / "care.cases.yaml").write_text(CASES.replace(str(TAX), "../profiles/gz-tax-bureau.yaml"), "utf-8")
     return folder
 
 

@@ -9,18 +9,35 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
-from ..errors import AdvisorError, Problem
-from ..limits import DEFAULT, Limits
-from ..modelio import validate
-from ..yamlio import Located, load_file
+from ..errors import AdvisorError, Problem, UnreadableInput
+from ..modelio import WORDED, validate
+from ..profile import parse_profile
+from ..rules import RULE_ID, bad_rule_id, read_authored
+from ..yamlio import Located
 
 CaseName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
-Expectation = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9_-]*)?$")]
+
+
+def _names_a_rule(expected: Any) -> Any:
+    # The rule part is refused as a rule file refuses the id, with the fix, before the pattern's words.
+    if isinstance(expected, str) and not re.fullmatch(RULE_ID, expected.partition("@")[0]):
+        raise PydanticCustomError(WORDED, bad_rule_id(expected.partition("@")[0]))
+    return expected
+
+
+Expectation = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*(@[a-z0-9][a-z0-9_-]*)?$"),
+    BeforeValidator(_names_a_rule),  # last, so it runs first
+]
 APPEND = "append"
 
 OVERLAY_HELP = (
@@ -52,11 +69,51 @@ def case_files(directory: Path) -> list[Path]:
     return sorted(directory.rglob("*.cases.yaml"))
 
 
-def load_cases(path: Path, limits: Limits = DEFAULT) -> tuple[Located, CaseFile]:
+def load_cases(path: Path) -> tuple[Located, CaseFile]:
     """Read and validate one case file under the YAML limits profiles have: every command reads
     case files here, so a broken or hostile one gives the same positioned error in each."""
-    doc = load_file(path, limits)
+    doc = read_authored(path)
     return doc, validate(doc, CaseFile)
+
+
+def repository(rules_dir: Path) -> Path:
+    """The folder that holds the rules folder (and the profiles their cases use): case bases stay in it."""
+    return rules_dir.resolve().parent
+
+
+def load_base(doc: Located, at: tuple, written: str, repo: Path | None) -> Located:
+    """The base profile a case file names (`written`, at `at` in `doc`), read as a profile.
+
+    A base must resolve, symlinks followed, inside `repo` (None: anywhere) and be a regular file,
+    so a case file cannot make a test run read a file elsewhere on the machine, or wait on a pipe.
+    A base that is not a valid profile is refused in one line naming its first problem's position,
+    never its text: a file that is not a profile may hold anything (SECURITY.md).
+    """
+    path = (Path(doc.path).parent / written).resolve()
+
+    def refuse(message: str) -> UnreadableInput:
+        return UnreadableInput(doc.problem(at, f"base '{written}' {message}"))
+
+    if repo is not None and not path.is_relative_to(repo):
+        raise refuse(f"is outside the rules' repository {repo}; move it there, or pass --allow-base-outside")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise refuse("not found; check the path") from None
+    except OSError as exc:
+        raise refuse(f"cannot be read: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise refuse(f"is {'a folder' if stat.S_ISDIR(mode) else 'not a regular file'}; name a profile file")
+    try:
+        base = read_authored(path)
+        parse_profile(base)
+    except AdvisorError as exc:
+        first = exc.problems[0]
+        raise refuse(
+            f"is not a valid profile (its first problem is at {first.path}:{first.line}:{first.col}); "
+            "`advisor explain` on it lists them all"
+        ) from None
+    return base
 
 
 class OverlayError(ValueError):

@@ -31,7 +31,7 @@ def measure(advisor: Advisor, rules_dir: Path) -> tuple[list[ItemCoverage], list
     problems: list[Problem] = []
     for path in case_files(rules_dir):
         try:
-            for result in run_file(advisor, path):
+            for result in run_file(advisor, path, rules_dir):
                 fired |= result.fired
         except AdvisorError as exc:
             problems.extend(exc.problems)

@@ -8,8 +8,9 @@ from pathlib import Path
 from ..api import Advisor
 from ..errors import AdvisorError, EngineError, Problem
 from ..profile import parse_profile
-from ..yamlio import Located, load_file
-from .cases import OverlayError, case_expectations, load_cases, overlay
+from ..rules import without_limit_hint
+from ..yamlio import Located
+from .cases import OverlayError, case_expectations, load_base, load_cases, overlay, repository
 from .explain import reasons
 
 
@@ -30,12 +31,18 @@ class CaseResult:
         return [Problem(self.file, self.line, self.col, "error", f"case '{self.name}': {f}") for f in self.failures]
 
 
-def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
-    """Run every case in one case file; problems with the file itself raise AdvisorError."""
+def run_file(
+    advisor: Advisor, path: Path, rules_dir: Path | None = None, *, allow_base_outside: bool = False
+) -> list[CaseResult]:
+    """Run every case in one case file; problems with the file itself raise AdvisorError.
+
+    Bases must lie in the repository of `rules_dir` (default: the case file's folder), unless
+    `allow_base_outside`."""
     doc, spec = load_cases(path)
+    repo = None if allow_base_outside else repository(rules_dir or path.parent)
     known = advisor.base.by_id()
     results = []
-    bases: dict[Path, Located] = {}
+    bases: dict[str, Located] = {}
     for name, case in spec.cases.items():
         line, col = doc.where(("cases", name), key=True)
         result = CaseResult(str(path), name, line, col)
@@ -45,10 +52,10 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
             if rule_id not in known:
                 kind = "fires" if j < len(case.fires) else "quiet"
                 raise AdvisorError(doc.problem(("cases", name, kind), f"case '{name}' names unknown rule '{rule_id}'"))
-        base_path = (path.parent / (case.base or spec.base)).resolve()
-        if base_path not in bases:
-            bases[base_path] = load_file(base_path)
-        base_doc = bases[base_path]
+        written = case.base or spec.base
+        if written not in bases:
+            bases[written] = load_base(doc, ("cases", name, "base") if case.base else ("base",), written, repo)
+        base_doc = bases[written]
         try:
             data = overlay(base_doc.data, case.overlay)
         except OverlayError as exc:
@@ -60,7 +67,7 @@ def run_file(advisor: Advisor, path: Path) -> list[CaseResult]:
             raise AdvisorError(
                 [
                     doc.problem(("cases", name, "overlay"), f"case '{name}' makes an invalid profile: {p.message}")
-                    for p in exc.problems
+                    for p in map(without_limit_hint, exc.problems)
                 ]
             ) from None
         try:
