@@ -6,7 +6,6 @@ import gc
 import operator
 import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +155,7 @@ class _Builder:
             raise self.fail(node, f"cannot read the value {node.value!r}: {reason}") from None
 
 
-def _open_without_waiting(path: Path):  # noqa: ANN202 - a binary file object
+def open_without_waiting(path: Path):  # noqa: ANN202 - a binary file object
     """Open for reading without blocking on a FIFO that nobody writes to (a plain open waits for a
     writer forever); reads then block as usual, and a FIFO without a writer reads as empty."""
     handle = open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NONBLOCK", 0)))  # noqa: SIM115
@@ -185,11 +184,11 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         return refuse(f"{what}; trim it, or {raise_hint('record_bytes')}")
 
     try:
-        with _open_without_waiting(path) as handle:
+        with open_without_waiting(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > cap:
                 raise too_big(size)
-            raw = handle.read(min(cap, sys.maxsize - 1) + 1)  # a limit raised past any size still reads
+            raw = _read_at_most(handle, cap + 1)
     except FileNotFoundError:
         raise refuse("file not found; check the path") from None
     except IsADirectoryError:
@@ -209,6 +208,20 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         raise UnreadableInput(
             Problem(str(path), line, col, "error", "the file is not UTF-8 text; save it as UTF-8")
         ) from None
+
+
+def _read_at_most(handle, size: int) -> bytes:  # noqa: ANN001 - a binary file object
+    """Up to `size` bytes, in pieces: a limit raised past any real size (--limit record_bytes=10^20)
+    must not become one allocation of that size."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = handle.read(min(size - got, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _looks_like_utf16(raw: bytes) -> bool:
