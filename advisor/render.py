@@ -84,7 +84,7 @@ class Templates:
     @classmethod
     def load(cls, directory: Path) -> Templates:
         labels_path = directory / LABELS_FILE
-        doc = load_file(labels_path)
+        doc = load_file(labels_path, what="a labels file")
         labels = doc.data
         problems = []
         if not isinstance(labels, dict) or set(LANGS) - set(labels):
