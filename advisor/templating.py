@@ -119,9 +119,24 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         _check_printf(left, right)
 
 
+def _total(items: Any) -> int:
+    """The characters or items the strings and lists among `items` hold (what joining them makes)."""
+    if not isinstance(items, (list, tuple)):
+        return 0
+    return sum(len(x) for x in items if isinstance(x, (str, list, tuple)))
+
+
+def _check_parts(parts: Any, what: str) -> None:
+    """Joining, formatting or summing `parts` would make more than MAX_SIZE (doubling a text in a
+    loop with `'%s%s' % (s, s)`, `'{}{}'.format(s, s)`, `[s, s]|join` reaches any size fast)."""
+    if _total(parts) > MAX_SIZE:
+        raise _too_big(what)
+
+
 def _check_printf(fmt: str, args: Any) -> None:
-    """`'%999999999d' % 1`, or a `*` width taken from the arguments."""
+    """`'%999999999d' % 1`, a `*` width taken from the arguments, or arguments too long together."""
     values = args if isinstance(args, tuple) else (args,)
+    _check_parts((fmt, *values), "this formatted text")
     for match in _PRINTF_WIDTH.finditer(fmt):
         for part in match.groups():
             if part and part != "*" and int(part) > MAX_SIZE:
@@ -142,6 +157,8 @@ def _check_call(obj: Any, args: tuple, kwargs: dict) -> None:
     name = getattr(obj, "__name__", "")
     if name == "format" and isinstance(owner, str) and _BIG_NUMBER.search(owner):
         raise _too_big("this formatted text")
+    if name == "join" and args and isinstance(owner, str) and isinstance(args[0], (list, tuple)):
+        _check_parts((*args[0], owner * min(len(args[0]), 2)), "the result of join()")
     if name == "replace" and len(args) >= 2 and isinstance(args[1], str) and isinstance(args[0], str):
         grows = len(args[1]) - len(args[0])
         if grows > 0 and len(owner) + (len(owner) + 1) * grows > MAX_SIZE:
@@ -165,6 +182,8 @@ def _bounded_filter(name: str, function: Any) -> Any:
             _check_printf(values[0], tuple(values[1:]))
         if name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
             _check_call(values[0].replace, tuple(values[1:3]), {})
+        if name in ("join", "sum") and values:
+            _check_parts(values[0], f"the result of |{name}")
         return function(*args, **kwargs)
 
     return checked
@@ -183,7 +202,7 @@ def _bounded_lipsum(lipsum: Any) -> Any:
 
 
 # The built-in filters that take a width, a count or a format, and so could make a huge text.
-_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "replace", "batch", "slice")
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "replace", "batch", "slice", "join", "sum")
 
 
 class _Generator(CodeGenerator):
@@ -308,6 +327,7 @@ class Sandbox(SandboxedEnvironment):
             if _plain_fields(__obj.__self__):
                 kwargs.pop("_loop_vars", None)  # what the compiled code passes along for Context.call
                 kwargs.pop("_block_vars", None)
+                _check_parts((*args, *kwargs.values()), "this formatted text")
                 return __obj(*args, **kwargs)
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
@@ -330,6 +350,7 @@ class Sandbox(SandboxedEnvironment):
             values = [*args, *kwargs.values(), *(args[0].values() if args and isinstance(args[0], dict) else ())]
             if _BIG_NUMBER.search(fmt) or any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
                 raise _too_big("this formatted text")
+            _check_parts(values, "this formatted text")
             return wrapped(*args, **kwargs)
 
         return checked

@@ -247,6 +247,26 @@ TEMPLATES = {
         "{% set ns = namespace(s=['ab']) %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
         f"this concatenation {TOO_BIG}",
     ),
+    "doubling-percent": (
+        "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = '%s%s' % (ns.s, ns.s) %}{% endfor %}",
+        f"this formatted text {TOO_BIG}",
+    ),
+    "doubling-format": (
+        "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = '{}{}'.format(ns.s, ns.s) %}{% endfor %}",
+        f"this formatted text {TOO_BIG}",
+    ),
+    "doubling-join-filter": (
+        "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = [ns.s, ns.s]|join %}{% endfor %}",
+        f"the result of |join {TOO_BIG}",
+    ),
+    "doubling-str-join": (
+        "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ''.join([ns.s, ns.s]) %}{% endfor %}",
+        f"the result of join() {TOO_BIG}",
+    ),
+    "doubling-sum": (
+        "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = [ns.l, ns.l]|sum(start=[]) %}{% endfor %}",
+        f"the result of |sum {TOO_BIG}",
+    ),
     "integer-squaring": (
         "{% set ns = namespace(n=10) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}{% endfor %}",
         "this product would be a number of more than 19,200 digits",
