@@ -611,7 +611,9 @@ def _load_positioned(text: str, path: str, limits: Limits = DEFAULT, what: str =
         if "\t" in text and "tab" in str(exc).lower() or reason.startswith("found character '\\t'"):
             reason = "a tab character; indent with spaces"
         message = f"invalid YAML: {reason}"
-        if isinstance(exc, yaml.composer.ComposerError) and reason.startswith("but found another document"):
+        if reason.startswith(("but found another document", "did not find expected <document start>")) or (
+            reason.startswith("expected '<document start>'")  # the pure-Python parser's words: text after `...`
+        ):
             message = second_document(line, what)
         if reason == "exceeded maximum nesting depth" and limits.depth < _LIBYAML_DEPTH:
             message = too_deep(limits.depth)  # libyaml looks ahead, so its own cap can trip before ours

@@ -443,6 +443,10 @@ PROFILES = {
         "# a comment\n" + ACCOUNT % "" + "stakeholders: []\n...\n---\n" + ACCOUNT % "",
         "5:1: a profile is a single YAML document; remove the second document at line 5",
     ),
+    "text-after-document-end": (
+        ACCOUNT % "" + "...\n" + ACCOUNT % "",
+        "3:1: a profile is a single YAML document; remove the second document at line 3",
+    ),
     "comma-splits-name": (
         "account: {id: acme, name: Li, Na, industry: party, stage: maintain, position: incumbent}\n",
         "1:31: a comma inside {…} split a value here; put the whole value in quotes",
@@ -474,7 +478,7 @@ PROFILES = {
     ),
 }  # fmt: skip
 # Found while reading the document (exit 2) rather than in its content (exit 1).
-UNREADABLE = {"nul-byte", "bell-in-quotes", "escape-after-chinese", "two-documents", "two-documents-later",
+UNREADABLE = {"nul-byte", "bell-in-quotes", "escape-after-chinese", "two-documents", "two-documents-later", "text-after-document-end",
               "comma-splits-name", "comma-splits-last", "comma-splits-chinese"}  # fmt: skip
 
 
