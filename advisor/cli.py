@@ -7,7 +7,9 @@ unreadable input. Tracebacks only with --debug.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import sys
@@ -18,9 +20,9 @@ from pathlib import Path
 
 from . import __version__
 from .api import FORMATS, Advisor, shipped
-from .errors import AdvisorError, Failure, Problem
+from .errors import AdvisorError, Failure, Problem, UnwritableOutput
 from .facts import Catalogue
-from .files import write_atomically
+from .files import refuse_inputs, write_atomically
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .profile import load_profile
 from .vocabulary import LANGS, SCOPE_MEANING, SCOPES
@@ -191,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        _flush_stdout()  # a full disk fails here, with one line, rather than at exit with a traceback
+        return code
     except Failure as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
@@ -200,13 +204,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`advisor brief x.yaml | head`): not an error; silence the flush at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in _WRITE_FAILURES:
+            if args.debug:
+                raise
+            print(
+                f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+            )
+            return 1
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # what is buffered would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"advisor: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeEncodeError as exc:
+        print(
+            f"advisor: error: standard output takes {exc.encoding} only, which cannot show this text; "
+            "set PYTHONIOENCODING=utf-8, or write to a file",
+            file=sys.stderr,
+        )
+        return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if args.debug:
             raise
         print(f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return 1
+
+
+# A write that failed for want of room or a working disk: the user's to fix, not an internal error.
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
+
+
+def _flush_stdout() -> None:
+    """Flush what a command printed, so that a failure to write it is an error we word."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        stream.flush()
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # or it fails again at exit
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
+        raise UnwritableOutput(
+            Problem("<stdout>", 1, 1, "error", f"cannot write to standard output: {reason}")
+        ) from None
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
@@ -259,13 +305,53 @@ def watch_brief(args: argparse.Namespace) -> int:
         return 0
 
 
+def _brief_inputs(args: argparse.Namespace) -> list[Path]:
+    """Every file `brief` reads: `-o` may name none of them."""
+    paths = [args.profile, *([args.portfolio] if args.portfolio else [])]
+    for folder in (args.rules or shipped("rules"), args.templates or shipped("templates")):
+        paths += sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    return paths
+
+
+def _write_stdout(text: str) -> None:
+    """The brief on standard output, as UTF-8 whatever the locale says (it is the same document -o
+    writes; an ASCII or Latin-1 terminal encoding cannot hold a Chinese brief), or one line saying
+    why it could not be written (stdout closed, a full disk)."""
+    stream = sys.stdout
+    if stream is None:
+        raise UnwritableOutput(
+            Problem("<stdout>", 1, 1, "error", "standard output is closed; write the brief with -o FILE")
+        )
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text-only stream (a test's StringIO): it takes text as it is
+            stream.write(text)
+            stream.flush()
+        else:
+            stream.flush()
+            buffer.write(text.encode("utf-8"))
+            buffer.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+        # What is still buffered would fail again at exit, with a traceback: send it nowhere.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
+        raise UnwritableOutput(
+            Problem("<stdout>", 1, 1, "error", f"cannot write the brief to standard output: {reason}")
+        ) from None
+
+
 def render_brief(args: argparse.Namespace) -> int:
+    if args.output:
+        refuse_inputs(args.output, _brief_inputs(args))  # before anything is read or written
     profile = load_profile(args.profile, _limits(args))
     position = None
     if args.portfolio:
         from .portfolio import read_index
 
-        position = read_index(args.portfolio).get(profile.account.id)
+        position = read_index(args.portfolio, _limits(args)).get(profile.account.id)
         if position is None:
             print(
                 f"{args.portfolio}:1:1: error: account '{profile.account.id}' is not in this portfolio index; run the batch with it first",
@@ -279,7 +365,7 @@ def render_brief(args: argparse.Namespace) -> int:
     if args.output:
         write_atomically(args.output, text)
     else:
-        sys.stdout.write(text)
+        _write_stdout(text)
     return 0
 
 

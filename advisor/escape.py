@@ -14,7 +14,17 @@ _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2
 # What plain() changes (whitespace as str.split() sees it, bidi controls) and what md() escapes too:
 # most names contain none of it, and are returned as they are without the work.
 _PLAIN_CHANGES = re.compile(r"[\s\u202a-\u202e\u2066-\u2069]")
-_MD_CHANGES = re.compile(r"[\s\u202a-\u202e\u2066-\u2069\\`*_\[\]{}#|!~<>]")
+_MD_CHANGES = re.compile(r"[\s\u202a-\u202e\u2066-\u2069\\`*_\[\]{}#|!~<>@]|://|www\.|^[-+=0-9]", re.IGNORECASE)
+# A text at the start of a line that would open a list item, or a setext heading or rule: "- x",
+# "+ x", "1. x", "2) x", "---", "===". Escaped with a backslash, which renders as nothing.
+_BLOCK_START = re.compile(r"^(?:[-+=]|(\d{1,9})([.)])(?=\s|$))")
+# Text a Markdown renderer turns into a link by itself (GitHub's autolinks, linkify): a URL's "://"
+# and "www." lose the character that makes them one, as an HTML entity that shows the same. An e-mail
+# address is linked by GitHub whatever is escaped in it, so it becomes a code span: the same text,
+# in which nothing is ever a link.
+_AUTOLINK = re.compile(r"://|(?<=www)\.", re.IGNORECASE)
+_ENTITY = {"://": "&#58;//", ".": "&#46;"}
+_EMAIL = re.compile(r"([A-Za-z0-9._+-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+)")
 
 
 def plain(text: Any) -> str:
@@ -26,12 +36,20 @@ def plain(text: Any) -> str:
 
 
 def md(text: Any) -> str:
-    """Profile text as inert inline Markdown: it cannot open a heading, table cell, link, code or HTML."""
+    """Profile text as inert inline Markdown: it cannot open a heading, list item, quote, table cell,
+    link (bare URLs and e-mail addresses included), code or HTML, and reads the same."""
     s = str(text)
     if not _MD_CHANGES.search(s):
         return s
-    s = _MD_SPECIAL.sub(r"\\\1", " ".join(s.translate(_BIDI_CONTROLS).split()))
-    return s.replace("<", "&lt;").replace(">", "&gt;")
+    parts = _EMAIL.split(" ".join(s.translate(_BIDI_CONTROLS).split()))
+    s = "".join(f"`{part}`" if i % 2 else _inline(part) for i, part in enumerate(parts))
+    return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[0]}", s, count=1)
+
+
+def _inline(s: str) -> str:
+    """Text with no e-mail address in it, escaped for md()."""
+    s = _MD_SPECIAL.sub(r"\\\1", s).replace("<", "&lt;").replace(">", "&gt;")
+    return _AUTOLINK.sub(lambda m: _ENTITY[m[0]], s)
 
 
 # Characters that would end or restructure a quoted Mermaid label, as Mermaid's entity codes.

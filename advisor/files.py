@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import Problem, UnwritableOutput
@@ -19,19 +22,109 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def _refuse(path: Path, message: str) -> UnwritableOutput:
+    return UnwritableOutput(Problem(str(path), 1, 1, "error", message))
+
+
+def _destination(path: Path) -> tuple[Path, bool]:
+    """Where to write for `path`, and whether to write there in place rather than by renaming.
+
+    A missing path or a regular file is replaced by renaming. A symbolic link is never replaced
+    by a file: what it points to is written (a regular file by renaming, beside itself). A FIFO or
+    a character device (/dev/null, /dev/stdout on a terminal or a pipe) is opened and written in
+    place: renaming over it would swap the node for a file, and its reader would get nothing.
+    Anything else (a folder, a link to nothing, a block device, a socket) is refused.
+    """
+    try:
+        link = os.lstat(path)
+    except FileNotFoundError:
+        return path, False
+    except OSError as exc:
+        raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    try:
+        st = os.stat(path)  # follows links, /proc/self/fd's included
+    except FileNotFoundError:
+        raise _refuse(path, "a symbolic link to nothing; remove the link or write elsewhere") from None
+    except (OSError, RuntimeError) as exc:
+        raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return path, True
+    if stat.S_ISDIR(st.st_mode):
+        raise _refuse(path, "is a folder; give a file name to write to")
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse(path, "is a device or socket, not a file; give a file name to write to")
+    if not stat.S_ISLNK(link.st_mode):
+        return path, False
+    target = Path(os.path.realpath(path))
+    if not same_file(target, path):  # a /proc link to a deleted file, say: write what it points at
+        return path, True
+    return target, False
+
+
+def _write_in_place(path: Path, data: bytes) -> int:
+    """Write to a FIFO or character device as it is: no temporary file, no rename (a regular file
+    reached this way is truncated first, as a shell's `>` would)."""
+    flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        # Non-blocking open: a FIFO without a reader fails at once (ENXIO) instead of waiting for ever.
+        fd = os.open(path, flags)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise _refuse(path, "a pipe that nobody reads from; start its reader first") from None
+        raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise _refuse(path, f"cannot write the file: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    return len(data)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file, through links, hard links and spellings like ./x/../x."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def refuse_inputs(output: Path, inputs: Iterable[Path]) -> None:
+    """Refuse to write `output` when it is one of the files the command reads: the brief would
+    replace its own profile (or index, rule, template) with no way back."""
+    for source in inputs:
+        if same_file(output, source):
+            raise UnwritableOutput(
+                Problem(
+                    str(output), 1, 1, "error",
+                    f"this is {source}, which the command reads; write the output to another file",
+                )
+            )  # fmt: skip
+
+
 def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:
     """Write a temporary file in the same folder, flush it to disk, then rename it over `path`;
-    return the number of bytes written.
+    return the number of bytes written. A symbolic link is written through, and a FIFO or a
+    character device written in place (see `_destination`).
 
     A kill at any moment leaves either the old file or the new one, and at worst a hidden
-    `.name.*.tmp` file, never a half-written brief. The file gets the usual permissions (umask).
+    `.name.*.tmp` file, never a half-written brief. A new file gets the usual permissions (umask); a replaced one keeps
+    its own.
     `durable=False` skips the flush to disk (fsync, about a millisecond a file, and it stalls
     other writes): a kill of this process still leaves the file whole or absent, but a power cut
     may leave it empty. Batch writes briefs that way, records their sizes so `--resume` notices a
     brief the disk lost, and flushes everything once before its index.
     """
-    path = Path(path)
     data = text.encode("utf-8")
+    path, in_place = _destination(Path(path))
+    if in_place:
+        return _write_in_place(path, data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -43,7 +136,7 @@ def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:
             out.flush()
             if durable:
                 os.fsync(out.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, _mode_of(path))
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -52,6 +145,14 @@ def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return len(data)
+
+
+def _mode_of(path: Path) -> int:
+    """The permissions of the file being replaced (a private 0600 brief stays private), else the usual."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 def flush_to_disk() -> None:

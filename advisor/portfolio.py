@@ -9,11 +9,16 @@ account.portfolio_class, so the same account gets the same tier from `batch` and
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem, UnreadableInput
+from .limits import DEFAULT, Limits, raise_hint
+from .yamlio import open_without_waiting
 
 CLASS_A_SHARE = 0.80
 CLASS_B_SHARE = 0.95
@@ -53,33 +58,55 @@ def tiers(revenues: Iterable[tuple[str, float | None]]) -> dict[str, Position]:
     return out
 
 
-def read_index(path: Path) -> dict[str, Position]:
-    """Portfolio positions recorded in a batch's index.jsonl, for `brief --portfolio`."""
+def read_index(path: Path, limits: Limits = DEFAULT) -> dict[str, Position]:
+    """Portfolio positions recorded in a batch's index.jsonl, for `brief --portfolio`.
+
+    Read as a profile is: no line may be longer than `record_bytes`, nor the index hold more lines
+    than `values`; a device (/dev/zero) is refused, and a FIFO is read under the same bounds, so
+    no index costs unbounded time or memory.
+    """
     import json
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UnreadableInput(Problem(str(path), 1, 1, "error", f"cannot read the index: {exc.strerror}")) from None
+    def refuse(line: int, message: str) -> UnreadableInput:
+        return UnreadableInput(Problem(str(path), line, 1, "error", message))
+
+    not_an_index = "not a line of an advisor batch index; point --portfolio at OUT/index.jsonl"
+    cap = min(limits.record_bytes, sys.maxsize - 1)
     out: dict[str, Position] = {}
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            pos = entry.get("portfolio")
-            if pos:
-                out[entry["id"]] = Position(
-                    float(pos["share"]), int(pos["rank"]), str(pos["portfolio_class"]), int(pos["accounts"])
-                )
-        except (ValueError, KeyError, TypeError):
-            raise UnreadableInput(
-                Problem(
-                    str(path),
-                    n,
-                    1,
-                    "error",
-                    "not a line of an advisor batch index; point --portfolio at OUT/index.jsonl",
-                )
-            ) from None
+    try:
+        with open_without_waiting(path) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise refuse(1, "is a folder; point --portfolio at OUT/index.jsonl")
+            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+                raise refuse(1, "is a device, not a batch index; point --portfolio at OUT/index.jsonl")
+            n = 0
+            while raw := handle.readline(cap + 1):
+                n += 1
+                if n > limits.values:
+                    raise refuse(n, f"the index has more than {limits.values:,} lines; {raise_hint('values')}")
+                if len(raw) > cap and not raw.endswith(b"\n"):
+                    raise refuse(n, f"a line over the limit of {cap:,} bytes; {raise_hint('record_bytes')}")
+                if not raw.strip():
+                    continue
+                try:
+                    entry = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+                    pos = entry.get("portfolio")
+                    if pos:
+                        share, rank, accounts = float(pos["share"]), int(pos["rank"]), int(pos["accounts"])
+                        if not (0.0 <= share <= 1.0) or rank < 1 or accounts < 1:
+                            raise ValueError("out of range")
+                        out[str(entry["id"])] = Position(share, rank, str(pos["portfolio_class"]), accounts)
+                except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
+                    raise refuse(n, not_an_index) from None
+    except FileNotFoundError:
+        raise refuse(1, "cannot read the index: file not found; check the path") from None
+    except IsADirectoryError:
+        raise refuse(1, "is a folder; point --portfolio at OUT/index.jsonl") from None
+    except OSError as exc:
+        raise refuse(1, f"cannot read the index: {exc.strerror or exc}") from None
     return out
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number an index holds")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+import functools
+import math
+import types
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import AdvisorError, Problem, UnreadableInput, suggest
 from .limits import DEFAULT, Limits, raise_hint
@@ -56,8 +61,74 @@ INDUSTRY_GROUPS: dict[str, str] = {
 }  # fmt: skip
 
 
+# The largest number any field takes (SECURITY.md): a revenue, share, rank or score beyond it is a typo
+# or an attack, and the engine could not read it (facts.NUMBER_CAP).
+NUMBER_CAP = 10**15
+
+YAML_BOOLEAN = (
+    "an unquoted yes, no, on, off, true or false reads as true or false, not as text; put the value in quotes"
+)
+
+
+@functools.cache
+def _field_kind(model: type[BaseModel], name: str) -> str:
+    """'text' for a field that takes text (free text, ids, vocabulary words), 'number' for one that takes
+    a number, else ''; worked out once per field from its annotation."""
+    field = model.model_fields.get(name)
+    return _kind(field.annotation) if field is not None else ""
+
+
+def _kind(annotation: Any) -> str:
+    if annotation is str:
+        return "text"
+    if annotation in (int, float):
+        return "number"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Literal:
+        return "text" if any(isinstance(a, str) for a in args) else ""
+    if origin in (typing.Union, types.UnionType, typing.Annotated, list):
+        kinds = {_kind(a) for a in (args[:1] if origin is typing.Annotated else args)}
+        return "text" if "text" in kinds else "number" if "number" in kinds else ""
+    return ""
+
+
+def _finite(value: Any) -> None:
+    """Refuse infinity, not-a-number, and numbers beyond NUMBER_CAP (YAML .inf, JSON Infinity, 1e400)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip().replace("_", ""))
+        except ValueError:
+            return  # not a number at all: the field's own type says so
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return
+    if isinstance(number, float) and math.isnan(number):
+        raise PydanticCustomError("not_finite", "must be a number; got NaN (not a number)")
+    if isinstance(number, float) and math.isinf(number):
+        raise PydanticCustomError("not_finite", f"must be a finite number; got {'-' if number < 0 else ''}infinity")
+    if abs(number) > NUMBER_CAP:
+        raise PydanticCustomError("too_large", "must be at most 10^15 (1,000,000,000,000,000) in size")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """What YAML read differently from what the rep meant: `name: no` (false, not text), and numbers
+        no field can hold (.inf, NaN, 10^20). Words the fix, positioned on the field."""
+        if isinstance(value, (bool, int, float, str, list)):
+            kind = _field_kind(cls, info.field_name)
+            if kind == "text":
+                items = value if isinstance(value, list) else (value,)
+                if any(isinstance(item, bool) for item in items):
+                    raise PydanticCustomError("yaml_boolean", YAML_BOOLEAN)
+            elif kind == "number":
+                for item in value if isinstance(value, list) else (value,):
+                    _finite(item)
+        return value
 
 
 class Potential(_Model):
@@ -237,6 +308,11 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
             )
         for j, tie in enumerate(person.ties):
             ref(("stakeholders", i, "ties", j, "with"), tie.with_)
+            if tie.with_ == person.id:
+                problems.append(
+                    doc.problem(("stakeholders", i, "ties", j, "with"), "a person cannot have a tie to themselves")
+                )
+    problems.extend(_reporting_cycles(profile, ids, doc))
     for i, item in enumerate(profile.interactions):
         for j, who in enumerate(item.with_):
             ref(("interactions", i, "with", j), who)
@@ -267,6 +343,41 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
         problems.append(
             doc.problem(("account", "ownership"), f"ownership does not apply to a {account.industry} body; remove it")
         )
+    return problems
+
+
+def _reporting_cycles(profile: Profile, ids: dict[str, int], doc: Located) -> list[Problem]:
+    """Every loop in who reports to whom (a to b, b to a), named once, at the `reports_to` that closes it:
+    the one, of the people in the loop, that comes last in the file. A person reporting to
+    themselves is reported on its own (see cross_check)."""
+    boss = {
+        i: ids[p.reports_to]
+        for i, p in enumerate(profile.stakeholders)
+        if p.reports_to in ids and p.reports_to != p.id and ids.get(p.id) == i
+    }
+    problems: list[Problem] = []
+    done: set[int] = set()
+    for start in boss:
+        path: list[int] = []
+        on_path: set[int] = set()
+        i: int | None = start
+        while i is not None and i not in done and i not in on_path:
+            path.append(i)
+            on_path.add(i)
+            i = boss.get(i)
+        if i is not None and i in on_path:  # walked back onto this path: the loop is path[path.index(i):]
+            loop = path[path.index(i) :]
+            last = max(loop)
+            ring = loop[loop.index(last) + 1 :] + loop[: loop.index(last) + 1]  # ends with the closing person
+            names = [profile.stakeholders[k].id for k in ring]
+            chain = " -> ".join([*names, names[0]])
+            problems.append(
+                doc.problem(
+                    ("stakeholders", last, "reports_to"),
+                    f"reporting cycle {chain}; someone in it must report outside it, or to no one",
+                )
+            )
+        done.update(path)
     return problems
 
 

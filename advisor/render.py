@@ -16,7 +16,7 @@ from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput
 from .escape import md
 from .selection import Selection
-from .templating import Sandbox, environment
+from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS
 from .yamlio import load_file
 
@@ -37,7 +37,7 @@ class Templates:
     @classmethod
     def load(cls, directory: Path) -> Templates:
         labels_path = directory / LABELS_FILE
-        doc = load_file(labels_path)
+        doc = load_file(labels_path, what="a labels file")
         labels = doc.data
         problems = []
         if not isinstance(labels, dict) or set(LANGS) - set(labels):
@@ -70,6 +70,10 @@ class Templates:
         env = environment(directory, {"md": md})
         try:
             template = env.get_template(BRIEF_TEMPLATE)
+        except TemplateLimit as exc:
+            raise AdvisorError(
+                Problem(str(directory / BRIEF_TEMPLATE), 1, 1, "error", f"template limit: {exc}")
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise AdvisorError(
                 Problem(
@@ -84,8 +88,34 @@ class Templates:
         return cls(directory, labels, env, files, template)
 
     def render(self, view: dict[str, Any]) -> str:
+        """The brief, under the limits of templating.Budget: a template that would take too long or too
+        much memory (a loop in a loop, `9**9**9`, a macro calling itself) is an error at its line."""
         try:
-            return self.template.render(view)
+            return self.template.render(view, **{BUDGET: Budget()})
+        except TemplateLimit as exc:
+            path, line = self._where(exc)
+            raise AdvisorError(Problem(path, line, 1, "error", f"template limit: {exc}")) from None
+        except RecursionError as exc:
+            path, line = self._where(exc)
+            raise AdvisorError(
+                Problem(
+                    path,
+                    line,
+                    1,
+                    "error",
+                    "template limit: a macro or loop calls itself too deeply; stop the recursion",
+                )
+            ) from None
+        except MemoryError as exc:
+            path, line = self._where(exc)
+            raise AdvisorError(
+                Problem(path, line, 1, "error", "template limit: out of memory working this out")
+            ) from None
+        except (ArithmeticError, ValueError) as exc:  # 1/0, 10.0**400, int('x') and the like: the template's own
+            path, line = self._where(exc)
+            raise AdvisorError(
+                Problem(path, line, 1, "error", f"template error: {type(exc).__name__}: {exc}")
+            ) from None
         except jinja2.UndefinedError as exc:
             path, line = self._where(exc)
             name = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", str(exc))

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import stat
 import sys
 import threading
@@ -16,8 +17,10 @@ from types import BuiltinMethodType, CodeType
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.bccache import Bucket
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 # What a dict answers as attributes (its methods and object's); any other `d.name` is its key.
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -25,6 +28,240 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))
 # Bump when what this module writes to the cache changes meaning.
 CACHE_FORMAT = 1
 CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently written first
+
+
+# --- limits on what a template may cost ---------------------------------------------------------
+#
+# A template is a trainer's file, and Jinja would happily work out `{{ 9**9**9 }}` (a number of 370
+# million digits), `'a' * 10**10`, loops inside loops, or a macro that calls itself, and hang or run
+# out of memory doing it: while compiling, too, since Jinja folds constant expressions then. So:
+# nothing is evaluated while compiling (no optimizer, and `finalize` needs the render's context, which
+# keeps Jinja from folding output); operators that can make something huge check their operands
+# first; and every render has a budget of steps (loop items, calls, outputs) and of text produced.
+
+MAX_SIZE = 1_000_000  # characters of one string, or items of one list, an operator or call may make
+MAX_INT_BITS = 64_000  # about 19,000 digits: `**` and `*` on integers beyond it are refused
+MAX_STEPS = 250_000  # loop items, calls and output statements in one render (a brief takes about 500)
+MAX_OUTPUT = 10_000_000  # characters produced in one render (macros' and {% set %} blocks' included)
+MAX_TEMPLATE_BYTES = 1_000_000  # a template file
+
+BUDGET = " budget"  # the render's Budget, among the variables: not a name a template can spell
+
+
+class TemplateLimit(SecurityError):
+    """A template asked for more time or memory than a brief may take."""
+
+
+class Budget:
+    """What one render has spent; refuses to go on past MAX_STEPS or MAX_OUTPUT."""
+
+    __slots__ = ("steps", "output")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.output = 0
+
+    def step(self, n: int = 1) -> None:
+        self.steps += n
+        if self.steps > MAX_STEPS:
+            raise TemplateLimit(
+                f"more than {MAX_STEPS:,} loop steps, calls and outputs in one brief; "
+                "a loop or a macro that calls itself runs too long"
+            )
+
+    def emit(self, chars: int) -> None:
+        self.output += chars
+        if self.output > MAX_OUTPUT:
+            raise TemplateLimit(f"the template writes more than {MAX_OUTPUT:,} characters; a brief is far shorter")
+
+
+def _budget(context: Any) -> Budget:
+    """The render's budget; a template imported without context gets one of its own (per call)."""
+    budget = context.get(BUDGET) if context is not None else None
+    return budget if isinstance(budget, Budget) else Budget()
+
+
+def _too_big(what: str) -> TemplateLimit:
+    return TemplateLimit(f"{what} would be too large (over {MAX_SIZE:,} characters or items); use smaller values")
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, list, tuple, bytes)) else None
+
+
+def _int_bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+# printf-style widths and precisions (`%999999999d`), and format-spec widths (`{:>999999999}`).
+_PRINTF_WIDTH = re.compile(r"%[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?")
+_BIG_NUMBER = re.compile(r"\d{7,}")
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse an operation whose result would be huge, before Python spends the time and memory."""
+    if operator == "**":
+        if isinstance(right, int) and not isinstance(right, bool) and right > 0 and _int_bits(left) > 1:
+            if (_int_bits(left) - 1) * right > MAX_INT_BITS:
+                raise TemplateLimit(f"this power would be a number of more than {MAX_INT_BITS * 3 // 10:,} digits")
+    elif operator == "*":
+        size, times = (_size(left), right) if _size(left) is not None else (_size(right), left)
+        if size is not None:
+            if isinstance(times, int) and size * max(times, 0) > MAX_SIZE:
+                raise _too_big("this repetition")
+        elif _int_bits(left) + _int_bits(right) > MAX_INT_BITS:
+            raise TemplateLimit(f"this product would be a number of more than {MAX_INT_BITS * 3 // 10:,} digits")
+    elif operator == "+":
+        a, b = _size(left), _size(right)
+        if a is not None and b is not None and a + b > MAX_SIZE:
+            raise _too_big("this concatenation")
+    elif operator == "%" and isinstance(left, str):
+        _check_printf(left, right)
+
+
+def _total(items: Any) -> int:
+    """The characters or items the strings and lists among `items` hold (what joining them makes)."""
+    if not isinstance(items, (list, tuple)):
+        return 0
+    return sum(len(x) for x in items if isinstance(x, (str, list, tuple)))
+
+
+def _check_parts(parts: Any, what: str) -> None:
+    """Joining, formatting or summing `parts` would make more than MAX_SIZE (doubling a text in a
+    loop with `'%s%s' % (s, s)`, `'{}{}'.format(s, s)`, `[s, s]|join` reaches any size fast)."""
+    if _total(parts) > MAX_SIZE:
+        raise _too_big(what)
+
+
+def _check_printf(fmt: str, args: Any) -> None:
+    """`'%999999999d' % 1`, a `*` width taken from the arguments, or arguments too long together."""
+    values = args if isinstance(args, tuple) else (args,)
+    _check_parts((fmt, *values), "this formatted text")
+    for match in _PRINTF_WIDTH.finditer(fmt):
+        for part in match.groups():
+            if part and part != "*" and int(part) > MAX_SIZE:
+                raise _too_big("this formatted text")
+    if "*" in fmt and any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
+        raise _too_big("this formatted text")
+
+
+def _check_call(obj: Any, args: tuple, kwargs: dict) -> None:
+    """A str or list method asked for a huge result: a width (`'x'.center(10**9)`, `'{:>999999999}'
+    .format(x)`), or `replace` multiplying its text."""
+    owner = getattr(obj, "__self__", None)
+    if not isinstance(owner, (str, list, bytes)):
+        return
+    values = (*args, *kwargs.values())
+    if any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
+        raise _too_big(f"the result of {getattr(obj, '__name__', 'this call')}()")
+    name = getattr(obj, "__name__", "")
+    if name == "format" and isinstance(owner, str) and _BIG_NUMBER.search(owner):
+        raise _too_big("this formatted text")
+    if name == "join" and args and isinstance(owner, str) and isinstance(args[0], (list, tuple)):
+        _check_parts((*args[0], owner * min(len(args[0]), 2)), "the result of join()")
+    if name == "replace" and len(args) >= 2 and isinstance(args[1], str) and isinstance(args[0], str):
+        grows = len(args[1]) - len(args[0])
+        if grows > 0 and len(owner) + (len(owner) + 1) * grows > MAX_SIZE:
+            raise _too_big("the result of replace()")
+
+
+def _bounded_filter(name: str, function: Any) -> Any:
+    """A built-in filter that checks its width or size arguments first (`|center(10**9)`), with the
+    same way of being called (pass_context and the like) as the filter it wraps."""
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        values = [
+            a
+            for a in (*args, *kwargs.values())
+            if not isinstance(a, (jinja2.Environment, jinja2.runtime.Context, nodes.EvalContext))
+        ]
+        if any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
+            raise _too_big(f"the result of |{name}")
+        if name == "format" and values and isinstance(values[0], str):
+            _check_printf(values[0], tuple(values[1:]))
+        if name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
+            _check_call(values[0].replace, tuple(values[1:3]), {})
+        if name in ("join", "sum") and values:
+            _check_parts(values[0], f"the result of |{name}")
+        return function(*args, **kwargs)
+
+    return checked
+
+
+def _bounded_lipsum(lipsum: Any) -> Any:
+    """Jinja's placeholder-text global, refusing more than a few hundred paragraphs or words."""
+
+    @functools.wraps(lipsum)
+    def checked(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 - Jinja's names
+        if any(isinstance(v, int) and v > 1000 for v in (n, min, max)):
+            raise _too_big("this placeholder text")
+        return lipsum(n, html, min, max)
+
+    return checked
+
+
+# The built-in filters that take a width, a count or a format, and so could make a huge text.
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "replace", "batch", "slice", "join", "sum")
+
+
+class _Generator(CodeGenerator):
+    """Jinja's code generator, writing the budget's checks in: every loop's iterable goes through
+    `environment.counted`, every `~` through `environment.joined`, and the literal text of every
+    output statement is counted by `environment.emitted`. (Jinja allows no new node types, so the
+    loop's iterable is recognised by identity when it is visited.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counted: set[int] = set()
+
+    def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
+        if id(node) in self._counted:
+            self._counted.discard(id(node))
+            self.write("environment.counted(context, ")
+            super().visit(node, *args, **kwargs)
+            self.write(")")
+            return None
+        return super().visit(node, *args, **kwargs)
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        if not node.recursive:  # a recursive loop's calls, loop(…), go through Sandbox.call
+            self._counted.add(id(node.iter))
+        super().visit_For(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
+            super().visit_Concat(node, frame)
+            return
+        self.write("environment.joined(context, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        literal = sum(len(child.data) for child in node.nodes if isinstance(child, nodes.TemplateData))
+        self.writeline(f"environment.emitted(context, {literal})")
+        super().visit_Output(node, frame)
+
+
+class _BoundedLoader(jinja2.FileSystemLoader):
+    """Templates from a folder, refusing one too large to be a template before reading it
+    (a FIFO or device is not a file to Jinja's loader: it is not found)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        from jinja2.loaders import split_template_path
+
+        for folder in self.searchpath:
+            path = os.path.join(folder, *split_template_path(template))
+            with contextlib.suppress(OSError):
+                size = os.stat(path).st_size
+                if stat.S_ISREG(os.stat(path).st_mode) and size > MAX_TEMPLATE_BYTES:
+                    raise TemplateLimit(
+                        f"the template is {size:,} bytes, over the limit of {MAX_TEMPLATE_BYTES:,}; a template is far shorter"
+                    )
+                break
+        return super().get_source(environment, template)
 
 
 class Sandbox(SandboxedEnvironment):
@@ -42,6 +279,35 @@ class Sandbox(SandboxedEnvironment):
     Everything else (other objects, other format strings, calls, operators) goes through the sandbox.
     """
 
+    code_generator_class = _Generator
+    # Intercepted operators are never folded while compiling, and go through call_binop when rendering.
+    intercepted_binops = frozenset({"**", "*", "+", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def counted(self, context: Any, iterable: Any) -> Any:
+        """Each item of a loop, one step of the render's budget each."""
+        budget = _budget(context)
+        for item in iterable:
+            budget.step()
+            yield item
+
+    def joined(self, context: Any, parts: tuple) -> str:
+        """`a ~ b`, refused when it would be huge (doubling a text in a loop reaches any size fast)."""
+        texts = [str(p) for p in parts]
+        if sum(map(len, texts)) > MAX_SIZE:
+            raise _too_big("this joined text")
+        return "".join(texts)
+
+    def emitted(self, context: Any, chars: int) -> None:
+        """An output statement runs: a step, and its literal text counted as written."""
+        budget = _budget(context)
+        budget.step()
+        if chars:
+            budget.emit(chars)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
             try:
@@ -56,11 +322,14 @@ class Sandbox(SandboxedEnvironment):
         # A plain str.format (see wrap_str_format) is called directly: Jinja's route (is_safe_callable,
         # then Context.call asking the method how it wants to be passed the context) is most of the
         # cost of a `.format` in a brief and would end in the same call.
+        _budget(__context).step()
         if type(__obj) is BuiltinMethodType and type(__obj.__self__) is str and __obj.__name__ == "format":
             if _plain_fields(__obj.__self__):
                 kwargs.pop("_loop_vars", None)  # what the compiled code passes along for Context.call
                 kwargs.pop("_block_vars", None)
+                _check_parts((*args, *kwargs.values()), "this formatted text")
                 return __obj(*args, **kwargs)
+        _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -71,7 +340,20 @@ class Sandbox(SandboxedEnvironment):
             and _plain_fields(value.__self__)
         ):
             return value
-        return super().wrap_str_format(value)
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            # Widths written in the format (`{:>999999999}`) or passed to it (`{:{}}`, format_map's values).
+            values = [*args, *kwargs.values(), *(args[0].values() if args and isinstance(args[0], dict) else ())]
+            if _BIG_NUMBER.search(fmt) or any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
+                raise _too_big("this formatted text")
+            _check_parts(values, "this formatted text")
+            return wrapped(*args, **kwargs)
+
+        return checked
 
 
 @functools.lru_cache(maxsize=512)
@@ -83,7 +365,9 @@ def _plain_fields(fmt: str) -> bool:
     except ValueError:
         return False  # malformed: the sandbox's formatter reports it
     return all(
-        name is None or ("." not in name and "[" not in name and "{" not in (spec or "")) for _, name, spec, _ in fields
+        name is None
+        or ("." not in name and "[" not in name and "{" not in (spec or "") and not _BIG_NUMBER.search(spec or ""))
+        for _, name, spec, _ in fields
     )
 
 
@@ -92,7 +376,9 @@ def environment(directory: Path, filters: dict[str, Any], cache: bool = True) ->
     no autoescape (the view is escaped for Markdown already), templates compiled once per process
     and, when a private cache folder can be had, once per template text (see CompiledTemplates)."""
     env = Sandbox(
-        loader=jinja2.FileSystemLoader(str(directory)),
+        loader=_BoundedLoader(str(directory)),
+        finalize=_counted_output,
+        optimized=False,  # the optimizer works out constant expressions while compiling, unbounded
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -100,11 +386,24 @@ def environment(directory: Path, filters: dict[str, Any], cache: bool = True) ->
         keep_trailing_newline=True,
         auto_reload=False,  # an Advisor is loaded again to see edits (see `brief --watch`)
     )
+    env.globals["lipsum"] = _bounded_lipsum(env.globals["lipsum"])
+    for name in _SIZED_FILTERS:
+        env.filters[name] = _bounded_filter(name, env.filters[name])
     env.filters.update(filters)
     folder = cache_folder() if cache else None
     if folder is not None:
         env.bytecode_cache = CompiledTemplates(folder)
     return env
+
+
+@jinja2.pass_context
+def _counted_output(context: Any, value: Any) -> Any:
+    """Every `{{ … }}` as it is written: a step, and its length counted. Needing the context, it also
+    keeps Jinja from working the expression out while compiling."""
+    budget = _budget(context)
+    budget.step()
+    budget.emit(len(value) if type(value) is str else len(str(value)))
+    return value
 
 
 def cache_folder() -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import operator
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,8 @@ class _Builder:
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
                     raise self.fail(key_node, "a mapping key must be a plain word")
                 key = str(key)
+                if node.flow_style and _split_by_comma(key_node, value_node):
+                    raise self.fail(key_node, SPLIT_BY_COMMA)
                 if key in result:
                     raise self.fail(key_node, f"duplicate key '{key}'; keep only one")
                 self.keys[loc + (key,)] = _mark(key_node)
@@ -152,7 +155,7 @@ class _Builder:
             raise self.fail(node, f"cannot read the value {node.value!r}: {reason}") from None
 
 
-def _open_without_waiting(path: Path):  # noqa: ANN202 - a binary file object
+def open_without_waiting(path: Path):  # noqa: ANN202 - a binary file object
     """Open for reading without blocking on a FIFO that nobody writes to (a plain open waits for a
     writer forever); reads then block as usual, and a FIFO without a writer reads as empty."""
     handle = open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NONBLOCK", 0)))  # noqa: SIM115
@@ -181,11 +184,11 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         return refuse(f"{what}; trim it, or {raise_hint('record_bytes')}")
 
     try:
-        with _open_without_waiting(path) as handle:
+        with open_without_waiting(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > cap:
                 raise too_big(size)
-            raw = handle.read(cap + 1)
+            raw = _read_at_most(handle, cap + 1)
     except FileNotFoundError:
         raise refuse("file not found; check the path") from None
     except IsADirectoryError:
@@ -194,6 +197,9 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         raise refuse(f"cannot read the file: {exc.strerror}") from None
     if len(raw) > cap:
         raise too_big(None)
+    if _looks_like_utf16(raw):
+        bom = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise refuse(f"the file is UTF-16 text{'' if bom else ' without a byte order mark'}; save it as UTF-8")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -202,6 +208,71 @@ def read_text(path: Path, limits: Limits = DEFAULT) -> str:
         raise UnreadableInput(
             Problem(str(path), line, col, "error", "the file is not UTF-8 text; save it as UTF-8")
         ) from None
+
+
+def _read_at_most(handle, size: int) -> bytes:  # noqa: ANN001 - a binary file object
+    """Up to `size` bytes, in pieces: a limit raised past any real size (--limit record_bytes=10^20)
+    must not become one allocation of that size."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = handle.read(min(size - got, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _looks_like_utf16(raw: bytes) -> bool:
+    """UTF-16 (with or without a BOM): in text of mostly ASCII, every other byte is NUL. UTF-8 text
+    has no NUL at all, so a file without one is never taken for UTF-16."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    head = raw[:4096]
+    if b"\x00" not in head or len(head) < 2:
+        return False
+    half = len(head) // 2
+    return max(head[0::2].count(0), head[1::2].count(0)) >= half * 0.4
+
+
+# What YAML may not contain, even quoted (the YAML 1.1 printable set, as PyYAML's reader has it).
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _unprintable(text: str, path: str) -> UnreadableInput | None:
+    """The first character YAML refuses (a NUL, a control byte), named at its line and column.
+
+    The parsers report it themselves, but in two lines at a byte offset (libyaml) or with the
+    file's start as the place; found here, it is one line at the character itself."""
+    found = _NON_PRINTABLE.search(text)
+    if found is None:
+        return None
+    at = found.start()
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    message = f"a control character (U+{ord(found.group()):04X}) is not allowed in YAML, even quoted; remove it"
+    return UnreadableInput(Problem(path, line, col, "error", message))
+
+
+def second_document(line: int, what: str) -> str:
+    return f"{what} is a single YAML document; remove the second document at line {line}"
+
+
+# A comma inside {…} that was meant as part of a value (`{name: Li, Na, title: x}`) makes what
+# follows it a key without a value. No format of ours has such keys, and the key is the user's own
+# text (a name, perhaps), so the message says where it is and what to do, and never repeats it.
+SPLIT_BY_COMMA = "a comma inside {…} split a value here; put the whole value in quotes"
+
+
+def _split_by_comma(key_node: yaml.Node, value_node: yaml.Node) -> bool:
+    """A flow-mapping entry with no ':' at all: an empty plain value that starts where its key ends."""
+    return (
+        isinstance(value_node, yaml.ScalarNode)
+        and value_node.value == ""
+        and not value_node.style
+        and value_node.start_mark.index == key_node.end_mark.index
+    )
 
 
 # libyaml refuses nesting deeper than this by itself.
@@ -362,6 +433,8 @@ class _Fast:
                     tag = value_node.tag
                     if tag is True:
                         text = value_node.value
+                        if not text and node.flow_style and _split_by_comma(key_node, value_node):
+                            raise _Slow  # the careful path says where, without the text
                         value = resolved(text, miss)
                         if value is miss:
                             value = _plain(text) if text[:1] in starts else text
@@ -465,7 +538,9 @@ def _walk(root: yaml.Node, loc: Path_, key: bool, index: dict[int, dict[str, Any
     return key_at if key and key_at else at
 
 
-def load_text(text: str, path: str, limits: Limits = DEFAULT, *, positions: bool = False) -> Located:
+def load_text(
+    text: str, path: str, limits: Limits = DEFAULT, *, positions: bool = False, what: str = "a profile"
+) -> Located:
     """Parse one YAML document from `text`; `path` is only used in messages. `positions=True` keeps
     the node tree for a caller that looks up a position for every part (rule files), instead of
     composing it again on the first look-up.
@@ -474,14 +549,17 @@ def load_text(text: str, path: str, limits: Limits = DEFAULT, *, positions: bool
     it and one pass builds the values, keeping the text so that a message can still name any line
     and column. Anything the fast path does not take on (tags, merge keys, a limit crossed,
     invalid YAML, a scalar or empty document) takes the careful path, which keeps every position
-    and reports the exact problem.
+    and reports the exact problem. `what` names the kind of file in messages ("a profile").
     """
     try:
         data, root = _load_fast(text, limits, positions)
         return Located(path, data, root=root, text=text)
     except _Slow:
         pass  # outside the handler, the careful path does not keep the fast path's frames alive
-    return _load_positioned(text, path, limits)
+    refused = _unprintable(text, path)  # libyaml refuses these too, so only a file that failed is searched
+    if refused is not None:
+        raise refused
+    return _load_positioned(text, path, limits, what)
 
 
 def _events(text: str) -> Iterator[yaml.Event]:
@@ -517,7 +595,7 @@ def _scan(text: str, path: str, limits: Limits) -> None:
             stack.append([isinstance(event, yaml.MappingStartEvent), True])
 
 
-def _load_positioned(text: str, path: str, limits: Limits = DEFAULT) -> Located:
+def _load_positioned(text: str, path: str, limits: Limits = DEFAULT, what: str = "a profile") -> Located:
     """The careful path: check the structure, compose nodes, keep every position, enforce the limits."""
     try:
         _scan(text, path, limits)
@@ -533,6 +611,10 @@ def _load_positioned(text: str, path: str, limits: Limits = DEFAULT) -> Located:
         if "\t" in text and "tab" in str(exc).lower() or reason.startswith("found character '\\t'"):
             reason = "a tab character; indent with spaces"
         message = f"invalid YAML: {reason}"
+        if reason.startswith(("but found another document", "did not find expected <document start>")) or (
+            reason.startswith("expected '<document start>'")  # the pure-Python parser's words: text after `...`
+        ):
+            message = second_document(line, what)
         if reason == "exceeded maximum nesting depth" and limits.depth < _LIBYAML_DEPTH:
             message = too_deep(limits.depth)  # libyaml looks ahead, so its own cap can trip before ours
         raise UnreadableInput(Problem(path, line, col, "error", message)) from None
@@ -546,6 +628,6 @@ def _load_positioned(text: str, path: str, limits: Limits = DEFAULT) -> Located:
     return Located(path, data, builder.values, builder.keys)
 
 
-def load_file(path: Path, limits: Limits = DEFAULT, *, positions: bool = False) -> Located:
-    """Read and parse a YAML file (see load_text for `positions`)."""
-    return load_text(read_text(path, limits), str(path), limits, positions=positions)
+def load_file(path: Path, limits: Limits = DEFAULT, *, positions: bool = False, what: str = "a profile") -> Located:
+    """Read and parse a YAML file (see load_text for `positions` and `what`)."""
+    return load_text(read_text(path, limits), str(path), limits, positions=positions, what=what)

@@ -137,10 +137,10 @@ def accounts(draw: st.DrawFn) -> dict[str, Any]:
         "stage": draw(choices(p.Stage)),
         "position": draw(choices(p.Position)),
         "annual_revenue": draw(
-            maybe(st.one_of(st.integers(0, 10**7), st.floats(min_value=0, allow_nan=False)))  # even .inf
+            maybe(st.one_of(st.integers(0, 10**7), st.floats(min_value=0, max_value=1e15)))  # up to the cap
         ),
         "portfolio_share": draw(maybe(st.floats(0, 1))),
-        "revenue_rank": draw(maybe(st.one_of(st.integers(1, 500), st.integers(1, 10**30)))),
+        "revenue_rank": draw(maybe(st.one_of(st.integers(1, 500), st.integers(1, 10**15)))),
         "brand_influence": draw(maybe(choices(p.Level3))),
         "government_influence": draw(maybe(choices(p.Level3))),
         "potential": {
@@ -158,8 +158,10 @@ def accounts(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def stakeholders(draw: st.DrawFn, sid: str, others: list[str]) -> dict[str, Any]:
-    """One person; every reference (boss, introducer, ties) points at someone in `others`."""
+def stakeholders(draw: st.DrawFn, sid: str, others: list[str], bosses: list[str] | None = None) -> dict[str, Any]:
+    """One person; every reference (boss, introducer, ties) points at someone in `others`, the boss
+    at someone in `bosses` (default `others`): profile_data passes the people before this one, so
+    that no reporting line is a cycle."""
     person: dict[str, Any] = {
         "id": sid,
         "name": draw(texts()),
@@ -173,8 +175,10 @@ def stakeholders(draw: st.DrawFn, sid: str, others: list[str]) -> dict[str, Any]
         "last_contact": draw(maybe(near_dates())),
         "note": draw(notes()),
     }
+    bosses = others if bosses is None else bosses
+    if bosses:
+        person["reports_to"] = draw(maybe(st.sampled_from(bosses)))
     if others:
-        person["reports_to"] = draw(maybe(st.sampled_from(others)))
         person["ties"] = draw(
             st.lists(
                 st.fixed_dictionaries({"with": st.sampled_from(others), "kind": choices(p.TieKind), "note": notes()}),
@@ -192,7 +196,7 @@ def stakeholders(draw: st.DrawFn, sid: str, others: list[str]) -> dict[str, Any]
 def profile_data(draw: st.DrawFn, max_people: int = 7, visit: bool | None = None) -> dict[str, Any]:
     """A valid profile as the plain data of a YAML file. `visit`: True, False, or None for either."""
     ids = draw(st.lists(slugs, max_size=max_people, unique=True))
-    people = [draw(stakeholders(sid, [o for o in ids if o != sid])) for sid in ids]
+    people = [draw(stakeholders(sid, [o for o in ids if o != sid], ids[:i])) for i, sid in enumerate(ids)]
     someone = st.sampled_from(ids) if ids else st.nothing()
     interactions = draw(
         st.lists(
