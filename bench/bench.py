@@ -146,7 +146,7 @@ def per_stage(advisor: Advisor, texts: list[str], out: Path) -> dict[str, float]
         from advisor.api import Evaluation
 
         evaluation = Evaluation(profile, TODAY, "today", records, outcome)
-        brief = advisor.render(evaluation)
+        brief = advisor.render(advisor.prepare(evaluation))
         t4 = time.perf_counter()
         (out / f"{k}.md").write_text(brief, encoding="utf-8")
         t5 = time.perf_counter()
