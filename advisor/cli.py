@@ -313,9 +313,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
             meter(n, total)
 
     def stopped(how: str, code: int) -> int:
-        counts = f"{done[0]} of {done[1]} accounts" if done[1] else "no account"
-        print(f"\nadvisor batch: {how} after {counts}; the index was left as it was: rerun with --resume" if meter
-              else f"advisor batch: {how} after {counts}; the index was left as it was: rerun with --resume", file=sys.stderr)  # fmt: skip
+        counts = f"{done[0]} of {done[1]} accounts" if done[1] else "reading the inputs"
+        line = f"advisor batch: {how} after {counts}; the index was left as it was: rerun with --resume"
+        print(f"\n{line}" if meter else line, file=sys.stderr)  # a meter leaves its line open
         return code
 
     def terminate(signum: int, frame: object) -> None:

@@ -42,10 +42,11 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO never blocks: it is refused instead
 
 
-def refused(path: Path, what: str) -> UnwritableOutput:
-    return UnwritableOutput(
-        Problem(str(path), 1, 1, "error", f"{what}; the batch never follows links or writes into special files in its output folder: remove it, or choose another -o")
-    )  # fmt: skip
+LINKS = "the batch never follows links or writes into special files in its output folder"
+
+
+def refused(path: Path, what: str, why: str = LINKS) -> UnwritableOutput:
+    return UnwritableOutput(Problem(str(path), 1, 1, "error", f"{what}; {why}: remove it, or choose another -o"))
 
 
 def check_owned(out: Path) -> None:
@@ -197,7 +198,7 @@ def only_batch_in(out: Path) -> Iterator[None]:
     try:
         held = os.pread(fd, len(LOCK_TEXT) + 1, 0)
         if held not in (b"", LOCK_TEXT):
-            raise refused(path, "was not made by advisor batch (it holds other text)")
+            raise refused(path, "was not made by advisor batch", "the batch never overwrites a file it did not make")
         if not held:
             os.write(fd, LOCK_TEXT)
     except OSError as exc:
@@ -218,6 +219,8 @@ def only_batch_in(out: Path) -> Iterator[None]:
 def clear_leftovers(out: Path) -> None:
     """Remove what a killed or stopped run left: the work folders the journal names (with their
     marker's token) and the temp files of writes to names the batch owns."""
+    if not os.path.lexists(out / JOURNAL):
+        return  # no run was interrupted here: nothing is a leftover
     writing: set[str] = set()
     for entry in _lines(out, (JOURNAL,)):
         if isinstance(entry.get("work"), str) and isinstance(entry.get("token"), str):
