@@ -235,26 +235,54 @@ class _RowTooBig(Exception):
 
 class _BoundedLines:
     """The file's lines for csv, never holding more than `cap` bytes of one row: `taken` counts what
-    the row being parsed has used (the caller resets it after each row); past the cap, the rest of
-    that line is skipped unread and _RowTooBig raised, and the next call reads on from the next line."""
+    the row being parsed has used (the caller resets it after each row). Past the cap, the rest of
+    the row is skipped unread (a quoted field may span lines: up to where its quotes balance) and
+    _RowTooBig raised; the next call reads on from the next row. `count`: physical lines read."""
 
     def __init__(self, handle: io.TextIOBase, cap: int):
-        self.handle, self.cap, self.taken = handle, cap, 0
+        self.handle, self.cap = handle, cap
+        self.taken = self.quotes = self.count = 0
+        self.start = 1  # the physical line the current row began on
 
     def __iter__(self) -> _BoundedLines:
         return self
 
+    def next_row(self) -> None:
+        self.taken = self.quotes = 0
+
+    def skip_row(self) -> None:
+        """Skip the rest of a row csv refused: up to where its quotes balance."""
+        while self.quotes % 2 and self._read():
+            pass
+        self.next_row()
+
+    def _read(self) -> str:
+        chunk = self.handle.readline(self.cap + 1)
+        self.quotes += chunk.count('"')
+        if chunk.endswith("\n"):
+            self.count += 1
+        return chunk
+
     def __next__(self) -> str:
-        line = self.handle.readline(self.cap + 1)
+        if not self.taken:
+            self.start = self.count + 1
+            self.quotes = 0
+        line = self._read()
         if not line:
             raise StopIteration
+        if not line.endswith("\n"):
+            self.count += 1  # the last line, without a newline (or a chunk of a long one: undone below)
         self.taken += len(line.encode("utf-8"))
-        if self.taken > self.cap:
-            while line and not line.endswith("\n"):
-                line = self.handle.readline(self.cap + 1)  # skip the rest of an oversize line
-            self.taken = 0
-            raise _RowTooBig
-        return line
+        if self.taken <= self.cap:
+            return line
+        if not line.endswith("\n"):
+            self.count -= 1
+        while line and (not line.endswith("\n") or self.quotes % 2):
+            line = self._read()  # skip the rest of the row, unread
+        if not line:
+            self.count += 1
+        self.next_row()
+        raise _RowTooBig
 
 
 def _rows(path: Path, limits: Limits = DEFAULT) -> Iterator[tuple[int, dict[str, str] | str]]:
@@ -266,27 +294,28 @@ def _rows(path: Path, limits: Limits = DEFAULT) -> Iterator[tuple[int, dict[str,
     with path.open(encoding="utf-8-sig", newline="") as handle:
         lines = _BoundedLines(handle, cap)
         fields: list[str] | None = None
-        base = 0  # physical lines read before the current csv reader started
         while True:
             reader = csv.reader(lines)
             try:
                 for values in reader:
-                    lines.taken = 0
+                    lines.next_row()
                     if fields is None:
                         fields = [f.strip().lower() for f in values]
                     elif values:  # csv.DictReader's way: blank rows are skipped, short rows padded
                         yield (
-                            base + reader.line_num,
+                            lines.count,
                             {k: (values[i] if i < len(values) else "").strip() for i, k in enumerate(fields) if k},
                         )
                 return
             except _RowTooBig:
-                base += reader.line_num + 1
-                yield base, f"the row is over the limit of {cap:,} bytes; trim it, or {raise_hint('record_bytes')}"
+                yield (
+                    lines.start,
+                    f"the row is over the limit of {cap:,} bytes; trim it, or {raise_hint('record_bytes')}",
+                )
             except csv.Error as exc:
-                base += reader.line_num
-                yield base, f"cannot read this row: {exc}"
-            lines.taken = 0
+                lines.skip_row()
+                yield lines.start, f"cannot read this row: {exc}"
+            lines.next_row()
             if fields is None:
                 return  # no header to read the rest by
 
