@@ -313,8 +313,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             meter(n, total)
 
     def stopped(how: str, code: int) -> int:
-        counts = f"{done[0]} of {done[1]} accounts" if done[1] else "reading the inputs"
-        line = f"advisor batch: {how} after {counts}; the index was left as it was: rerun with --resume"
+        when = f"after {done[0]} of {done[1]} accounts" if done[1] else "before any account was done"
+        line = f"advisor batch: {how} {when}; the index was left as it was: rerun with --resume"
         print(f"\n{line}" if meter else line, file=sys.stderr)  # a meter leaves its line open
         return code
 

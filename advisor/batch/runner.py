@@ -186,7 +186,6 @@ def _run(
         def step() -> None:
             progress(len(placed), total)
 
-        progress(0, total)
         for r in parsed:
             if "error" in r:
                 entry = {"id": r.get("id"), "source": r["source"], "status": "error", "error": r["error"]}
