@@ -241,6 +241,17 @@ def test_batch_refuses_an_owned_file_that_is_a_folder(capsys, world, name):
     )
 
 
+@pytest.mark.parametrize("name", [".journal.jsonl", ".lock"])
+def test_batch_refuses_an_owned_file_hard_linked_to_a_file_outside(capsys, world, name):
+    src, out, outside = world
+    out.mkdir()
+    os.link(outside / "thesis.txt", out / name)
+    before = listing(outside)
+    code, err = batch(capsys, str(src), "-o", str(out))
+    assert (code, err) == (2, f"{out / name}:1:1: error: has another hard link; {LINKS}\n")
+    assert listing(outside) == before and os.listdir(out) == [name]
+
+
 def test_batch_never_overwrites_a_lock_file_it_did_not_make(capsys, world):
     src, out, _ = world
     out.mkdir()

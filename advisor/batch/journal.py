@@ -54,7 +54,8 @@ def check_owned(out: Path) -> None:
     for name in (*OWNED_FILES, BRIEFS):
         path = out / name
         try:
-            mode = os.lstat(path).st_mode
+            st = os.lstat(path)
+            mode = st.st_mode
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -65,6 +66,8 @@ def check_owned(out: Path) -> None:
             raise refused(path, "is not a folder")
         if name != BRIEFS and not stat.S_ISREG(mode):
             raise refused(path, "is not a regular file (a folder, pipe, device or socket)")
+        if name in (JOURNAL, LOCK) and st.st_nlink > 1:  # appended to in place: never through a hard link
+            raise refused(path, "has another hard link")
 
 
 def open_owned(path: Path, flags: int, mode: int = 0o644) -> int:
@@ -77,9 +80,13 @@ def open_owned(path: Path, flags: int, mode: int = 0o644) -> int:
         if exc.errno in (21, 6):  # EISDIR, ENXIO (a FIFO with no reader)
             raise refused(path, "is not a regular file (a folder, pipe, device or socket)") from None
         raise unwritable(path, exc) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise refused(path, "is not a regular file (a folder, pipe, device or socket)")
+    if st.st_nlink > 1 and flags & (os.O_WRONLY | os.O_RDWR):  # a hard link: writing would change the other name too
+        os.close(fd)
+        raise refused(path, "has another hard link")
     return fd
 
 
