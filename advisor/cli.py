@@ -12,6 +12,7 @@ import datetime as dt
 import errno
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -369,8 +370,14 @@ def render_brief(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that the batch unwinds (workers stopped, temp files removed)."""
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import Options, run
+    from .batch.executors import WorkerDied
+    from .errors import printable
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     bad = [f for f in formats if f not in FORMATS]
@@ -383,20 +390,51 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("advisor batch: error: --jobs must be 1 or more", file=sys.stderr)
         return 2
+    if args.dask is not None and not args.dask.strip():
+        print("advisor batch: error: --dask needs a scheduler address like tcp://host:8786; got ''", file=sys.stderr)
+        return 2
     options = Options(
         rules=args.rules, templates=args.templates, formats=formats, lang=args.lang, today=args.today,
         jobs=args.jobs, resume=args.resume, limits=_limits(args), dask=args.dask,
     )  # fmt: skip
-    summary = run(
-        args.inputs,
-        args.output,
-        options,
-        progress=_Meter() if not args.quiet and sys.stderr.isatty() else None,
-        report=lambda line: print(line, file=sys.stderr),
-    )
+    meter = _Meter() if not args.quiet and sys.stderr.isatty() else None
+    done = [0, 0]  # accounts done, accounts in all: what a stopped batch reports
+
+    def progress(n: int, total: int) -> None:
+        done[:] = [n, total]
+        if meter is not None:
+            meter(n, total)
+
+    def stopped(how: str, code: int) -> int:
+        when = f"after {done[0]} of {done[1]} accounts" if done[1] else "before any account was done"
+        line = f"advisor batch: {how} {when}; the index was left as it was: rerun with --resume"
+        print(f"\n{line}" if meter else line, file=sys.stderr)  # a meter leaves its line open
+        return code
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        summary = run(
+            args.inputs,
+            args.output,
+            options,
+            progress=progress,
+            report=lambda line: print(line, file=sys.stderr),
+            notice=lambda line: print(line, file=sys.stderr),
+        )
+    except KeyboardInterrupt:
+        return stopped("interrupted (SIGINT)", 130)
+    except _Terminated:
+        return stopped("terminated (SIGTERM)", 143)
+    except WorkerDied as exc:
+        return stopped(f"stopped: {exc}", 143)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print(
-            f"{summary.ok} briefed ({summary.skipped} unchanged), {summary.failed} failed; index: {args.output / 'index.jsonl'}",
+            f"{summary.ok} briefed ({summary.skipped} unchanged), {summary.failed} failed; index: {printable(str(args.output / 'index.jsonl'))}",
             file=sys.stderr,
         )
     return 1 if summary.failed else 0

@@ -20,7 +20,25 @@ class Problem:
 
     def __str__(self) -> str:
         suffix = f" [{self.rule_id}]" if self.rule_id else ""
-        return f"{self.path}:{self.line}:{self.col}: {self.level}: {self.message}{suffix}"
+        return f"{printable(self.path)}:{self.line}:{self.col}: {self.level}: {self.message}{suffix}"
+
+
+def printable(text: str) -> str:
+    """A name (a file's, an address) as one line of valid text: control and invisible characters as
+    backslash escapes (a newline in a file name cannot forge a second error line), and the bytes of a
+    name that is not UTF-8 (held as surrogates) as \\xNN."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for a byte that is not UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ascii(ch)[1:-1])
+    return "".join(out)
 
 
 class Failure(Exception):

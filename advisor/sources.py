@@ -11,13 +11,15 @@ import csv
 import glob
 import io
 import json
+import math
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UnreadableInput
+from .errors import UnreadableInput, printable
 from .limits import DEFAULT, Limits, raise_hint
 from .yamlio import beyond, read_text, too_deep
 
@@ -31,38 +33,102 @@ class Source:
     kind: str  # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "data" | "error"
     payload: Any  # YAML or JSON text, a dict, or an error message
 
+    def __post_init__(self) -> None:
+        # Every message and index line names the record by this label: a file name with a newline
+        # or bytes that are not UTF-8 is shown escaped, on one line, never as a forged second error.
+        object.__setattr__(self, "path", printable(self.path))
+
     @property
     def label(self) -> str:
         return f"{self.path}:{self.line}"
 
 
-def expand(inputs: list[str], limits: Limits = DEFAULT) -> Iterator[Source]:
-    """Every record named by `inputs`, in a stable order: inputs as given, folders and globs sorted."""
+def expand(inputs: list[str], limits: Limits = DEFAULT, exclude: Path | None = None) -> Iterator[Source]:
+    """Every record named by `inputs`, in a stable order: inputs as given, folders and globs sorted.
+
+    Expanding a folder or a glob never reaches into `exclude` (a batch's output folder): the
+    batch must not read what it writes. It is recognised by identity (device and inode), so a link
+    to it, or a path through one, is skipped too. A file named on its own is read as named."""
+    inside = _Inside(exclude)
     for item in inputs:
         if item == "-":
             yield from _jsonl(sys.stdin, "<stdin>", limits)
             continue
         path = Path(item)
         if any(ch in item for ch in "*?[") and not path.exists():
-            matches = sorted(glob.glob(item, recursive=True))
+            base = _literal_base(item)
+            matches = [m for m in sorted(glob.glob(item, recursive=True)) if not inside(Path(m), base)]
             if not matches:
                 yield Source(item, 1, "error", "no file matches this pattern")
             for match in matches:
                 yield from _file(Path(match), limits)
         elif path.is_dir():
-            if (path / "accounts.csv").is_file():
+            if (path / "accounts.csv").is_file() and not inside(path, path):
                 yield from crm_export(path, limits)
                 continue
             files = sorted(
                 p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
             )
-            files = [p for p in files if not p.name.endswith((".cases.yaml", ".schema.json"))]
+            files = [p for p in files if not p.name.endswith((".cases.yaml", ".schema.json")) and not inside(p, path)]
             if not files:
                 yield Source(item, 1, "error", "no profile files (*.yaml, *.json, *.jsonl) in this folder")
             for p in files:
                 yield from _file(p, limits)
         else:
             yield from _file(path, limits)
+
+
+def _literal_base(pattern: str) -> Path:
+    """The folder a glob starts from: its leading parts without wildcards."""
+    parts = Path(pattern).parts
+    literal = []
+    for part in parts[:-1]:
+        if any(ch in part for ch in "*?["):
+            break
+        literal.append(part)
+    return Path(*literal) if literal else Path(".")
+
+
+class _Inside:
+    """Whether a path found under `root` is (or is under) the excluded folder: a folder between it
+    and `root` is that folder (links followed), or it resolves into that folder from outside `root`."""
+
+    def __init__(self, folder: Path | None):
+        self.key: tuple[int, int] | None = None
+        self.real = ""
+        if folder is not None:
+            try:
+                st = os.stat(folder)
+                self.key = (st.st_dev, st.st_ino)
+                self.real = os.path.realpath(folder)
+            except OSError:
+                pass
+        self.seen: dict[str, bool] = {}  # a folder's answer, asked once
+
+    def __call__(self, path: Path, root: Path) -> bool:
+        if self.key is None:
+            return False
+        for folder in (path, *path.parents):
+            if self._is(folder):
+                return True
+            if folder == root or str(folder) in ("", "."):
+                break
+        real, real_root = os.path.realpath(path), os.path.realpath(root)
+        return _under(real, self.real) and not _under(real, real_root)
+
+    def _is(self, folder: Path) -> bool:
+        name = str(folder)
+        if name not in self.seen:
+            try:
+                st = os.stat(folder)
+                self.seen[name] = (st.st_dev, st.st_ino) == self.key
+            except OSError:
+                self.seen[name] = False
+        return self.seen[name]
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _file(path: Path, limits: Limits) -> Iterator[Source]:
@@ -163,14 +229,95 @@ NUMBERS = {
 }
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+class _RowTooBig(Exception):
+    """A CSV row (or the physical line being read) is over the record size limit."""
+
+
+class _BoundedLines:
+    """The file's lines for csv, never holding more than `cap` bytes of one row: `taken` counts what
+    the row being parsed has used (the caller resets it after each row). Past the cap, the rest of
+    the row is skipped unread (a quoted field may span lines: up to where its quotes balance) and
+    _RowTooBig raised; the next call reads on from the next row. `count`: physical lines read."""
+
+    def __init__(self, handle: io.TextIOBase, cap: int):
+        self.handle, self.cap = handle, cap
+        self.taken = self.quotes = self.count = 0
+        self.start = 1  # the physical line the current row began on
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def next_row(self) -> None:
+        self.taken = self.quotes = 0
+
+    def skip_row(self) -> None:
+        """Skip the rest of a row csv refused: up to where its quotes balance."""
+        while self.quotes % 2 and self._read():
+            pass
+        self.next_row()
+
+    def _read(self) -> str:
+        chunk = self.handle.readline(self.cap + 1)
+        self.quotes += chunk.count('"')
+        if chunk.endswith("\n"):
+            self.count += 1
+        return chunk
+
+    def __next__(self) -> str:
+        if not self.taken:
+            self.start = self.count + 1
+            self.quotes = 0
+        line = self._read()
+        if not line:
+            raise StopIteration
+        if not line.endswith("\n"):
+            self.count += 1  # the last line, without a newline (or a chunk of a long one: undone below)
+        self.taken += len(line.encode("utf-8"))
+        if self.taken <= self.cap:
+            return line
+        if not line.endswith("\n"):
+            self.count -= 1
+        while line and (not line.endswith("\n") or self.quotes % 2):
+            line = self._read()  # skip the rest of the row, unread
+        if not line:
+            self.count += 1
+        self.next_row()
+        raise _RowTooBig
+
+
+def _rows(path: Path, limits: Limits = DEFAULT) -> Iterator[tuple[int, dict[str, str] | str]]:
+    """Each row of a CRM CSV file with its line, or in its place the error that stops that row:
+    a row over the record size limit (never read whole) or one csv cannot parse."""
     if not path.is_file():
         return
+    cap = limits.record_bytes
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
-        for row in reader:
-            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+        lines = _BoundedLines(handle, cap)
+        fields: list[str] | None = None
+        while True:
+            reader = csv.reader(lines)
+            try:
+                for values in reader:
+                    lines.next_row()
+                    if fields is None:
+                        fields = [f.strip().lower() for f in values]
+                    elif values:  # csv.DictReader's way: blank rows are skipped, short rows padded
+                        yield (
+                            lines.count,
+                            {k: (values[i] if i < len(values) else "").strip() for i, k in enumerate(fields) if k},
+                        )
+                return
+            except _RowTooBig:
+                yield (
+                    lines.start,
+                    f"the row is over the limit of {cap:,} bytes; trim it, or {raise_hint('record_bytes')}",
+                )
+            except csv.Error as exc:
+                lines.skip_row()
+                yield lines.start, f"cannot read this row: {exc}"
+            lines.next_row()
+            if fields is None:
+                return  # no header to read the rest by
 
 
 def _cell(row: dict[str, str], key: str) -> Any:
@@ -181,9 +328,10 @@ def _cell(row: dict[str, str], key: str) -> Any:
     if kind is None:
         return value
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
         return value  # left for validation to report with the record's position
+    return number if math.isfinite(number) else value  # "inf", "nan": not numbers a profile may hold
 
 
 def _split(value: str | None) -> list[str]:
@@ -195,7 +343,10 @@ def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
     accounts_path = folder / "accounts.csv"
     try:
         contacts: dict[str, list[dict]] = {}
-        for _, row in _rows(folder / "contacts.csv"):
+        for line, row in _rows(folder / "contacts.csv", limits):
+            if isinstance(row, str):
+                yield Source(str(folder / "contacts.csv"), line, "error", row)
+                continue
             person = {
                 "id": row.get("contact_id"), "name": row.get("name"), "title": row.get("title"),
                 "department": row.get("department"), "function": row.get("function"), "level": row.get("level"),
@@ -210,13 +361,19 @@ def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
                 {k: v for k, v in person.items() if v not in (None, {}, [])}
             )
         interactions: dict[str, list[dict]] = {}
-        for _, row in _rows(folder / "interactions.csv"):
+        for line, row in _rows(folder / "interactions.csv", limits):
+            if isinstance(row, str):
+                yield Source(str(folder / "interactions.csv"), line, "error", row)
+                continue
             item = {"date": row.get("date"), "kind": row.get("kind"), "with": _split(row.get("contact_ids")),
                     "form": row.get("form") or "", "value": _cell(row, "value")}  # fmt: skip
             interactions.setdefault(row.get("account_id", ""), []).append(
                 {k: v for k, v in item.items() if v not in (None, "")}
             )
-        for line, row in _rows(accounts_path):
+        for line, row in _rows(accounts_path, limits):
+            if isinstance(row, str):
+                yield Source(str(accounts_path), line, "error", row)
+                continue
             account = {"id": row.get("account_id")}
             account.update({k: v for k in ACCOUNT_FIELDS if (v := _cell(row, k)) is not None})
             if row.get("growth_outlook"):

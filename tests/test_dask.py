@@ -31,6 +31,9 @@ def test_dask_batch_matches_the_local_run(tmp_path, capsys):
 def test_dask_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
     code = main(["batch", str(ROOT / "profiles"), "-o", str(tmp_path), "--quiet", "--dask", "tcp://127.0.0.1:9"])
     err = capsys.readouterr().err
-    assert code == 1
-    assert err.startswith("--dask:1:1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert code == 2  # usage: exit 2, like every input that cannot be reached
+    assert (
+        err
+        == "--dask:1:1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ConnectionRefusedError: [Errno 111] Connection refused\n"
+    )
     assert "Traceback" not in err

@@ -1,53 +1,185 @@
-"""Where batch work runs, in input order: this process (--jobs 1), a pool of worker processes, or a Dask cluster."""
+"""Where batch work runs, in input order: this process (--jobs 1), a pool of worker processes, or a Dask cluster.
+
+Workers: at most one per core the process may use, and never more than there are accounts to brief
+(the work is CPU-bound: more processes than cores only cost memory and switching); `workers` says
+how many, and the runner tells the user when it capped --jobs. Workers ignore Ctrl-C (the terminal
+sends it to the whole process group; the main process alone decides how the batch stops) and die
+quietly on SIGTERM. A worker that dies (killed, out of memory) stops the batch with one line
+(`Stopped`), as does a Dask scheduler that cannot be reached or is lost mid-run.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
+import socket
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any
 
-from ..errors import AdvisorError, Problem
+from ..errors import AdvisorError, Problem, printable
 from .options import Options
 from .tasks import advisor_for
 
+CONNECT_TIMEOUT = 3  # seconds to reach a Dask scheduler (or to reconnect to a lost one) before giving up
 
-def ordered_map(fn: Callable, items: Iterable, options: Options, chunksize: int = 8) -> Iterator:
-    """`fn` over `items`, results in input order, wherever `options` says the work runs."""
-    if options.dask:
-        yield from _map_dask(fn, items, options)
+
+class Stopped(AdvisorError):
+    """The work cannot go on (a worker process died, the Dask scheduler is unreachable or lost): exit 2."""
+
+    exit_code = 2
+
+
+class WorkerDied(Exception):
+    """A worker process was killed from outside (out of memory, a signal): the CLI reports the batch
+    as terminated, like SIGTERM (exit 143), with what was done."""
+
+
+def workers(requested: int, cores: int, accounts: int) -> int:
+    """How many worker processes a run uses: what was asked, but no more than cores or accounts."""
+    return max(1, min(requested, cores, accounts))
+
+
+def ordered_map(fn: Callable, items: Iterable, options: Options, chunksize: int = 8, client: Any = None) -> Iterator:
+    """`fn` over `items`, results in input order, wherever `options` says the work runs (`client`:
+    the Dask client `cluster` connected, when --dask is given)."""
+    if options.dask is not None:
+        yield from _map_dask(fn, items, client, printable(options.dask))
         return
     if options.jobs <= 1:
         yield from map(fn, items)
         return
+    yield from _map_pool(fn, items, options, chunksize)
+
+
+def _worker_start(options: Options) -> None:
+    """A worker process's first act: signals as the main process wants them, then its Advisor."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler raises; here, just end
+    advisor_for(options)
+
+
+def _run_chunk(fn: Callable, chunk: list) -> list:
+    return [fn(item) for item in chunk]
+
+
+def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int) -> Iterator:
+    """Chunks on a process pool, a bounded number in flight (memory stays flat), results in order."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # durable-rules hosts belong to one process and thread: each worker loads its own Advisor.
     context = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
-    with context.Pool(options.jobs, initializer=advisor_for, initargs=(options,)) as pool:
-        yield from pool.imap(fn, items, chunksize)
-
-
-def _map_dask(fn: Callable, items: Iterable, options: Options, window: int = 512) -> Iterator:
-    """Submit to a Dask scheduler a window at a time (memory stays bounded) and yield in order."""
+    pool = ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_start, initargs=(options,))
+    pending: deque = deque()
+    source = iter(items)
     try:
-        from distributed import Client
-    except ImportError:
-        raise AdvisorError(
-            Problem("--dask", 1, 1, "error", "Dask is not installed: pip install 'advisor[dask]'")
-        ) from None
-    try:
-        client = Client(options.dask, timeout=10, set_as_default=False)
-    except OSError as exc:
-        raise AdvisorError(
-            Problem("--dask", 1, 1, "error", f"cannot reach the Dask scheduler at {options.dask}: {exc}")
-        ) from None
-    try:
-        chunk: list = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) == window:
-                yield from client.gather(client.map(fn, chunk, pure=False))
-                chunk = []
-        if chunk:
-            yield from client.gather(client.map(fn, chunk, pure=False))
+        while True:
+            while len(pending) < 4 * options.jobs:
+                chunk = list(islice(source, chunksize))
+                if not chunk:
+                    break
+                pending.append(pool.submit(_run_chunk, fn, chunk))
+            if not pending:
+                return
+            try:
+                results = pending.popleft().result()
+            except BrokenProcessPool:
+                raise WorkerDied("a worker process was killed (out of memory, or by a signal)") from None
+            yield from results
     finally:
-        client.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def cluster(address: str | None) -> Iterator[Any]:
+    """A Dask client for `address` (None: no cluster), connected before the batch writes anything.
+
+    The address is checked first (a tcp:// host and port, the port open: a closed one is refused at
+    once), then the client connects with a short timeout: a wrong address costs seconds, not 30."""
+    if address is None:
+        yield None
+        return
+    shown = printable(address)
+    try:
+        import dask
+        from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        raise Stopped(Problem("--dask", 1, 1, "error", "Dask is not installed: pip install 'advisor[dask]'")) from None
+
+    def refuse(why: str) -> Stopped:
+        return Stopped(Problem("--dask", 1, 1, "error", f"cannot reach the Dask scheduler at {shown}: {why}"))
+
+    try:
+        scheme, where = parse_address(address.strip())
+        if scheme != "tcp":
+            raise refuse(f"only tcp:// addresses are supported; got {printable(scheme)}://")
+        host, port = parse_host_port(where)
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except (OSError, ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        raise refuse(_reason(exc)) from None
+    timeouts = {"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s", "distributed.comm.retry.count": 0}
+    with dask.config.set(timeouts), _quiet_logger("distributed"):
+        try:
+            client = Client(address.strip(), timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except Exception as exc:  # noqa: BLE001 - something that is not a Dask scheduler answers there
+            raise refuse(_reason(exc)) from None
+        try:
+            yield client
+        finally:
+            _close(client)
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Dask logs a lost scheduler with a traceback on stderr; the batch says it in one line instead."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n == name or n.startswith(name + ".")]
+    loggers = [logging.getLogger(n) for n in {name, f"{name}.client", *names}]
+    was = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, was, strict=True):
+            logger.disabled = disabled
+
+
+def _map_dask(fn: Callable, items: Iterable, client: Any, shown: str, window: int = 512) -> Iterator:
+    """Submit to a Dask scheduler a window at a time (memory stays bounded) and yield in order."""
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == window:
+            yield from _gather(client, fn, chunk, shown)
+            chunk = []
+    if chunk:
+        yield from _gather(client, fn, chunk, shown)
+
+
+def _gather(client, fn: Callable, chunk: list, shown: str) -> list:
+    try:
+        return client.gather(client.map(fn, chunk, pure=False))
+    except Exception as exc:  # noqa: BLE001 - CancelledError, CommClosedError, TimeoutError, ...: the cluster is gone
+        raise Stopped(
+            Problem("--dask", 1, 1, "error", f"lost the Dask scheduler at {shown} mid-run ({type(exc).__name__})")
+        ) from None
+
+
+def _close(client) -> None:
+    try:
+        client.close(timeout=CONNECT_TIMEOUT)
+    except Exception:  # noqa: BLE001, S110 - closing a client whose scheduler is gone may fail: nothing to save
+        pass
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a few words on one line."""
+    text = " ".join(str(exc).split())[:200]
+    return printable(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)

@@ -22,27 +22,40 @@ index: no space left, no permission) stops the batch at once with one line namin
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+
+import jinja2
 
 from ..api import Advisor
 from ..errors import Problem, UnwritableOutput
 from ..files import flush_to_disk, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
-from .executors import ordered_map
-from .journal import INDEX, JOURNAL, Journal, clear_leftovers, only_batch_in, previous, unwritable, whole
+from .executors import Stopped, cluster, ordered_map, workers
+from .journal import (
+    INDEX,
+    JOURNAL,
+    Journal,
+    Work,
+    check_owned,
+    clear_leftovers,
+    dumps,
+    only_batch_in,
+    previous,
+    remove_stale,
+    unwritable,
+    whole,
+)
 from .options import Options
 from .summary import PORTFOLIO, portfolio_template, render_portfolio
 from .tasks import Task, advisor_for, brief_one, content_hash, parse_source, write_outputs
 
-Report = Callable[[str], None]  # one line per failed account
+Report = Callable[[str], None]  # one line per failed account (or, as `notice`, about the run)
 Progress = Callable[[int, int], None]  # accounts done, accounts in all
 
 
@@ -55,30 +68,62 @@ class Summary:
 
 
 def run(
-    inputs: list[str], out: Path, options: Options, *, progress: Progress | None = None, report: Report | None = None
+    inputs: list[str],
+    out: Path,
+    options: Options,
+    *,
+    progress: Progress | None = None,
+    report: Report | None = None,
+    notice: Report | None = None,
 ) -> Summary:
     """The whole batch. `report` receives one line per failed account, `progress` (done, total)
-    after each account; neither prints anything here (the CLI decides where they go).
+    after each account, `notice` a line about the run (workers capped); none prints anything here
+    (the CLI decides where they go).
 
-    Raises UnwritableOutput (exit 2) when an output cannot be written; see the module docstring."""
+    Raises UnwritableOutput (exit 2) when an output cannot be written, or Stopped when the work
+    cannot go on (a lost cluster, a killed worker); see the module docstring."""
     advisor = advisor_for(options, Advisor.load(options.rules, options.templates))  # fail fast on bad rules
     template = portfolio_template(advisor.templates)  # and on a bad summary template, before any work
+    with cluster(options.dask) as client:  # and on a Dask scheduler that is not there
+        return _in(out, inputs, options, advisor, template, client, progress, report, notice)
+
+
+def _in(
+    out: Path,
+    inputs: list[str],
+    options: Options,
+    advisor: Advisor,
+    template: jinja2.Template,
+    client: object,
+    progress: Progress | None,
+    report: Report | None,
+    notice: Report | None,
+) -> Summary:
+    """The batch, once its rules, templates and cluster are known to be there: OUT's part."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UnwritableOutput(
             Problem(str(out), 1, 1, "error", f"cannot create the output folder: {exc.strerror or exc}")
         ) from None
+    # A symlinked OUT is the user's choice: resolve it once, then never follow a link inside it.
+    out = Path(os.path.realpath(out))
+    check_owned(out)
     with only_batch_in(out):
         clear_leftovers(out)
         try:
-            summary = _run(inputs, out, options, advisor, progress or _quiet, report or _quiet)
+            summary = _run(
+                inputs, out, options, advisor, client, progress or _quiet, report or _quiet, notice or _quiet
+            )
             write_atomically(
                 out / PORTFOLIO, render_portfolio(template, advisor.templates, summary.entries, options.lang)
             )
-        except UnwritableOutput as exc:
+        except (UnwritableOutput, Stopped) as exc:
             clear_leftovers(out)  # the workers are stopped: a brief one was writing is not left half-made
             raise _stopped(exc) from None
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): still leave no temp file behind
+            clear_leftovers(out)
+            raise
         (out / JOURNAL).unlink(missing_ok=True)  # the index and summary are whole: the journal has served
         return summary
 
@@ -88,19 +133,32 @@ def _quiet(*_: object) -> None:
 
 
 def _run(
-    inputs: list[str], out: Path, options: Options, advisor: Advisor, progress: Progress, report: Report
+    inputs: list[str],
+    out: Path,
+    options: Options,
+    advisor: Advisor,
+    client: object,
+    progress: Progress,
+    report: Report,
+    notice: Report,
 ) -> Summary:
-    earlier = previous(out) if options.resume else {}
+    before = previous(out)  # what the last run listed: its stale outputs are removed at the end
+    earlier = before if options.resume else {}
     clock = dt.date.today()  # read once: a run that crosses midnight hashes every account alike
     summary = Summary()
-    with tempfile.TemporaryDirectory(dir=out, prefix=".work-") as work:
-        spill = Path(work) / "profiles.jsonl"
+    cores = _cores()
+    journal = Journal(out / JOURNAL)
+    work = Work(out, journal)
+    try:
+        spill = work.spill
         parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
         seen: dict[str, str] = {}
-        records = _expand(inputs, lambda items: expand(items, options.limits))
+        # Never read what this run writes: OUT (and all under it) is left out of every input folder.
+        records = _expand(inputs, lambda items: expand(items, options.limits, exclude=out))
+        first = replace(options, jobs=min(options.jobs, cores))
         try:
-            with spill.open("w", encoding="utf-8") as handle:
-                for result in ordered_map(partial(parse_source, limits=options.limits), records, options):
+            with spill.open("x", encoding="utf-8") as handle:
+                for result in ordered_map(partial(parse_source, limits=options.limits), records, first, client=client):
                     if "error" not in result:
                         if result["id"] in seen:
                             result = {"source": result["source"], "id": result["id"],
@@ -148,14 +206,17 @@ def _run(
             )
             decisions.append((record, digest, unchanged))
 
-        writer = None if options.dask else out  # a Dask worker may not see OUT: texts come back
+        writer = None if options.dask is not None else out  # a Dask worker may not see OUT: texts come back
+        todo = sum(not unchanged for _, _, unchanged in decisions)
+        second = replace(options, jobs=workers(options.jobs, cores, todo))
+        if options.dask is None and second.jobs < options.jobs:
+            notice(f"advisor batch: --jobs {options.jobs} capped at {second.jobs} ({cores} cores, {todo} accounts)")
 
         def planned() -> Iterator[Task]:
             for (_, _, unchanged), task in zip(decisions, tasks(), strict=True):
                 if not unchanged:
                     yield (*task, writer)
 
-        journal = Journal(out / JOURNAL)
         # Trust no older entry of an account about to be briefed again, from before its first write.
         journal.extend({"id": record["id"], "status": "writing"} for record, _, unchanged in decisions if not unchanged)
 
@@ -171,12 +232,28 @@ def _run(
                 entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": list(sizes), "bytes": sizes,
                          "counts": result["counts"], "hash": digest,
                          "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
+                try:
+                    dumps(entry)
+                except ValueError:  # a NaN or infinity (revenues that overflow): this account fails, not the batch
+                    fail(
+                        record,
+                        f"{record['source']}:1: error: account '{record['id']}': a number in its entry is not finite (revenues too large to add up?); check annual_revenue",
+                    )
+                    return
                 journal.append(entry)
             summary.ok += 1
             placed.append((place[id(record)], entry))
             step()
 
-        results = ordered_map(brief_one, planned(), options)
+        def fail(record: dict, error: str) -> None:
+            summary.failed += 1
+            placed.append(
+                (place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": error})
+            )  # fmt: skip
+            report(error)
+            step()
+
+        results = ordered_map(brief_one, planned(), second, client=client)
         try:
             for record, digest, unchanged in decisions:
                 if unchanged:
@@ -186,30 +263,36 @@ def _run(
                 if "unwritable" in result:
                     raise UnwritableOutput(result["unwritable"])
                 if "error" in result:
-                    summary.failed += 1
-                    placed.append(
-                        (place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": result["error"]})
-                    )  # fmt: skip
-                    report(result["error"])
-                    step()
+                    fail(record, result["error"])
                 else:
                     finish(record, digest, False, result)
             for _ in results:
                 raise RuntimeError("more results than planned tasks")
         finally:
             results.close()  # on a failure: stop the workers now
-            journal.close()
+    finally:
+        work.remove()
+        journal.close()
 
     summary.entries = [entry for _, entry in sorted(placed, key=lambda p: p[0])]
-    index = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in summary.entries)
+    index = "".join(dumps(e) for e in summary.entries)
     flush_to_disk()  # every brief on disk before the index that lists them
     write_atomically(out / INDEX, index)
+    remove_stale(out, before, summary.entries)
     return summary
 
 
-def _stopped(exc: UnwritableOutput) -> UnwritableOutput:
+def _cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _stopped(exc: UnwritableOutput | Stopped) -> UnwritableOutput | Stopped:
     """The same problem, saying what happened to the batch and how to finish it."""
-    return UnwritableOutput(
+    return type(exc)(
         [
             Problem(
                 p.path, p.line, p.col, p.level, f"{p.message}; the batch stopped: fix this, then rerun with --resume"

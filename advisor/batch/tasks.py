@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ..api import Advisor
 from ..errors import AdvisorError, EngineError, UnwritableOutput
 from ..files import write_atomically
 from ..limits import DEFAULT, Limits
+from ..modelio import dotted
 from ..portfolio import Position
 from ..profile import Profile, parse_profile
 from ..sources import Source, decoded
@@ -36,9 +38,11 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
         return {"source": source.label, "error": f"{source.label}:1: error: {source.payload}"}
     try:
         if source.kind == "yaml":
-            profile = parse_profile(load_text(source.payload, source.path, limits), limits)
+            doc = load_text(source.payload, source.path, limits)
         else:
-            profile = _parse_data(source, limits)
+            doc = Located(source.path, source.payload, {(): (source.line, 1)}, {})
+        profile = parse_profile(doc, limits)
+        _refuse_non_finite(doc, profile)
     except AdvisorError as exc:
         return {"source": source.label, "error": "\n".join(str(p) for p in exc.problems)}
     return {
@@ -49,9 +53,31 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     }
 
 
-def _parse_data(source: Source, limits: Limits = DEFAULT) -> Profile:
-    """Validate already-parsed data (JSON, CSV); every problem points at the record's line."""
-    return parse_profile(Located(source.path, source.payload, {(): (source.line, 1)}, {}), limits)
+def _refuse_non_finite(doc: Located, profile: Profile) -> None:
+    """An infinity or NaN (YAML `.inf`, JSON `Infinity` or `1e999`) would make the whole portfolio's
+    shares NaN and the index invalid JSON: the account fails here, at the number's position."""
+    loc = _non_finite(profile.model_dump(by_alias=True))
+    if loc is not None:
+        raise AdvisorError(doc.problem(loc, f"{dotted(loc)} must be a finite number; got {_value_at(profile, loc)}"))
+
+
+def _non_finite(value: Any, loc: tuple = ()) -> tuple | None:
+    """Where the first infinity or NaN is in dumped model data, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else loc
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _value_at(profile: Profile, loc: tuple) -> Any:
+    value: Any = profile.model_dump(by_alias=True)
+    for key in loc:
+        value = value[key]
+    return value
 
 
 # --- pass 2: evaluate and render ---------------------------------------------------------------
