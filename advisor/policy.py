@@ -48,7 +48,7 @@ def load_policy(rules_dir: Path) -> tuple[Policy, Path | None]:
     path = rules_dir / POLICY_FILE
     if not path.is_file():
         return Policy(), None
-    return validate(load_file(path), Policy), path
+    return validate(load_file(path, what="a policy file"), Policy), path
 
 
 def breaches(profile: p.Profile, today: dt.date, policy: Policy) -> list[int]:

@@ -125,7 +125,7 @@ def load_relevance(rules_dir: Path, course: Course) -> tuple[Relevance, Path | N
     path = rules_dir / RELEVANCE_FILE
     if not path.is_file():
         return Relevance.default(), None
-    doc = load_file(path)
+    doc = load_file(path, what="a relevance file")
     weights = validate(doc, RelevanceFile)
     problems = []
     known_purposes = (*Purpose.__args__, NO_VISIT)

@@ -434,7 +434,7 @@ class _Checker:
 _RAISE = re.compile("(, or )?" + re.escape(HOW_TO_RAISE.format(name="NAME")).replace("NAME", r"\w+"))
 
 
-def read_authored(path: Path, *, positions: bool = False) -> Located:
+def read_authored(path: Path, *, positions: bool = False, what: str = "a rule file") -> Located:
     """load_file for the files authors keep beside their rules (rule files, case files, case bases).
 
     They are read under the default limits, which no option raises (lint and test have no
@@ -442,7 +442,7 @@ def read_authored(path: Path, *, positions: bool = False) -> Located:
     do with the file, never to pass a --limit that the command does not take.
     """
     try:
-        return load_file(path, positions=positions)
+        return load_file(path, positions=positions, what=what)
     except AdvisorError as exc:
         raise type(exc)([without_limit_hint(p) for p in exc.problems]) from None
 

@@ -395,8 +395,8 @@ def test_batch_yaml_non_finite_revenue_fails_that_account_only(capsys, tmp_path,
 
 
 JSON_BAD = {"Infinity": "inf", "1e999": "inf", "-Infinity": "-inf", "-1e999": "-inf"}
-NON_FINITE = "must be a finite number; got inf"
-NEGATIVE = ": input should be greater than or equal to 0"  # -inf: refused as negative first
+NON_FINITE = ": must be a finite number; got infinity"  # profile validation refuses it
+NEGATIVE = ": input should be greater than or equal to 0"
 
 
 def test_batch_jsonl_non_finite_numbers_fail_those_records_only(capsys, tmp_path):
@@ -414,7 +414,7 @@ def test_batch_jsonl_non_finite_numbers_fail_those_records_only(capsys, tmp_path
     code, err = batch(capsys, str(src), "-o", str(out))
     assert code == 1
     assert err.splitlines() == [
-        f"{src}:{n}:1: error: account.annual_revenue{' ' + NON_FINITE if shown == 'inf' else NEGATIVE}"
+        f"{src}:{n}:1: error: account.annual_revenue{NON_FINITE if shown == 'inf' else NON_FINITE.replace('got ', 'got -')}"
         for n, shown in enumerate(JSON_BAD.values(), 1)
     ]
     assert [e["status"] for e in index(out)] == ["error"] * 4 + ["ok"]
@@ -432,8 +432,8 @@ def test_batch_csv_inf_and_nan_are_not_numbers(capsys, tmp_path):
         ],
     )
     code, err = batch(capsys, str(folder), "-o", str(tmp_path / "out"))
-    assert (code, err) == (1, f"{folder / 'accounts.csv'}:2:1: error: account.annual_revenue must be a finite number; got inf\n"
-                                 f"{folder / 'accounts.csv'}:3:1: error: account.annual_revenue{NEGATIVE}\n")  # fmt: skip
+    assert (code, err) == (1, f"{folder / 'accounts.csv'}:2:1: error: account.annual_revenue{NON_FINITE}\n"
+                                 f"{folder / 'accounts.csv'}:3:1: error: account.annual_revenue: must be a number; got NaN (not a number)\n")  # fmt: skip
     assert [e["status"] for e in index(tmp_path / "out")] == ["error", "error", "ok"]
 
 

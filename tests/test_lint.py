@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,21 @@ def test_lint_json_and_github_formats(capsys):
 def test_lint_shipped_rules_are_clean(capsys):
     assert main(["lint", "--strict", str(ROOT / "rules")]) == 0
     assert capsys.readouterr().err == "0 errors, 0 warnings\n"
+
+
+@pytest.mark.parametrize(
+    "name, text, noun",
+    [("zz.yaml", "rules:\n  - id: x\n---\nrules: []\n", "a rule file"),
+     ("zz.cases.yaml", "base: x.yaml\ncases: {}\n---\ncases: {}\n", "a case file")],
+)  # fmt: skip
+def test_lint_a_second_yaml_document_is_named_for_the_file_it_is_in(tmp_path, name, text, noun):
+    from advisor.workbench.lint import lint
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    (rules / name).write_text(text, encoding="utf-8")
+    messages = [str(p) for p in lint(rules) if p.path.endswith(name)]
+    assert messages == [
+        f"{rules / name}:3:1: error: {noun} is a single YAML document; remove the second document at line 3"
+    ]

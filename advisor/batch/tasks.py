@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from ..api import Advisor
 from ..errors import AdvisorError, EngineError, UnwritableOutput
 from ..files import write_atomically
 from ..limits import DEFAULT, Limits
-from ..modelio import dotted
 from ..portfolio import Position
 from ..profile import Profile, parse_profile
 from ..sources import Source, decoded
@@ -41,8 +39,7 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
             doc = load_text(source.payload, source.path, limits)
         else:
             doc = Located(source.path, source.payload, {(): (source.line, 1)}, {})
-        profile = parse_profile(doc, limits)
-        _refuse_non_finite(doc, profile)
+        profile = parse_profile(doc, limits)  # numbers are finite (profile.py): no NaN reaches the index
     except AdvisorError as exc:
         return {"source": source.label, "error": "\n".join(str(p) for p in exc.problems)}
     return {
@@ -51,33 +48,6 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
         "revenue": profile.account.annual_revenue,
         "profile": profile.model_dump_json(by_alias=True),
     }
-
-
-def _refuse_non_finite(doc: Located, profile: Profile) -> None:
-    """An infinity or NaN (YAML `.inf`, JSON `Infinity` or `1e999`) would make the whole portfolio's
-    shares NaN and the index invalid JSON: the account fails here, at the number's position."""
-    loc = _non_finite(profile.model_dump(by_alias=True))
-    if loc is not None:
-        raise AdvisorError(doc.problem(loc, f"{dotted(loc)} must be a finite number; got {_value_at(profile, loc)}"))
-
-
-def _non_finite(value: Any, loc: tuple = ()) -> tuple | None:
-    """Where the first infinity or NaN is in dumped model data, or None."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else loc
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _non_finite(item, (*loc, key))
-        if found is not None:
-            return found
-    return None
-
-
-def _value_at(profile: Profile, loc: tuple) -> Any:
-    value: Any = profile.model_dump(by_alias=True)
-    for key in loc:
-        value = value[key]
-    return value
 
 
 # --- pass 2: evaluate and render ---------------------------------------------------------------

@@ -72,7 +72,7 @@ def case_files(directory: Path) -> list[Path]:
 def load_cases(path: Path) -> tuple[Located, CaseFile]:
     """Read and validate one case file under the YAML limits profiles have: every command reads
     case files here, so a broken or hostile one gives the same positioned error in each."""
-    doc = read_authored(path)
+    doc = read_authored(path, what="a case file")
     return doc, validate(doc, CaseFile)
 
 
@@ -105,7 +105,7 @@ def load_base(doc: Located, at: tuple, written: str, repo: Path | None) -> Locat
     if not stat.S_ISREG(mode):
         raise refuse(f"is {'a folder' if stat.S_ISDIR(mode) else 'not a regular file'}; name a profile file")
     try:
-        base = read_authored(path)
+        base = read_authored(path, what="a profile")
         parse_profile(base)
     except AdvisorError as exc:
         first = exc.problems[0]

@@ -130,7 +130,7 @@ def expectation_files(folder: Path) -> list[Path]:
 
 def load_expectation(path: Path, advisor: Advisor, limits: Limits = DEFAULT) -> Expectation:
     """A validated expectation file: known course codes, a note for each, a profile beside it."""
-    doc = load_file(path, limits)
+    doc = load_file(path, limits, what="an expectation file")
     if not isinstance(doc.data, dict):
         raise AdvisorError(Problem(str(path), 1, 1, "error", "an expectation file is a mapping: profile, today, must_cover, must_not, notes"))  # fmt: skip
     expect = validate(doc, Expectation)
