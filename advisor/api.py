@@ -126,16 +126,19 @@ class Advisor:
         """The brief as text, in one format (`full`: a Markdown brief shows every recommendation)."""
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}")
+        return self._render(brief, format, self.selection(brief, full=full))
+
+    def _render(self, brief: Brief, format: str, selection: Selection) -> str:
         if format == "json":
-            return to_json(brief, self.selection(brief), version=__version__, digest=self.digest)
+            return to_json(brief, selection, version=__version__, digest=self.digest)
         view = markdown_view(
-            brief, self.templates.labels, self.course, version=__version__, digest=self.digest, full=full
+            brief, selection, self.templates.labels, self.course, version=__version__, digest=self.digest
         )
         return self.templates.render(view)
 
-    def selection(self, brief: Brief) -> Selection:
+    def selection(self, brief: Brief, *, full: bool = False) -> Selection:
         """What the Markdown brief shows of `brief` (JSON marks it `shown`; the panel counts it)."""
-        return choose(brief, self.templates.labels.get("limits", {}), md)
+        return choose(brief, self.templates.labels.get("limits", {}), md, full=full)
 
     def render_all(
         self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",)
@@ -145,7 +148,8 @@ class Advisor:
         if any(f not in FORMATS for f in formats):
             raise ValueError(f"format must be one of {FORMATS}")
         brief = self.prepare(evaluation, lang)
-        return {fmt: self.render(brief, format=fmt) for fmt in formats}, brief.recommendations
+        selection = self.selection(brief)  # once, for every format
+        return {fmt: self._render(brief, fmt, selection) for fmt in formats}, brief.recommendations
 
 
 def _digest(rules_dir: Path, rule_files, templates_dir: Path, template_files, course: Course) -> str:

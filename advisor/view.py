@@ -15,7 +15,7 @@ from .brief import Brief
 from .course import Course, code_order
 from .escape import md, mermaid_text
 from .profile import Profile, Stakeholder
-from .selection import Selection, choose
+from .selection import Selection
 from .vocabulary import ASPECTS, SECTIONS
 
 ASPECT_ORDER = ASPECTS  # the order the brief groups them in
@@ -69,11 +69,10 @@ class _Context:
 
 
 def markdown_view(
-    brief: Brief, labels: dict[str, Any], course: Course, *, version: str, digest: str, full: bool = False
+    brief: Brief, shown: Selection, labels: dict[str, Any], course: Course, *, version: str, digest: str
 ) -> dict[str, Any]:
-    """Everything the brief template shows (`full`: every recommendation, not only what fits)."""
+    """Everything the brief template shows of `brief`, given what it shows (selection.choose)."""
     cx = _Context(brief, labels[brief.lang])
-    shown = choose(brief, labels.get("limits", {}), cx.esc.__getitem__, full=full)
     shown_in = shown.shown_in
     attendees, others = _people_sections(cx, shown_in.get("person", ()), shown.more)
     return {

@@ -24,6 +24,7 @@ from advisor.escape import md, mermaid_text, plain
 from advisor.profile import load_profile
 from advisor.render import BRIEF_TEMPLATE, Templates
 from advisor.rules import fill_parts, split_say
+from advisor.selection import choose
 from advisor.view import markdown_view
 
 from conftest import ROOT
@@ -167,7 +168,8 @@ def view(templates: Templates, advisor, lang: str = "en") -> dict:
     """The shipped profile's view, as Advisor.render builds it, for these templates' labels."""
     evaluation = advisor.evaluate(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"))
     brief = advisor.prepare(evaluation, lang)
-    return markdown_view(brief, templates.labels, advisor.course, version=__version__, digest=advisor.digest)
+    shown = choose(brief, templates.labels["limits"], md)
+    return markdown_view(brief, shown, templates.labels, advisor.course, version=__version__, digest=advisor.digest)
 
 
 def no_compiling(monkeypatch) -> None:
