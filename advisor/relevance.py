@@ -41,8 +41,6 @@ RECENT_EVENT_DAYS, RECENT_EVENT_WEIGHT = 14, 0.75  # an event just past still sh
 INFO_WINDOW, INFO_WEIGHT, STRONG_COMPETITOR = 120, 1.0, 0.5
 INCIDENT_WEIGHT = {"critical": 1.5, "high": 1.5, "other": 0.75}
 ATTENDING_WEIGHT = 0.5
-# Course items about the quality of our service: an open incident makes advice citing them urgent.
-SERVICE_ITEMS = ("3.3.3", "1.3.1.c", "1.3.2.b", "2.1.1.b", "2.1.3.b", "2.1.4.a", "2.4.3.b", "2.2.1.b")
 
 CourseCode = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,2}(\.[a-z])?$")]
 Weight = Annotated[float, Field(ge=0, le=3)]
@@ -55,6 +53,10 @@ class RelevanceFile(BaseModel):
 
     priorities: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
         description="the weight of each priority: the base of every score"
+    )
+    service_items: list[CourseCode] = Field(
+        default_factory=list,
+        description="course items (or topics) about the quality of our service: an open incident makes advice citing them urgent",
     )
     always: dict[CourseCode, Weight] = Field(
         default_factory=dict, description="course items that matter on every visit, whatever its purpose"
@@ -72,6 +74,8 @@ class Relevance:
         self.priorities = weights.priorities
         self.purposes = weights.purposes
         self.always = weights.always
+        self.service_items = tuple(weights.service_items)
+        self._service_cache: dict[tuple[str, ...], bool] = {}
         self._purpose_cache: dict[tuple[str, tuple[str, ...]], float] = {}
 
     @classmethod
@@ -95,6 +99,15 @@ class Relevance:
             self._purpose_cache[key] = weight
         return weight
 
+    def about_service(self, codes: tuple[str, ...]) -> bool:
+        """Whether advice citing `codes` is about the quality of our service (relevance.yaml's service_items)."""
+        found = self._service_cache.get(codes)
+        if found is None:
+            found = self._service_cache[codes] = any(
+                code == item or code.startswith(item + ".") for code in codes for item in self.service_items
+            )
+        return found
+
     def score(self, advice: Advice, values: dict[str, Any]) -> float:
         """How much one recommendation (`advice` about the record whose facts are `values`) matters."""
         purpose = values.get("account.visit_purpose") or NO_VISIT
@@ -106,7 +119,7 @@ class Relevance:
             elif -RECENT_EVENT_DAYS <= days < 0:
                 score += RECENT_EVENT_WEIGHT * (1 + days / RECENT_EVENT_DAYS)
         incidents = values.get("account.open_incidents", 0)
-        if incidents and any(c.startswith(SERVICE_ITEMS) for c in advice.source):
+        if incidents and self.about_service(advice.source):
             worst = values.get("account.worst_open_incident") or "other"
             score += INCIDENT_WEIGHT.get(worst, INCIDENT_WEIGHT["other"])
         if "competitor.strength" in values:
@@ -137,12 +150,14 @@ def load_relevance(rules_dir: Path, course: Course) -> tuple[Relevance, Path | N
         if purpose not in known_purposes:
             line, col = doc.where(("purposes", purpose), key=True)
             problems.append(Problem(str(path), line, col, "error", f"unknown visit purpose '{purpose}'; use {', '.join(known_purposes)}"))  # fmt: skip
-    tables = [(("purposes", purpose), table) for purpose, table in weights.purposes.items()]
-    for at, table in [(("always",), weights.always), *tables]:
-        for code in table:
-            if not any(item == code or item.startswith(code + ".") for item in course.items):
-                line, col = doc.where((*at, code), key=True)
-                problems.append(Problem(str(path), line, col, "error", f"'{code}' is no course item, topic, section or unit; see `advisor coverage`"))  # fmt: skip
+    # Each code with where it is written: list items by index, table entries by key.
+    codes = [(("service_items", i), code, False) for i, code in enumerate(weights.service_items)]
+    codes += [(("always", code), code, True) for code in weights.always]
+    codes += [(("purposes", p, code), code, True) for p, table in weights.purposes.items() for code in table]
+    for at, code, key in codes:
+        if not any(item == code or item.startswith(code + ".") for item in course.items):
+            line, col = doc.where(at, key=key)
+            problems.append(Problem(str(path), line, col, "error", f"'{code}' is no course item, topic, section or unit; see `advisor coverage`"))  # fmt: skip
     if problems:
         raise AdvisorError(problems)
     return Relevance(weights), path

@@ -18,7 +18,6 @@ from .profile import Profile, Stakeholder
 from .selection import Selection
 from .vocabulary import ASPECTS, SECTIONS
 
-ASPECT_ORDER = ASPECTS  # the order the brief groups them in
 LISTED_SECTIONS = ("penetration", "gaps", "competitors", "checklist", "after_visit")
 
 
@@ -63,7 +62,7 @@ class _Context:
     def by_aspect(self, items: list[Recommendation]) -> list[dict[str, Any]]:
         return [
             {"aspect": aspect, "label": self.L["aspects"][aspect], "entries": [self.item(r) for r in items if r.aspect == aspect]}
-            for aspect in ASPECT_ORDER
+            for aspect in ASPECTS  # the order the brief groups them in
             if any(r.aspect == aspect for r in items)
         ]  # fmt: skip
 

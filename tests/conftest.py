@@ -11,6 +11,15 @@ from advisor.api import Advisor
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# A minimal valid rule, for tests that build rule folders of their own.
+GIFT_BREACH_RULE = {
+    "id": "gift-breach",
+    "source": ["1.3.1.c"],
+    "when": {"fact": "account.compliance_breaches", "gte": 1},
+    "section": "checklist",
+    "say": {"en": "x", "zh": "x"},
+}
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite the golden briefs from the current output")

@@ -15,18 +15,12 @@ import yaml
 
 from advisor.cli import main
 
-from conftest import ROOT
+from conftest import GIFT_BREACH_RULE, ROOT
 
 TAX = ROOT / "profiles" / "gz-tax-bureau.yaml"
 SECRET = "SECRET-ROOT-LINE"
 PASSWD = f"root:x:0:0:{SECRET}:/root:/bin/bash\ndaemon:x:1:1:SECRET-DAEMON:/usr/sbin:/usr/sbin/nologin\n"
-RULE = {
-    "id": "gift-breach",
-    "source": ["1.3.1.c"],
-    "when": {"fact": "account.compliance_breaches", "gte": 1},
-    "section": "checklist",
-    "say": {"en": "x", "zh": "x"},
-}
+RULE = GIFT_BREACH_RULE
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -11,16 +11,10 @@ import yaml
 from advisor.cli import main
 from advisor.workbench.cases import OverlayError, overlay
 
-from conftest import ROOT
+from conftest import GIFT_BREACH_RULE, ROOT
 
 TAX = ROOT / "profiles" / "gz-tax-bureau.yaml"
-RULE = {
-    "id": "gift-breach",
-    "source": ["1.3.1.c"],
-    "when": {"fact": "account.compliance_breaches", "gte": 1},
-    "section": "checklist",
-    "say": {"en": "x", "zh": "x"},
-}
+RULE = GIFT_BREACH_RULE
 BOMB = "\n".join(
     ["base: " + str(TAX), "today: 2026-12-01", "a: &a [x, x, x, x, x, x, x, x, x, x]"]
     + [f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]" for p, n in zip("abcd", "bcde", strict=True)]

@@ -221,6 +221,7 @@ def test_relevance_table_errors_are_positioned(tmp_path, capsys):
     shutil.copytree(ROOT / "rules", rules)
     text = (rules / "relevance.yaml").read_text(encoding="utf-8")
     text = text.replace("  renewal:", "  renewl:").replace('"3.3.3": 3\n', '"3.3.9": 3\n', 1)
+    text = text.replace('service_items: ["3.3.3",', 'service_items: ["3.3.3", "7.1",', 1)
     (rules / "relevance.yaml").write_text(text, encoding="utf-8")
     assert main(["brief", str(ROOT / "profiles" / "gz-tax-bureau.yaml"), "--rules", str(rules)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -228,6 +229,7 @@ def test_relevance_table_errors_are_positioned(tmp_path, capsys):
         re.search(r"relevance.yaml:\d+:3: error: unknown visit purpose 'renewl'; use relationship", e) for e in err
     )
     assert any("'3.3.9' is no course item, topic, section or unit" in e for e in err), err
+    assert any(re.search(r"relevance.yaml:\d+:\d+: error: '7.1' is no course item", e) for e in err), err
 
 
 def profile_with(visit: dict, **changes):
