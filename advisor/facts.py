@@ -140,6 +140,14 @@ _BASE: tuple[FactSpec, ...] = (
         "the severity of the worst open incident (absent: none open)",
         _v(p.Severity),
     ),
+    FactSpec(
+        "account.days_since_last_incident",
+        "int",
+        "days since the most recent incident (outage or fault) was opened, open or closed; absent: none on record",
+        unit="days",
+    ),
+    FactSpec("account.last_incident_summary", "text", "what the most recent incident was, as recorded"),
+    FactSpec("account.last_incident_date", "text", "the day the most recent incident was opened"),
     FactSpec("account.repeat_issue_categories", "int", "issue categories seen twice or more in the last 180 days"),
     FactSpec("account.satisfaction", "int", "service satisfaction, 1 to 5"),
     FactSpec("account.days_since_service_review", "int", "days since the last service review", unit="days"),
@@ -421,6 +429,12 @@ def account_facts(
     severities = [i.severity for i in open_issues if i.incident]
     if severities:
         a["account.worst_open_incident"] = max(severities, key=_v(p.Severity).index)
+    incidents = [i for i in issues if i.incident and i.opened <= today]
+    if incidents:
+        last = max(incidents, key=lambda i: (i.opened, i.summary))
+        a["account.days_since_last_incident"] = (today - last.opened).days
+        a["account.last_incident_summary"] = last.summary
+        a["account.last_incident_date"] = last.opened.isoformat()
     recent_categories = Counter(i.category for i in issues if i.category and 0 <= (today - i.opened).days <= 180)
     a["account.repeat_issue_categories"] = sum(n >= 2 for n in recent_categories.values())
     _put(a, "account.satisfaction", profile.service.satisfaction)

@@ -37,6 +37,11 @@ class Selection:
         return {id(r) for r in self.glance}.union(id(r) for rs in self.shown_in.values() for r in rs)
 
 
+def topics_of(r: Recommendation) -> set[str]:
+    """The course topics a recommendation teaches (every item it cites)."""
+    return {topic_of(code) for code in r.source}
+
+
 def by_relevance(recs: list[Recommendation]) -> list[Recommendation]:
     """Most relevant first; ties in course order, then by the rule's token, then by record."""
     return sorted(recs, key=lambda r: (-r.score, r.advice.rank[1:], r.record_id))
@@ -69,8 +74,8 @@ def choose(brief: Brief, limits: dict, escape: Callable[[str], str], *, full: bo
         chosen = {id(r) for r in rest}
     else:
         budget = limits.get("total", len(said)) - len(glance)
-        covered = {topic_of(r.source[0]) for r in glance}
-        chosen = select(rest, attending, limits, budget, covered)
+        covered = {t for r in glance for t in topics_of(r)}
+        chosen = select(rest, attending, limits, budget, covered, {c for r in glance for c in r.source})
     shown_in: dict[str, list[Recommendation]] = {}
     more: dict[Slot, int] = {}
     for r in rest:
@@ -106,7 +111,12 @@ def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recomme
 
 
 def select(
-    recs: list[Recommendation], attending: set[str], limits: dict, budget: int, covered: set[str] = frozenset()
+    recs: list[Recommendation],
+    attending: set[str],
+    limits: dict,
+    budget: int,
+    covered: set[str] = frozenset(),
+    shown_items: set[str] = frozenset(),
 ) -> set[int]:
     """Which recommendations the brief shows (as ids): floors, then breadth, then depth (see choose).
     `recs` are in relevance order; `covered` holds the course topics already shown at a glance."""
@@ -126,23 +136,36 @@ def select(
     counts: dict[Slot, int] = {}
     chosen: set[int] = set()
     topics = set(covered)
+    items: set[str] = set(shown_items)
 
     def take(r: Recommendation, where: Slot) -> None:
         counts[where] = counts.get(where, 0) + 1
         chosen.add(id(r))
-        topics.add(topic_of(r.source[0]))
+        topics.update(topics_of(r))
+        items.update(r.source)
 
-    for r, where, limit in candidates:  # 1. floors
-        floor = floors.get(r.section, 0)
-        if len(chosen) < budget and floor and counts.get(where, 0) < min(limit, floor):
+    def new_topic(r: Recommendation) -> bool:
+        return not topics_of(r) <= topics
+
+    def new_item(r: Recommendation) -> bool:
+        return not set(r.source) <= items
+
+    def anything(r: Recommendation) -> bool:
+        return True
+
+    for fresh in (True, False):  # 1. floors, with advice on a topic not yet shown first
+        for r, where, limit in candidates:
+            floor = floors.get(r.section, 0)
+            if len(chosen) >= budget or not floor or id(r) in chosen or counts.get(where, 0) >= min(limit, floor):
+                continue
+            if fresh and topics_of(r) <= topics:
+                continue
             take(r, where)
-    for breadth in (True, False):  # 2. one per course topic, then 3. the rest
+    for adds in (new_topic, new_item, anything):  # 2. one per course topic, 3. new items, 4. the rest
         for r, where, limit in candidates:
             if len(chosen) >= budget:
                 return chosen
-            if id(r) in chosen or counts.get(where, 0) >= limit:
-                continue
-            if breadth and topic_of(r.source[0]) in topics:
+            if id(r) in chosen or counts.get(where, 0) >= limit or not adds(r):
                 continue
             take(r, where)
     return chosen
