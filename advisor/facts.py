@@ -194,6 +194,11 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("stakeholder.manager_level", "enum", "their manager's level", LEVELS),
     FactSpec("stakeholder.manager_relationship", "enum", "our relationship with their manager", _v(p.Strength)),
     FactSpec("stakeholder.direct_reports", "int", "people in the profile who report to them"),
+    FactSpec(
+        "stakeholder.direct_reports_close",
+        "int",
+        "people who report to them with whom we have a working or strong relationship (a way to them from below)",
+    ),
     FactSpec("stakeholder.personal_ties", "int", "their personal ties to others in the profile"),
     FactSpec("stakeholder.conflict_ties", "int", "their conflicting-interest ties to others in the profile"),
     FactSpec("stakeholder.interests", "text", "their interests, comma-separated"),
@@ -532,6 +537,9 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
     people, attendees = _people(profile)
     out: list[Record] = []
     reports = Counter(s.reports_to for s in profile.stakeholders if s.reports_to)
+    close_reports = Counter(
+        s.reports_to for s in profile.stakeholders if s.reports_to and s.relationship.strength in ("working", "strong")
+    )
     for s in profile.stakeholders:
         v = dict(a)
         v.update(_person_facts("stakeholder.", s, attendees))
@@ -546,6 +554,7 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
             v["stakeholder.manager_level"] = manager.level
             v["stakeholder.manager_relationship"] = manager.relationship.strength
         v["stakeholder.direct_reports"] = reports[s.id]
+        v["stakeholder.direct_reports_close"] = close_reports[s.id]
         v["stakeholder.personal_ties"] = sum(t.kind == "personal" for t in s.ties)
         v["stakeholder.conflict_ties"] = sum(t.kind == "conflicting_interest" for t in s.ties)
         v["stakeholder.has_interests"] = bool(s.interests)

@@ -61,6 +61,12 @@ class RelevanceFile(BaseModel):
     always: dict[CourseCode, Weight] = Field(
         default_factory=dict, description="course items that matter on every visit, whatever its purpose"
     )
+    emphasis: dict[CourseCode, Annotated[float, Field(ge=-3, le=3)]] = Field(
+        default_factory=dict,
+        description="added to every score whatever the purpose: what an expert puts first (positive) or leaves to "
+        "the full brief unless nothing more pressing fired (negative); the most specific entry matching a cited "
+        "item counts, and of several cited items the highest",
+    )
     purposes: dict[str, dict[CourseCode, Weight]] = Field(
         description="for each visit purpose (and account_brief, for a brief with no visit): course item, topic, "
         "section or unit -> weight 0 to 3; the most specific entry matching a cited item wins"
@@ -74,9 +80,11 @@ class Relevance:
         self.priorities = weights.priorities
         self.purposes = weights.purposes
         self.always = weights.always
+        self.emphasis = weights.emphasis
         self.service_items = tuple(weights.service_items)
         self._service_cache: dict[tuple[str, ...], bool] = {}
         self._purpose_cache: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._emphasis_cache: dict[tuple[str, ...], float] = {}
 
     @classmethod
     def default(cls) -> Relevance:
@@ -99,6 +107,24 @@ class Relevance:
             self._purpose_cache[key] = weight
         return weight
 
+    def emphasis_of(self, codes: tuple[str, ...]) -> float:
+        """The emphasis of the cited items: for each, its most specific entry; of several, the highest."""
+        cached = self._emphasis_cache.get(codes)
+        if cached is not None:
+            return cached
+        best = None
+        for code in codes:
+            parts = code.split(".")
+            value = 0.0
+            for n in range(len(parts), 0, -1):
+                prefix = ".".join(parts[:n])
+                if prefix in self.emphasis:
+                    value = self.emphasis[prefix]
+                    break
+            best = value if best is None else max(best, value)
+        self._emphasis_cache[codes] = best = best or 0.0
+        return best
+
     def about_service(self, codes: tuple[str, ...]) -> bool:
         """Whether advice citing `codes` is about the quality of our service (relevance.yaml's service_items)."""
         found = self._service_cache.get(codes)
@@ -112,6 +138,7 @@ class Relevance:
         """How much one recommendation (`advice` about the record whose facts are `values`) matters."""
         purpose = values.get("account.visit_purpose") or NO_VISIT
         score = self.priorities.get(advice.priority, 0.0) + self.purpose_weight(purpose, advice.source)
+        score += self.emphasis_of(advice.source)
         days = values.get("event.days_until")
         if days is not None:
             if 0 <= days <= EVENT_WINDOW:
@@ -153,6 +180,7 @@ def load_relevance(rules_dir: Path, course: Course) -> tuple[Relevance, Path | N
     # Each code with where it is written: list items by index, table entries by key.
     codes = [(("service_items", i), code, False) for i, code in enumerate(weights.service_items)]
     codes += [(("always", code), code, True) for code in weights.always]
+    codes += [(("emphasis", code), code, True) for code in weights.emphasis]
     codes += [(("purposes", p, code), code, True) for p, table in weights.purposes.items() for code in table]
     for at, code, key in codes:
         if not any(item == code or item.startswith(code + ".") for item in course.items):

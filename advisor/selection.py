@@ -14,6 +14,8 @@ from .brief import Brief
 from .course import topic_of
 
 GLANCE_MAX = 5
+TOPIC_REPEAT = 1.5  # what each earlier point of the same course topic takes off a recommendation's relevance
+RULE_REPEAT = 1.0  # and each earlier point of the same rule (the same advice for another person)
 UNLIMITED = 10**6
 
 Slot = tuple[str, ...]  # where a shown item counts: (section,), ("person", stakeholder id) or ("others",)
@@ -35,6 +37,17 @@ class Selection:
     def shown_ids(self) -> set[int]:
         """The shown recommendations, by identity (the brief's own objects)."""
         return {id(r) for r in self.glance}.union(id(r) for rs in self.shown_in.values() for r in rs)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A recommendation that may be shown, with where it counts, that slot's limit, and what it teaches."""
+
+    rec: Recommendation
+    where: Slot
+    limit: int
+    topics: frozenset[str]
+    items: frozenset[str]
 
 
 def topics_of(r: Recommendation) -> set[str]:
@@ -59,9 +72,9 @@ def choose(brief: Brief, limits: dict, escape: Callable[[str], str], *, full: bo
     brief within `limits` (labels.yaml's), the most relevant first.
 
     1. Floors: each part the rep must not find empty (limits' `floors`: the account, each
-       attendee, the checklist) gets its best items.
-    2. Breadth: one item of each course topic that fired, before a second of any topic.
-    3. Depth: the rest by relevance, until the brief's total budget is spent.
+       attendee, the checklist) gets its best items, on a course topic not yet shown if it can.
+    2. The rest by relevance, one at a time, each earlier point of the same course topic or rule
+       counting against a candidate, until the brief's total budget is spent.
     About people not attending, only high-priority advice competes, under "others".
     """
     # A Markdown brief says once what reads the same once escaped (values differing only in spacing).
@@ -118,54 +131,61 @@ def select(
     covered: set[str] = frozenset(),
     shown_items: set[str] = frozenset(),
 ) -> set[int]:
-    """Which recommendations the brief shows (as ids): floors, then breadth, then depth (see choose).
-    `recs` are in relevance order; `covered` holds the course topics already shown at a glance."""
+    """Which recommendations the brief shows (as ids): floors, then the rest by relevance with breadth
+    (see choose). `recs` are in relevance order; `covered` and `shown_items` hold the course topics and
+    items already shown at a glance."""
     floors = limits.get("floors", {})
     person_cap, others_cap = limits.get("person", UNLIMITED), limits.get("others", UNLIMITED)
-    candidates: list[tuple[Recommendation, Slot, int]] = []  # each with the slot its count goes to, and its limit
+    candidates: list[Candidate] = []
     for r in recs:
         where = slot(r, attending)
         if where[0] == "person":
-            candidates.append((r, where, person_cap))
+            limit = person_cap
         elif where[0] == "others":
-            if r.priority == "high":
-                candidates.append((r, where, others_cap))
+            if r.priority != "high":
+                continue
+            limit = others_cap
         else:
-            candidates.append((r, where, limits.get(r.section, UNLIMITED)))
+            limit = limits.get(r.section, UNLIMITED)
+        candidates.append(Candidate(r, where, limit, frozenset(topics_of(r)), frozenset(r.source)))
 
     counts: dict[Slot, int] = {}
     chosen: set[int] = set()
-    topics = set(covered)
+    topic_count: dict[str, int] = dict.fromkeys(covered, 1)
+    rule_count: dict[str, int] = {}
     items: set[str] = set(shown_items)
 
-    def take(r: Recommendation, where: Slot) -> None:
-        counts[where] = counts.get(where, 0) + 1
-        chosen.add(id(r))
-        topics.update(topics_of(r))
-        items.update(r.source)
+    def take(c: Candidate) -> None:
+        counts[c.where] = counts.get(c.where, 0) + 1
+        chosen.add(id(c.rec))
+        for t in c.topics:
+            topic_count[t] = topic_count.get(t, 0) + 1
+        rule_count[c.rec.rule_id] = rule_count.get(c.rec.rule_id, 0) + 1
+        items.update(c.items)
 
-    def new_topic(r: Recommendation) -> bool:
-        return not topics_of(r) <= topics
+    def open_(c: Candidate, limit: int) -> bool:
+        return id(c.rec) not in chosen and counts.get(c.where, 0) < limit
 
-    def new_item(r: Recommendation) -> bool:
-        return not set(r.source) <= items
-
-    def anything(r: Recommendation) -> bool:
-        return True
-
-    for fresh in (True, False):  # 1. floors, with advice on a topic not yet shown first
-        for r, where, limit in candidates:
-            floor = floors.get(r.section, 0)
-            if len(chosen) >= budget or not floor or id(r) in chosen or counts.get(where, 0) >= min(limit, floor):
+    for fresh in (True, False):  # 1. floors, advice on a course topic not yet shown first
+        for c in candidates:
+            floor = floors.get(c.rec.section, 0)
+            if len(chosen) < budget and floor and open_(c, min(c.limit, floor)):
+                if not fresh or any(t not in topic_count for t in c.topics):
+                    take(c)
+    # 2. The rest, one at a time: the most relevant, less a step for each earlier point of its course
+    # topic and of its rule, and a step when it teaches no course item not yet shown. Breadth without a
+    # cliff: a strong second point of a topic still beats a weak first one.
+    while len(chosen) < budget:
+        best: Candidate | None = None
+        best_value = 0.0
+        for c in candidates:
+            if not open_(c, c.limit):
                 continue
-            if fresh and topics_of(r) <= topics:
-                continue
-            take(r, where)
-    for adds in (new_topic, new_item, anything):  # 2. one per course topic, 3. new items, 4. the rest
-        for r, where, limit in candidates:
-            if len(chosen) >= budget:
-                return chosen
-            if id(r) in chosen or counts.get(where, 0) >= limit or not adds(r):
-                continue
-            take(r, where)
+            value = c.rec.score - TOPIC_REPEAT * min(topic_count.get(t, 0) for t in c.topics)
+            value -= RULE_REPEAT * (rule_count.get(c.rec.rule_id, 0) + (c.items <= items))
+            if best is None or value > best_value:  # ties: the earlier in relevance order
+                best, best_value = c, value
+        if best is None:
+            break
+        take(best)
     return chosen
