@@ -27,8 +27,9 @@ EXPECT = {
         ["| Tier | high value, high importance |", "### 刘敏: 信息中心主任, 信息中心", "### 周海: 办公室主任, 办公室"],
     ),
     "nh-party-org-dept": (
-        {"gov-incumbent-continuity", "no-gifts-public-sector", "gap-senior-level"},
-        {"private-price-first", "soe-rapport", "no-gifts-foreign-firm"},
+        # no senior relationship at a high-importance account: said as the tier's gap, not the general one
+        {"gov-incumbent-continuity", "no-gifts-public-sector", "high-importance-senior-gap"},
+        {"private-price-first", "soe-rapport", "no-gifts-foreign-firm", "gap-senior-level"},
         ["# Account brief:", "| Visit | No visit planned |", "## Next steps"],
     ),
     "sz-kessler-precision": (

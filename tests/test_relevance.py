@@ -126,7 +126,9 @@ def test_relevance_json_marks_exactly_what_the_markdown_shows(advisor, path):
     assert {r["rule"] for r in doc["recommendations"] if r["shown"]} == table
     full = advisor.render(brief, full=True)
     assert "--full" not in full.split("## Relationship map")[0]  # nothing left out
-    assert all(r["score"] > 0 for r in doc["recommendations"])
+    # every recommendation is scored (emphasis may take routine advice down to zero or below)
+    assert all(isinstance(r["score"], (int, float)) for r in doc["recommendations"])
+    assert any(r["score"] > 0 for r in doc["recommendations"])
 
 
 def opposite_pairs(advisor: Advisor) -> set[frozenset[str]]:
@@ -267,3 +269,35 @@ def test_relevance_header_says_which_purpose_and_whether_it_was_assumed(advisor)
     assert "| 拜访性质 | 服务补救（故障未结）（按现有信息推断" in zh
     given = profile_with({"purpose": "periodic_review"})
     assert "| Purpose | periodic service review |" in advisor.brief(given)
+
+
+def test_relevance_emphasis_most_specific_entry_wins_and_the_highest_cited_item_counts():
+    from advisor.relevance import Relevance, RelevanceFile
+
+    table = Relevance(
+        RelevanceFile(priorities={"medium": 2}, purposes={}, emphasis={"2.1": 1, "2.1.3": -0.5, "2.3.3.a": -1})
+    )
+    assert table.emphasis_of(("2.1.1.a",)) == 1  # the section's entry
+    assert table.emphasis_of(("2.1.3.b",)) == -0.5  # the topic's entry is more specific
+    assert table.emphasis_of(("2.3.3.a", "1.1.2.a")) == 0  # of two cited items, the higher (no entry: 0)
+    assert table.emphasis_of(("2.3.3.a",)) == -1
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ('"9.9": 1', r"relevance.yaml:\d+:3: error: '9.9' is no course item, topic, section or unit"),
+        ('"2.2": 5', r"relevance.yaml:\d+:10: error: emphasis.2.2: input should be less than or equal to 3"),
+    ],
+)
+def test_relevance_emphasis_errors_are_positioned(tmp_path, capsys, entry, message):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    text = (rules / "relevance.yaml").read_text(encoding="utf-8")
+    (rules / "relevance.yaml").write_text(
+        text.replace("\nemphasis:\n", f"\nemphasis:\n  {entry}\n", 1), encoding="utf-8"
+    )
+    assert main(["brief", str(ROOT / "profiles" / "gz-tax-bureau.yaml"), "--rules", str(rules)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err

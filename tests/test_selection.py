@@ -1,0 +1,76 @@
+"""selection: what a brief shows within its budget: floors first, then relevance with breadth that
+has no cliff (each earlier point of a course topic or rule counts against the next)."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.advise import Advice, Recommendation
+from advisor.selection import RULE_REPEAT, TOPIC_REPEAT, by_relevance, select
+
+
+def rec(rule: str, code: str, score: float, *, section: str = "account", person: str | None = None) -> Recommendation:
+    advice = Advice(
+        rank=(1, (code,), rule),
+        rule_id=rule,
+        source=(code,),
+        section=section,
+        aspect="approach",
+        priority="medium",
+        about_person=person is not None,
+        parts=(f"{rule} says",),
+        peers=None,  # type: ignore[arg-type]  # never consulted: these texts are not compared
+    )
+    return Recommendation(advice, person, f"record:{rule}:{person}", {}, score)
+
+
+def chosen(recs, budget, limits=None, attending=frozenset(), covered=frozenset()):
+    ordered = by_relevance(recs)
+    ids = select(ordered, set(attending), limits or {}, budget, set(covered))
+    return [r.rule_id + (f"@{r.stakeholder}" if r.stakeholder else "") for r in ordered if id(r) in ids]
+
+
+def test_selection_a_weak_second_point_of_a_topic_waits_for_a_first_point_of_another():
+    recs = [rec("a", "1.1.1.a", 5.0), rec("b", "1.1.1.b", 4.9), rec("c", "2.2.2.a", 4.0)]
+    assert chosen(recs, 2) == ["a", "c"]
+
+
+def test_selection_a_strong_second_point_of_a_topic_beats_a_weak_first_point():
+    recs = [rec("a", "1.1.1.a", 5.0), rec("b", "1.1.1.b", 5.0), rec("c", "2.2.2.a", 5.0 - TOPIC_REPEAT - 0.5)]
+    assert chosen(recs, 2) == ["a", "b"]
+
+
+def test_selection_the_same_advice_for_a_second_person_counts_against_it():
+    people = {"li", "wang"}
+    recs = [
+        rec("r", "2.4.2.a", 4.0, section="person", person="li"),
+        rec("r", "2.4.2.a", 4.0, section="person", person="wang"),
+        rec("s", "3.1.1.a", 4.0 - TOPIC_REPEAT - 2 * RULE_REPEAT + 0.1, section="gaps"),
+    ]
+    assert chosen(recs, 2, attending=people) == ["r@li", "s"]
+
+
+def test_selection_topics_shown_at_a_glance_count_against_the_rest():
+    recs = [rec("a", "1.1.1.a", 5.0), rec("c", "2.2.2.a", 4.0)]
+    assert chosen(recs, 1, covered={"1.1.1"}) == ["c"]
+
+
+def test_selection_a_floor_takes_a_topic_not_yet_shown_when_it_can():
+    recs = [rec("a", "1.1.1.a", 5.0), rec("b", "2.1.1.a", 3.0), rec("c", "3.3.3.a", 1.0, section="checklist")]
+    limits = {"floors": {"account": 1}, "account": 1}
+    assert chosen(recs, 1, limits, covered={"1.1.1"}) == ["b"]
+    # with nothing fresh, the floor takes the best there is
+    assert chosen([rec("a", "1.1.1.a", 5.0)], 1, limits, covered={"1.1.1"}) == ["a"]
+
+
+def test_selection_section_limits_and_the_budget_hold():
+    recs = [rec(f"r{i}", f"{i}.1.1.a", 10.0 - i) for i in range(1, 6)] + [rec("x", "3.3.3.b", 1.0, section="checklist")]
+    assert chosen(recs, 3, {"account": 2}) == ["r1", "r2", "x"]
+    assert chosen(recs, 10, {"account": 2, "checklist": 0}) == ["r1", "r2"]
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_selection_ties_go_to_relevance_order_not_to_input_order(order):
+    recs = [rec("a", "1.1.1.a", 4.0), rec("b", "2.1.1.a", 4.0)]
+    picked = chosen(recs if order else list(reversed(recs)), 1)
+    assert picked == chosen(recs, 1)
