@@ -1,4 +1,4 @@
-"""The course outline: reference data that rules cite by item code (packaged, never read from elsewhere)."""
+"""The course: its outline (item codes rules cite) and its Chinese original (what citations quote); packaged, never read from elsewhere."""
 
 from __future__ import annotations
 
@@ -50,3 +50,17 @@ def load_course() -> Course:
                 for item in topic["items"]:
                     items[item["code"]] = Item(item["code"], item["en"], item["zh"], topic["en"], topic["zh"])
     return Course(items, text)
+
+
+SOURCE_FILE = "advisor/data/course-source.txt"
+
+
+def normalised(text: str) -> str:
+    """`text` with every run of whitespace made one space, ends stripped: how quotes are compared."""
+    return " ".join(text.split())
+
+
+@cache
+def course_text() -> str:
+    """The course's Chinese original, normalised (see `normalised`). Cached: immutable reference data."""
+    return normalised(resources.files("advisor").joinpath("data/course-source.txt").read_text(encoding="utf-8"))

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import conditions as c
+from .citations import CITATIONS_FILE
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of, suggest
 from .facts import Catalogue, FactSpec
@@ -220,6 +221,7 @@ class LoadedRule:
     col: int
     when_at: tuple[int, int] = (0, 0)  # position of `when:` (or of the rule), for lint messages
     derive_at: tuple[int, int] = (0, 0)
+    source_at: tuple[tuple[int, int], ...] = ()  # where each cited course item is written
 
     @property
     def id(self) -> str:
@@ -240,12 +242,12 @@ class RuleBase:
         return {r.id: r for r in self.rules}
 
 
-DATA_FILES = (POLICY_FILE, RELEVANCE_FILE)  # data beside the rules, not rule files
+DATA_FILES = (POLICY_FILE, RELEVANCE_FILE, CITATIONS_FILE)  # data beside the rules, not rule files
 
 
 def rule_files(directory: Path) -> list[Path]:
     """Every rule file under `directory`, sorted: case files, `_`-prefixed files and the data files
-    beside the rules (the policy, the relevance table) excluded."""
+    beside the rules (the policy, the relevance table, the reviewed citations) excluded."""
     return sorted(
         p
         for p in directory.rglob("*.yaml")
@@ -510,6 +512,7 @@ def load_rules(directory: Path, course: Course) -> RuleBase:
                     *doc.where(("rules", i)),
                     when_at=doc.where(("rules", i, "when")),
                     derive_at=doc.where(("rules", i, "derive")),
+                    source_at=tuple(doc.where(("rules", i, "source", j)) for j in range(len(rule.source))),
                 )  # fmt: skip
             )
         problems.extend(checker.problems)

@@ -1,5 +1,5 @@
 """A trainer's journey, end to end, as the README tells it: copy the rules, make a typo and see the
-error, fix it, add a rule with its cases, and see the rule in the docs and in a brief."""
+error, fix it, add a rule with its cases and its reviewed citations, and see the rule in the docs and in a brief."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ NEW_RULE = """
     say:
       en: Offer {account.name} a date for this year's service review before their budget closes.
       zh: 在对方预算定稿前，主动和{account.name}约好今年的服务回顾会。
+"""
+
+REVIEWED = """  gov-annual-review:
+    1.1.3.a: {quote: 变被动服务为主动关怀, en: "Offer the review before they ask for it"}
+    3.3.3.b: {quote: 主动服务-主动发现问题, en: "A review finds problems before they do"}
 """
 
 NEW_CASES = """base: ../profiles/gz-tax-bureau.yaml
@@ -63,6 +68,14 @@ def test_trainer_journey(tmp_path, capsys):
 
     (rules / "review.yaml").write_text("rules:" + NEW_RULE, encoding="utf-8")  # 4. a new rule with its cases
     (rules / "review.cases.yaml").write_text(NEW_CASES, encoding="utf-8")
+    assert main(["lint", "--strict", str(rules)]) == 1  # its citations are not reviewed yet
+    out = capsys.readouterr().out
+    assert f"{rules / 'review.yaml'}:3:14: error: the citation of 1.1.3.a (变被动服务为主动关怀) is not reviewed" in out
+    assert (
+        f"{rules / 'review.yaml'}:3:23: error: the citation of 3.3.3.b (主动服务——主动发现问题) is not reviewed" in out
+    )
+    with (rules / "citations.yaml").open("a", encoding="utf-8") as reviewed:  # reviewed, with the course's words
+        reviewed.write(REVIEWED)
     assert main(["lint", "--strict", str(rules)]) == 0
     assert main(["test", str(rules)]) == 0
     assert capsys.readouterr().out.endswith(" passed, 0 failed\n")

@@ -1,5 +1,5 @@
 """Checks across rule files that the loader alone does not make: contradictions, unused
-derivations, rules without cases, and engine headroom. Pure: no durable-rules needed."""
+derivations, rules without cases, unreviewed citations, and engine headroom. Pure: no durable-rules needed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import conditions as c
+from ..citations import Cited, check_citations
 from ..course import load_course
 from ..engine.compiler import FANOUT_BUDGET, compile_rules
 from ..errors import AdvisorError, Problem
@@ -18,8 +19,9 @@ from .cases import case_expectations
 
 def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
     """Every problem in a rule folder: loading errors first (they stop the deeper checks)."""
+    course = load_course()
     try:
-        base = load_rules(rules_dir, load_course())
+        base = load_rules(rules_dir, course)
         plan = compile_rules(base)
     except AdvisorError as exc:
         return list(exc.problems)
@@ -35,6 +37,11 @@ def lint(rules_dir: Path, tier_labels: set[str] = frozenset()) -> list[Problem]:
     fires, quiet, unreadable = case_expectations(rules_dir)
     problems += unreadable
     problems += _without_cases(base, fires, quiet)
+    cited = {
+        r.id: [Cited(code, r.path, *at) for code, at in zip(r.rule.source, r.source_at, strict=True)]
+        for r in base.rules
+    }
+    problems += check_citations(rules_dir, cited, course)
     for shard in plan.shards:
         if shard.fanout > 0.9 * FANOUT_BUDGET and len(shard.rule_ids) == 1:
             r = base.by_id()[shard.rule_ids[0]]
