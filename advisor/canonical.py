@@ -6,6 +6,7 @@ once here, before facts are derived, keeps every later step free to rely on it.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -39,7 +40,13 @@ def canonical(profile: p.Profile) -> p.Profile:
             lambda i: (i.date, i.kind),
         ),
         "service": _with_sorted(
-            profile.service, issues=lambda issues: _sorted(issues, lambda i: (i.opened, i.severity))
+            profile.service,
+            issues=lambda issues: _sorted(issues, lambda i: (i.opened, i.severity)),
+            satisfaction_history=lambda readings: _sorted(readings, lambda r: (r.date, r.score)),
+            concerns=lambda concerns: _sorted(concerns, lambda c: (c.stakeholder, c.about)),
+        ),
+        "contracts": _sorted(
+            (_with_sorted(c, users=sorted) for c in profile.contracts), lambda c: (c.ends or dt.date.max, c.service)
         ),
         "competitors": _sorted(profile.competitors, lambda c: (c.name,)),
         "events": _sorted(profile.events, lambda e: (e.date, e.kind)),

@@ -47,6 +47,8 @@ def _v(literal: Any) -> tuple[str, ...]:
 
 
 LEVELS = _v(p.Level)
+TRENDS = ("declining", "stable", "improving")
+RUNNERS = ("us", "rival", "shared")
 FUNCTIONS = _v(p.Function)
 INDUSTRY_GROUP_VALUES = tuple(dict.fromkeys(p.INDUSTRY_GROUPS.values()))  # in the order profile.py declares them
 
@@ -149,7 +151,44 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.last_incident_summary", "text", "what the most recent incident was, as recorded"),
     FactSpec("account.last_incident_date", "text", "the day the most recent incident was opened"),
     FactSpec("account.repeat_issue_categories", "int", "issue categories seen twice or more in the last 180 days"),
-    FactSpec("account.satisfaction", "int", "service satisfaction, 1 to 5"),
+    FactSpec("account.satisfaction", "int", "service satisfaction, 1 to 5: the current score, else the latest reading"),
+    FactSpec(
+        "account.satisfaction_trend",
+        "enum",
+        "the latest score against the earliest within 365 days (service.satisfaction_history and the current "
+        "score; absent with fewer than two)",
+        TRENDS,
+    ),
+    FactSpec("account.satisfaction_scores", "text", "those scores, oldest first: 4 → 3 → 2"),
+    FactSpec("account.unhappy_people", "int", "people listed under service.concerns (who is unhappy about what)"),
+    FactSpec("account.contracts_ours", "int", "contracts we hold that have not ended (undated ones count)"),
+    FactSpec("account.contracts_rival", "int", "contracts competitors hold that have not ended"),
+    FactSpec("account.our_services", "text", "the services we run, from the contracts"),
+    FactSpec("account.rival_services", "text", "the services competitors run, with who runs each"),
+    FactSpec(
+        "account.service_runner",
+        "enum",
+        "who runs the account's services: from the contracts that have not ended when there are any (us, rival, "
+        "or shared when both), else from account.position (incumbent = us, challenger = rival)",
+        RUNNERS,
+    ),
+    FactSpec("account.days_to_our_renewal", "int", "days to the nearest end of a contract of ours", unit="days"),
+    FactSpec("account.our_renewal_service", "text", "the service whose contract of ours ends first"),
+    FactSpec("account.our_renewal_date", "text", "when it ends"),
+    FactSpec("account.days_to_rival_renewal", "int", "days to the nearest end of a competitor's contract", unit="days"),
+    FactSpec("account.rival_renewal_service", "text", "the service whose competitor's contract ends first"),
+    FactSpec("account.rival_renewal_holder", "text", "the competitor who holds it"),
+    FactSpec("account.rival_renewal_date", "text", "when it ends"),
+    FactSpec(
+        "account.days_to_supplier_policy",
+        "int",
+        "days to the nearest policy change that affects us as a supplier (events with supplier_policy; "
+        "negative: in force that many days)",
+        unit="days",
+    ),
+    FactSpec("account.supplier_policy_summary", "text", "what that change is"),
+    FactSpec("account.supplier_policy_date", "text", "when it takes effect"),
+    FactSpec("account.patronage_ties", "int", "patron ties in the profile: who was promoted by whom (2.3.3.a)"),
     FactSpec("account.days_since_service_review", "int", "days since the last service review", unit="days"),
     FactSpec("account.competitors", "int", "competitors listed"),
     FactSpec("account.strong_competitors", "int", "competitors whose strength is strong"),
@@ -167,7 +206,7 @@ _BASE: tuple[FactSpec, ...] = (
         "account.visit_purpose",
         "enum",
         "why the rep is going (3.2.3.a): as the profile gives it, else inferred: an open high or critical incident "
-        "-> service_recovery; else words of the objective (renewal, technical exchange, review, proposal...); else "
+        "-> service_recovery; else a contract of ours ending within 90 days -> renewal; else words of the objective (renewal, technical exchange, review, proposal...); else "
         "a leader appointed or promoted within 90 days who attends -> introduction; else relationship",
         _v(p.Purpose),
     ),
@@ -211,6 +250,21 @@ _BASE: tuple[FactSpec, ...] = (
         "stakeholder.compliance_breaches", "int", "interactions with them that the gift and hospitality policy forbids"
     ),
     FactSpec("stakeholder.is_attendee", "bool", "they are expected at the planned visit"),
+    FactSpec(
+        "stakeholder.service_runner",
+        "enum",
+        "who runs the services they use (contracts naming them under users), else account.service_runner",
+        RUNNERS,
+    ),
+    FactSpec("stakeholder.unhappy", "bool", "they are listed under service.concerns"),
+    FactSpec("stakeholder.unhappy_about", "text", "what they are unhappy about"),
+    FactSpec(
+        "stakeholder.has_patron", "bool", "they have a patron in the profile (a patron tie: whose people they are)"
+    ),
+    FactSpec("stakeholder.patron_name", "text", "their patron's name"),
+    FactSpec("stakeholder.patron_level", "enum", "their patron's level", LEVELS),
+    FactSpec("stakeholder.patron_relationship", "enum", "our relationship with their patron", _v(p.Strength)),
+    FactSpec("stakeholder.proteges", "int", "people in the profile whose patron they are"),
     # --- one record per informal tie (from the person who lists it to the other) ---
     FactSpec("tie.kind", "enum", "personal tie, shared interest or conflicting interest", _v(p.TieKind)),
     FactSpec("tie.note", "text", "what the tie is"),
@@ -244,6 +298,11 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("competitor.strength", "enum", "how strong they are here", _v(p.CompetitorStrength)),
     FactSpec("competitor.move_known", "bool", "we know their latest move"),
     FactSpec("competitor.days_since_info", "int", "days since we last learned anything about them", unit="days"),
+    FactSpec("competitor.contracts", "int", "their contracts at the account that have not ended"),
+    FactSpec("competitor.services", "text", "the services they run here, from the contracts"),
+    FactSpec("competitor.days_to_renewal", "int", "days to the nearest end of one of their contracts", unit="days"),
+    FactSpec("competitor.renewal_service", "text", "the service whose contract of theirs ends first"),
+    FactSpec("competitor.renewal_date", "text", "when it ends"),
     # --- one record per event ---
     FactSpec("event.kind", "enum", "what kind of event", _v(p.EventKind)),
     FactSpec("event.summary", "text", "what happens"),
@@ -253,6 +312,9 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("event.stakeholder_name", "text", "the person it concerns"),
     FactSpec("event.stakeholder_level", "enum", "level of the person it concerns", LEVELS),
     FactSpec("event.stakeholder_is_attendee", "bool", "the person it concerns attends the visit"),
+    FactSpec(
+        "event.supplier_policy", "bool", "a policy change that affects us as a supplier (procurement code, rotation)"
+    ),
 )
 
 
@@ -442,7 +504,21 @@ def account_facts(
         a["account.last_incident_date"] = last.opened.isoformat()
     recent_categories = Counter(i.category for i in issues if i.category and 0 <= (today - i.opened).days <= 180)
     a["account.repeat_issue_categories"] = sum(n >= 2 for n in recent_categories.values())
-    _put(a, "account.satisfaction", profile.service.satisfaction)
+    scores = satisfaction_scores(profile.service, today)
+    latest = [r for r in profile.service.satisfaction_history if r.date <= today]
+    current = profile.service.satisfaction
+    _put(
+        a,
+        "account.satisfaction",
+        current if current is not None else max(latest, key=_by_date).score if latest else None,
+    )
+    if len(scores) >= 2:
+        a["account.satisfaction_trend"] = TRENDS[(scores[-1] > scores[0]) - (scores[-1] < scores[0]) + 1]
+        a["account.satisfaction_scores"] = " → ".join(map(str, scores))
+    a["account.unhappy_people"] = len({c.stakeholder for c in profile.service.concerns})
+    a.update(contract_facts(profile, today))
+    a.update(supplier_policy_facts(profile, today))
+    a["account.patronage_ties"] = sum(t.kind == "patron" for s in profile.stakeholders for t in s.ties)
     _put(a, "account.days_since_service_review", _days(today, profile.service.last_review))
     a["account.competitors"] = len(profile.competitors)
     a["account.strong_competitors"] = sum(c.strength == "strong" for c in profile.competitors)
@@ -464,6 +540,77 @@ def account_facts(
     return a
 
 
+def _by_date(item: Any) -> dt.date:
+    return item.date
+
+
+def satisfaction_scores(service: p.Service, today: dt.date) -> list[int]:
+    """The scores of the last 365 days, oldest first, ending with the current one (when given)."""
+    history = sorted((r for r in service.satisfaction_history if 0 <= (today - r.date).days <= 365), key=_by_date)
+    return [r.score for r in history] + ([service.satisfaction] if service.satisfaction is not None else [])
+
+
+def live_contracts(profile: p.Profile, today: dt.date) -> list[p.Contract]:
+    """Contracts that have not ended (one with no end date runs on)."""
+    return [c for c in profile.contracts if c.ends is None or c.ends >= today]
+
+
+def runner(contracts: list[p.Contract], position: str) -> str:
+    """Who runs these services: us, rival or shared; with no contracts, what the account's position says."""
+    if not contracts:
+        return "us" if position == "incumbent" else "rival"
+    ours = {c.holder == p.US for c in contracts}
+    return "shared" if len(ours) == 2 else "us" if True in ours else "rival"
+
+
+def _first_to_end(contracts: list[p.Contract]) -> p.Contract | None:
+    dated = [c for c in contracts if c.ends is not None]
+    return min(dated, key=lambda c: c.ends) if dated else None
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(dict.fromkeys(items))
+
+
+def contract_facts(profile: p.Profile, today: dt.date) -> dict[str, Any]:
+    """What we run, what rivals run, and when each nearest contract ends (1.1.2: defend ours, win theirs)."""
+    live = live_contracts(profile, today)
+    ours = [c for c in live if c.holder == p.US]
+    theirs = [c for c in live if c.holder != p.US]
+    a: dict[str, Any] = {
+        "account.contracts_ours": len(ours),
+        "account.contracts_rival": len(theirs),
+        "account.service_runner": runner(live, profile.account.position),
+    }
+    if ours:
+        a["account.our_services"] = _names([c.service for c in ours])
+    if theirs:
+        a["account.rival_services"] = _names([f"{c.service} ({c.holder})" for c in theirs])
+    for side, items in (("our", ours), ("rival", theirs)):
+        first = _first_to_end(items)
+        if first is not None and first.ends is not None:
+            a[f"account.days_to_{side}_renewal"] = (first.ends - today).days
+            a[f"account.{side}_renewal_service"] = first.service
+            a[f"account.{side}_renewal_date"] = first.ends.isoformat()
+            if side == "rival":
+                a["account.rival_renewal_holder"] = first.holder
+    return a
+
+
+def supplier_policy_facts(profile: p.Profile, today: dt.date) -> dict[str, Any]:
+    """The policy change nearest today that affects us as a supplier (a procurement code, a rotation rule)."""
+    changes = [e for e in profile.events if e.supplier_policy]
+    if not changes:
+        return {}
+    nearest = min(changes, key=lambda e: (abs((e.date - today).days), e.date))
+    return {
+        "account.days_to_supplier_policy": (nearest.date - today).days,
+        "account.supplier_policy_summary": nearest.summary,
+        "account.supplier_policy_date": nearest.date.isoformat(),
+    }
+
+
+RENEWAL_WINDOW = 90  # days before a contract of ours ends during which any visit is about the renewal
 INTRODUCTION_WINDOW = 90  # days since (or until) a leader's appointment during which a visit introduces them
 
 # Words in a visit's objective that say its purpose, in both languages. The word written first
@@ -483,7 +630,8 @@ def visit_purpose(profile: p.Profile, today: dt.date) -> tuple[str, bool]:
     """The visit's purpose and whether it was inferred (the profile gives none), for a profile with a visit.
 
     Inferred in the order a seasoned account manager would put first: an open high or critical
-    incident makes any visit a service-recovery visit; then what the objective says in words
+    incident makes any visit a service-recovery visit; then a contract of ours ending within
+    RENEWAL_WINDOW days makes it a renewal visit (1.1.2.a); then what the objective says in words
     (PURPOSE_WORDS); a courtesy call (or an objective that says nothing) on an attending leader
     newly appointed or promoted introduces us; otherwise the visit tends the relationship.
     """
@@ -494,6 +642,9 @@ def visit_purpose(profile: p.Profile, today: dt.date) -> tuple[str, bool]:
     open_issues = [i for i in profile.service.issues if i.closed is None or i.closed > today]
     if any(i.incident and i.severity in ("high", "critical") for i in open_issues):
         return "service_recovery", True
+    ours = [c for c in live_contracts(profile, today) if c.holder == p.US and c.ends is not None]
+    if any((c.ends - today).days <= RENEWAL_WINDOW for c in ours if c.ends is not None):
+        return "renewal", True
     objective = visit.objective.lower()
     said = [(at, n, purpose) for n, (purpose, words) in enumerate(PURPOSE_WORDS) for w in words
             if (at := objective.find(w)) >= 0]  # fmt: skip
@@ -540,6 +691,8 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
     close_reports = Counter(
         s.reports_to for s in profile.stakeholders if s.reports_to and s.relationship.strength in ("working", "strong")
     )
+    proteges = Counter(t.with_ for s in profile.stakeholders for t in s.ties if t.kind == "patron")
+    live, acct = live_contracts(profile, today), profile.account
     for s in profile.stakeholders:
         v = dict(a)
         v.update(_person_facts("stakeholder.", s, attendees))
@@ -565,6 +718,19 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
         v["stakeholder.contacts_30d"] = contacts.month[s.id]
         v["stakeholder.care_forms_180d"] = len(contacts.care_forms.get(s.id, ()))
         v["stakeholder.compliance_breaches"] = contacts.breaches[s.id]
+        used = [c for c in live if s.id in c.users]
+        v["stakeholder.service_runner"] = runner(used, acct.position) if used else a["account.service_runner"]
+        unhappy = [c.about for c in profile.service.concerns if c.stakeholder == s.id]
+        v["stakeholder.unhappy"] = bool(unhappy)
+        if unhappy:
+            v["stakeholder.unhappy_about"] = "; ".join(dict.fromkeys(unhappy))
+        patron = next((people[t.with_] for t in s.ties if t.kind == "patron" and t.with_ in people), None)
+        v["stakeholder.has_patron"] = patron is not None
+        if patron is not None:
+            v["stakeholder.patron_name"] = patron.name
+            v["stakeholder.patron_level"] = patron.level
+            v["stakeholder.patron_relationship"] = patron.relationship.strength
+        v["stakeholder.proteges"] = proteges[s.id]
         out.append(Record(f"stakeholder:{s.id}", "stakeholder", v, subject=s.id))
     return out
 
@@ -591,6 +757,7 @@ def tie_records(profile: p.Profile, a: dict[str, Any]) -> list[Record]:
 def competitor_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) -> list[Record]:
     """One record per competitor: competitor.*."""
     out: list[Record] = []
+    live = live_contracts(profile, today)
     for j, c in enumerate(profile.competitors):
         v = dict(a)
         v["competitor.name"] = c.name
@@ -601,6 +768,15 @@ def competitor_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) ->
         v["competitor.strength"] = c.strength
         v["competitor.move_known"] = bool(c.latest_move)
         _put(v, "competitor.days_since_info", _days(today, c.learned_on))
+        theirs = [k for k in live if k.holder == c.name]
+        v["competitor.contracts"] = len(theirs)
+        if theirs:
+            v["competitor.services"] = _names([k.service for k in theirs])
+        first = _first_to_end(theirs)
+        if first is not None and first.ends is not None:
+            v["competitor.days_to_renewal"] = (first.ends - today).days
+            v["competitor.renewal_service"] = first.service
+            v["competitor.renewal_date"] = first.ends.isoformat()
         out.append(Record(f"competitor:{j}", "competitor", v))
     return out
 
@@ -615,6 +791,7 @@ def event_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) -> list
         v["event.days_until"] = (e.date - today).days
         who = people.get(e.stakeholder or "")
         v["event.about_stakeholder"] = who is not None
+        v["event.supplier_policy"] = e.supplier_policy
         if who:
             v["event.stakeholder_name"] = who.name
             v["event.stakeholder_level"] = who.level

@@ -33,12 +33,17 @@ Stage = Literal["establish", "maintain", "consolidate", "develop"]
 Position = Literal["incumbent", "challenger"]
 Level3 = Literal["low", "medium", "high"]
 Outlook = Literal["declining", "stable", "growing"]
-Function = Literal["leadership", "admin", "tech_management", "tech_application", "tech_support", "business"]
+# procurement, finance and legal buy, pay for and sign what the others use: they are not `admin`.
+Function = Literal[
+    "leadership", "admin", "tech_management", "tech_application", "tech_support", "business",
+    "procurement", "finance", "legal",
+]  # fmt: skip
 Level = Literal["frontline", "middle", "senior"]
 Strength = Literal["none", "weak", "working", "strong"]
 Stance = Literal["supporter", "neutral", "opponent", "unknown"]
 Insider = Literal["none", "identified", "cultivating", "secured"]
-TieKind = Literal["personal", "shared_interest", "conflicting_interest"]
+# patron (course 2.3.3.a): `with` promoted the person who lists the tie, or they count as `with`'s people.
+TieKind = Literal["personal", "shared_interest", "conflicting_interest", "patron"]
 InteractionKind = Literal[
     "visit", "call", "message", "meeting", "care", "event", "service", "training", "gift", "meal", "other"
 ]
@@ -180,7 +185,7 @@ class Contact(_Model):
 
 
 class Tie(_Model):
-    """An informal tie to another stakeholder (2.3.3)."""
+    """An informal tie to another stakeholder (2.3.3); for `patron`, `with` is the person's patron (2.3.3.a)."""
 
     with_: Slug = Field(alias="with")
     kind: TieKind
@@ -225,10 +230,45 @@ class ServiceIssue(_Model):
     summary: Text
 
 
+class Reading(_Model):
+    """One earlier satisfaction score, dated: the history shows the trend (4, then 3, then 2)."""
+
+    date: dt.date
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+
+
+class Concern(_Model):
+    """A person who is unhappy with our service, and about what."""
+
+    stakeholder: Slug = Field(description="id of the unhappy person under stakeholders")
+    about: Text = Field(description="what they are unhappy about, in their words if possible")
+    since: dt.date | None = None
+
+
 class Service(_Model):
-    satisfaction: int | None = Field(None, ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    satisfaction: int | None = Field(
+        None, ge=1, le=5, description="the current score, 1 (very unhappy) to 5 (very happy)"
+    )
+    satisfaction_history: list[Reading] = Field(
+        [], description="earlier scores, dated; with the current score they give the trend"
+    )
+    concerns: list[Concern] = Field([], description="who is unhappy about what")
     last_review: dt.date | None = None
     issues: list[ServiceIssue] = []
+
+
+# In a contract, the holder that means our own company; any other holder names a competitor.
+US = "us"
+
+
+class Contract(_Model):
+    """One service at the account, who runs it, and when its contract ends (1.1.2: defend ours, win theirs)."""
+
+    service: Text = Field(description="what is supplied: broadband, core lines, cloud hosting…")
+    holder: Text = Field(description="us, or the name of a competitor listed under competitors")
+    ends: dt.date | None = Field(None, description="when the contract ends (or comes up for renewal)")
+    users: list[Slug] = Field([], description="ids of the people who use or manage this service")
+    note: Note = ""
 
 
 class Competitor(_Model):
@@ -244,6 +284,10 @@ class Event(_Model):
     kind: EventKind
     summary: Text
     stakeholder: Slug | None = None
+    supplier_policy: bool = Field(
+        False,
+        description="a policy_change that affects us as a supplier: a new procurement code, a supplier rotation rule",
+    )
 
 
 class Visit(_Model):
@@ -264,6 +308,7 @@ class Profile(_Model):
     stakeholders: list[Stakeholder] = []
     interactions: list[Interaction] = []
     service: Service = Service()
+    contracts: list[Contract] = []
     competitors: list[Competitor] = []
     events: list[Event] = []
     visit: Visit | None = None
@@ -318,6 +363,16 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
             ref(("interactions", i, "with", j), who)
     for i, event in enumerate(profile.events):
         ref(("events", i, "stakeholder"), event.stakeholder)
+        if event.supplier_policy and event.kind != "policy_change":
+            problems.append(
+                doc.problem(
+                    ("events", i, "supplier_policy"),
+                    f"supplier_policy applies to a policy_change event, not to a {event.kind}; set kind: policy_change or remove it",
+                )
+            )
+    for i, concern in enumerate(profile.service.concerns):
+        ref(("service", "concerns", i, "stakeholder"), concern.stakeholder)
+    problems.extend(_contract_problems(profile, ids, doc, ref))
     for i, issue in enumerate(profile.service.issues):
         if issue.closed and issue.closed < issue.opened:
             problems.append(
@@ -343,6 +398,21 @@ def cross_check(profile: Profile, doc: Located) -> list[Problem]:
         problems.append(
             doc.problem(("account", "ownership"), f"ownership does not apply to a {account.industry} body; remove it")
         )
+    return problems
+
+
+def _contract_problems(profile: Profile, ids: dict[str, int], doc: Located, ref) -> list[Problem]:
+    """A contract's holder is us or a listed competitor (by name), and its users are people in the profile."""
+    problems: list[Problem] = []
+    rivals = {c.name for c in profile.competitors}
+    for i, contract in enumerate(profile.contracts):
+        if contract.holder != US and contract.holder not in rivals:
+            hint = suggest(
+                contract.holder, rivals | {US}, "; write us, or a competitor's name as it is under competitors"
+            )
+            problems.append(doc.problem(("contracts", i, "holder"), f"unknown holder '{contract.holder}'{hint}"))
+        for j, who in enumerate(contract.users):
+            ref(("contracts", i, "users", j), who)
     return problems
 
 

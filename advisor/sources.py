@@ -216,6 +216,7 @@ def _jsonl(handle: io.TextIOBase, label: str, limits: Limits) -> Iterator[Source
 #                   relationship_strength, stance, insider, contact_degree, via, interests (; separated), last_contact
 # interactions.csv  account_id, date, kind, contact_ids (; separated), form, value
 #
+# and the columns in EXTRA_COLUMNS below (contracts, satisfaction over time, patrons, concerns).
 # Empty cells are left out (unknown). Columns not listed above are ignored.
 
 ACCOUNT_FIELDS = ("name", "industry", "ownership", "annual_revenue", "portfolio_share", "revenue_rank",
@@ -227,6 +228,74 @@ NUMBERS = {
     "value": float,
     "contact_degree": int,
 }
+
+
+# Profile fields beyond the basic columns, declared once: file -> column -> (where in the profile,
+# how the cell reads). Lists separate items with ";" and an item's parts with "|":
+#   accounts.csv  satisfaction          3                                   -> service.satisfaction
+#                 satisfaction_history  2026-03-31|4; 2026-06-30|3          -> service.satisfaction_history
+#                 contracts             宽带|us|2027-03-31; 手机|中国联通|2027-05-31 -> contracts (service|holder|ends);
+#                                       a holder other than us is added under competitors if not there
+#   contacts.csv  patron                wang-wu (the contact id of the person who promoted them) -> a patron tie
+#                 unhappy_about         报修响应慢                           -> service.concerns, for this contact
+EXTRA_COLUMNS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "accounts.csv": {
+        "satisfaction": (("service", "satisfaction"), "int"),
+        "satisfaction_history": (("service", "satisfaction_history"), "readings"),
+        "contracts": (("contracts",), "contracts"),
+    },
+    "contacts.csv": {
+        "patron": (("ties",), "patron"),
+        "unhappy_about": (("service", "concerns"), "concern"),
+    },
+}
+
+
+def _parts(cell: str) -> list[list[str]]:
+    return [[part.strip() for part in item.split("|")] for item in _split(cell)]
+
+
+def _extra_value(kind: str, cell: str, row: dict[str, str]) -> Any:
+    """One EXTRA_COLUMNS cell as the profile holds it; what does not parse is passed on for validation to report."""
+    if kind == "int":
+        return _number_or_text(cell, int)
+    if kind == "readings":
+        return [{"date": p[0], "score": _number_or_text(p[1], int) if len(p) > 1 else None} for p in _parts(cell)]
+    if kind == "contracts":
+        return [{k: v for k, v in zip(("service", "holder", "ends"), p, strict=False) if v} for p in _parts(cell)]
+    if kind == "patron":
+        return [{"with": cell, "kind": "patron"}]
+    return [{"stakeholder": row.get("contact_id"), "about": cell}]  # concern
+
+
+def _number_or_text(cell: str, kind: type) -> Any:
+    try:
+        return kind(cell)
+    except ValueError:
+        return cell
+
+
+def _extra(row: dict[str, str], file: str, into: dict[str, Any], profile: dict[str, Any]) -> None:
+    """Put this row's EXTRA_COLUMNS cells into the record (`into`) or, for account-wide lists, the profile."""
+    for column, (path, kind) in EXTRA_COLUMNS[file].items():
+        cell = row.get(column, "")
+        if not cell:
+            continue
+        value = _extra_value(kind, cell, row)
+        target = profile if path[0] in ("service", "contracts") else into
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        if isinstance(value, list):
+            target.setdefault(path[-1], []).extend(value)
+        else:
+            target[path[-1]] = value
+    if file == "accounts.csv":  # a competitor named as a contract's holder is a competitor of the account
+        names = {c.get("name") for c in profile.get("competitors", [])}
+        for contract in profile.get("contracts", []):
+            holder = contract.get("holder")
+            if holder and holder != "us" and holder not in names:
+                profile.setdefault("competitors", []).append({"name": holder})
+                names.add(holder)
 
 
 class _RowTooBig(Exception):
@@ -343,6 +412,7 @@ def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
     accounts_path = folder / "accounts.csv"
     try:
         contacts: dict[str, list[dict]] = {}
+        account_wide: dict[str, dict[str, Any]] = {}  # what contacts.csv says about the account (concerns)
         for line, row in _rows(folder / "contacts.csv", limits):
             if isinstance(row, str):
                 yield Source(str(folder / "contacts.csv"), line, "error", row)
@@ -357,9 +427,9 @@ def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
                 "interests": _split(row.get("interests")),
                 "last_contact": _cell(row, "last_contact"),
             }  # fmt: skip
-            contacts.setdefault(row.get("account_id", ""), []).append(
-                {k: v for k, v in person.items() if v not in (None, {}, [])}
-            )
+            person = {k: v for k, v in person.items() if v not in (None, {}, [])}
+            _extra(row, "contacts.csv", person, account_wide.setdefault(row.get("account_id", ""), {}))
+            contacts.setdefault(row.get("account_id", ""), []).append(person)
         interactions: dict[str, list[dict]] = {}
         for line, row in _rows(folder / "interactions.csv", limits):
             if isinstance(row, str):
@@ -378,7 +448,8 @@ def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
             account.update({k: v for k in ACCOUNT_FIELDS if (v := _cell(row, k)) is not None})
             if row.get("growth_outlook"):
                 account["potential"] = {"growth_outlook": row["growth_outlook"]}
-            profile: dict[str, Any] = {"account": account}
+            profile: dict[str, Any] = {"account": account, **account_wide.get(row.get("account_id", ""), {})}
+            _extra(row, "accounts.csv", account, profile)
             people = contacts.get(row.get("account_id", ""), [])
             if people:
                 profile["stakeholders"] = people
