@@ -273,6 +273,8 @@ def wording_problems(text: str, lang: str) -> list[str]:
         out.append("a name can end in a bracket ('Li Na (Na Li)'s'): write 'the X of {name}' rather than '{name}'s'")
     if lang == "zh" and _ASCII_LIST.search(text):
         out.append("a Chinese list is joined with '、' (or '，'), not an ASCII comma")
+    if lang != "zh" and "、" in text:
+        out.append(f"an {lang} list is joined with ', ', not '、'")
     return out
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from advisor.profile import Profile, load_profile
 from advisor.render import fill
+from advisor.vocabulary import LANGS, LIST_SEPARATORS
 from advisor.wording import choice, fill_parts, split_say
 
 from conftest import ROOT
@@ -46,6 +47,10 @@ def test_wording_lists_join_the_languages_way():
     parts = split_say("interests: {i}")
     assert fill_parts(parts, {"i": ["围棋", "羽毛球"]}, str, "、") == "interests: 围棋、羽毛球"
     assert fill_parts(parts, {"i": ["chess", "a*b"]}, lambda s: s.replace("*", "\\*")) == "interests: chess, a\\*b"
+
+
+def test_wording_every_language_has_its_list_separator():
+    assert set(LIST_SEPARATORS) == set(LANGS)
 
 
 def test_wording_choice_spells_its_parts():
