@@ -11,8 +11,9 @@ from typing import Any
 from .course import code_order
 from .engine import Firing
 from .facts import Record
-from .rules import RuleBase, fill_parts, split_say
-from .vocabulary import PRIORITIES
+from .rules import RuleBase
+from .vocabulary import LIST_SEPARATORS, PRIORITIES
+from .wording import fill_parts, split_say
 
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
@@ -67,12 +68,12 @@ class Recommendation:
         """The advice in plain text (what JSON carries and what de-duplication compares)."""
         text = self._text
         if text is None:
-            text = self._text = fill_parts(self.advice.parts, self.values, str)
+            text = self._text = fill_parts(self.advice.parts, self.values, str, self.advice.sep)
         return text
 
     def text_in(self, quote: Callable[[str], str]) -> str:
         """The advice with every quoted value escaped by `quote` (Markdown's, for a Markdown brief)."""
-        return self.text if quote is str else fill_parts(self.advice.parts, self.values, quote)
+        return self.text if quote is str else fill_parts(self.advice.parts, self.values, quote, self.advice.sep)
 
     def _key(self) -> tuple:
         return (self.rule_id, self.source, self.section, self.aspect, self.priority, self.stakeholder,
@@ -102,6 +103,7 @@ class Advice:
     about_person: bool
     parts: tuple[str, ...]  # the advice split by split_say
     peers: Alike = field(repr=False, compare=False)  # the texts of its section, indexed by their ends
+    sep: str = ", "  # how its language joins a list value
 
     @functools.cached_property
     def alike(self) -> frozenset[str]:
@@ -133,6 +135,7 @@ def sayings(base: RuleBase, lang: str) -> Sayings:
             table[rule.id] = Advice(
                 _rank(rule), rule.id, tuple(rule.source), rule.section,
                 rule.aspect, rule.priority, rule.scope == "stakeholder", split[rule.id], peers[rule.section],
+                LIST_SEPARATORS[lang],
             )  # fmt: skip
     return table
 

@@ -129,7 +129,7 @@ _BASE: tuple[FactSpec, ...] = (
         "int",
         "key record fields left empty (revenue, share, influence, growth, satisfaction, record date)",
     ),
-    FactSpec("account.missing_fields_list", "text", "the names of those empty fields"),
+    FactSpec("account.missing_fields_list", "text", "the names of those empty fields, a list"),
     FactSpec("account.upcoming_events_30d", "int", "events in the next 30 days"),
     FactSpec(
         "account.care_forms_180d", "int", f"distinct forms of care ({', '.join(CARE_KINDS)}) used in the last 180 days"
@@ -240,7 +240,7 @@ _BASE: tuple[FactSpec, ...] = (
     ),
     FactSpec("stakeholder.personal_ties", "int", "their personal ties to others in the profile"),
     FactSpec("stakeholder.conflict_ties", "int", "their conflicting-interest ties to others in the profile"),
-    FactSpec("stakeholder.interests", "text", "their interests, comma-separated"),
+    FactSpec("stakeholder.interests", "text", "their interests, a list (joined the language's way when quoted)"),
     FactSpec("stakeholder.has_interests", "bool", "we know at least one of their interests"),
     FactSpec("stakeholder.days_since_contact", "int", "days since we last had contact with them", unit="days"),
     FactSpec("stakeholder.contacts_90d", "int", "interactions with them in the last 90 days"),
@@ -485,7 +485,7 @@ def account_facts(
     ) if value is None]  # fmt: skip
     a["account.missing_fields"] = len(missing)
     if missing:
-        a["account.missing_fields_list"] = ", ".join(missing)
+        a["account.missing_fields_list"] = missing
     a["account.upcoming_events_30d"] = sum(0 <= (e.date - today).days <= 30 for e in profile.events)
     a["account.gifts_meals_365d"] = sum(i.kind in ("gift", "meal") and (today - i.date).days <= 365 for i in past)
     a["account.care_forms_180d"] = len({i.kind for i in past if i.kind in CARE_KINDS and (today - i.date).days <= 180})
@@ -712,7 +712,7 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
         v["stakeholder.conflict_ties"] = sum(t.kind == "conflicting_interest" for t in s.ties)
         v["stakeholder.has_interests"] = bool(s.interests)
         if s.interests:
-            v["stakeholder.interests"] = ", ".join(s.interests)
+            v["stakeholder.interests"] = list(s.interests)
         _put(v, "stakeholder.days_since_contact", _days(today, contacts.last.get(s.id)))
         v["stakeholder.contacts_90d"] = contacts.recent[s.id]
         v["stakeholder.contacts_30d"] = contacts.month[s.id]

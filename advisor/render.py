@@ -18,10 +18,17 @@ from .escape import md
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS
+from .wording import fill_parts, split_say
 from .yamlio import load_file
 
 BRIEF_TEMPLATE = "brief.md.j2"
 LABELS_FILE = "labels.yaml"
+
+
+def fill(text: str, **values: Any) -> str:
+    """A label filled in the way rule texts are (README, Writing rules): `{{ L.ago | fill(n=3) }}` with
+    `ago: "{n|0=today|1=yesterday|# days ago}"`, so counts read right in every language."""
+    return fill_parts(split_say(str(text)), values)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ class Templates:
                     "template not found; copy the shipped templates folder",
                 )
             )
-        env = environment(directory, {"md": md})
+        env = environment(directory, {"md": md, "fill": fill})
         try:
             template = env.get_template(BRIEF_TEMPLATE)
         except TemplateLimit as exc:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,13 +42,13 @@ from .vocabulary import (
     operators_for,
     yaml_field,
 )
+from .wording import choice, fact_name, fill_parts, placeholders, split_say  # noqa: F401 - callers import the last two from here
 from .yamlio import Located, load_file
 
 RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
 RuleId = Annotated[str, StringConstraints(pattern=RULE_ID)]
 # What a derived fact (a bool) is tested with: the first bool operator that compares a value.
 _BOOL_TEST = next(n for n in operators_for("bool") if not OPERATORS[n].presence)
-PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
 class _Model(BaseModel):
@@ -257,6 +255,31 @@ def rule_files(directory: Path) -> list[Path]:
     )
 
 
+def _default_last(spec: str) -> bool:
+    chosen = choice(spec)
+    return chosen is not None and chosen.default == spec.rsplit("|", 1)[1]
+
+
+# What rule texts must not write, per language: counts and lists are the text layer's job.
+_PLURAL_PATCH = re.compile(r"\w\(s\)|\(s\)\w|\w\(es\)")
+_POSSESSIVE = re.compile(r"\}'s\b")
+_ASCII_LIST = re.compile(r"[\u4e00-\u9fff\uff09\u300d\u201d][,;] ?[\u4e00-\u9fff\uff08\u300c\u201c{]")
+
+
+def wording_problems(text: str, lang: str) -> list[str]:
+    """What a rule text writes that the text layer says properly (README, Writing rules)."""
+    out = []
+    if _PLURAL_PATCH.search(text):
+        out.append("write a count with forms, {fact|1=one issue is|# issues are}, not '(s)'")
+    if lang == "en" and _POSSESSIVE.search(text):
+        out.append("a name can end in a bracket ('Li Na (Na Li)'s'): write 'the X of {name}' rather than '{name}'s'")
+    if lang == "zh" and _ASCII_LIST.search(text):
+        out.append("a Chinese list is joined with '、' (or '，'), not an ASCII comma")
+    if lang != "zh" and "、" in text:
+        out.append(f"an {lang} list is joined with ', ', not '、'")
+    return out
+
+
 def to_node(cond: Condition) -> c.Node:
     """The YAML condition as a normalised (negation-free) tree."""
     if cond.all is not None:
@@ -271,53 +294,6 @@ def to_node(cond: Condition) -> c.Node:
     if op.from_yaml is not None:
         return c.Leaf(cond.fact, *op.from_yaml(value))
     return c.Leaf(cond.fact, name, tuple(value) if isinstance(value, list) else value)
-
-
-def placeholders(text: str) -> list[str]:
-    return [m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(1) is not None]
-
-
-@functools.lru_cache(maxsize=4096)
-def split_say(text: str) -> tuple[str, ...]:
-    """The text split once into literal text and fact names, alternating: literal, name, literal, …
-
-    An even index holds literal text (`{{` and `}}` already made single braces), an odd index a
-    fact name; a text without placeholders is one literal. Rule texts repeat, so this is cached.
-    """
-    parts = [""]
-    last = 0
-    for m in PLACEHOLDER.finditer(text):
-        parts[-1] += text[last : m.start()]
-        if m.group(1) is None:
-            parts[-1] += m.group(0)[0]
-        else:
-            parts += [m.group(1), ""]
-        last = m.end()
-    parts[-1] += text[last:]
-    return tuple(parts)
-
-
-def fill_parts(parts: tuple[str, ...], values: dict[str, Any], quote: Callable[[str], str] = str) -> str:
-    """Substitute {fact.name} placeholders of a text split by `split_say`, by plain lookup.
-
-    Nothing is evaluated: no attribute access, no format specs. `quote` escapes each substituted
-    value for the output format (Markdown), so profile text cannot change the brief's structure.
-    An unknown value shows as "?".
-    """
-    if len(parts) == 1:
-        return parts[0]
-    out = list(parts)
-    for i in range(1, len(parts), 2):
-        value = values.get(parts[i])
-        if value is None:
-            out[i] = "?"
-        elif type(value) is str:
-            out[i] = quote(value)
-        else:
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            out[i] = quote(str(value))
-    return "".join(out)
 
 
 class _Checker:
@@ -360,10 +336,35 @@ class _Checker:
                 self.add(loc + ("derive", j), f"'{name}' is a fact from the profile; derive a new name", rule.id)
         if rule.say is not None:
             for lang in LANGS:
-                for name in placeholders(getattr(rule.say, lang)):
+                text = getattr(rule.say, lang)
+                for spec in placeholders(text):
+                    name = fact_name(spec)
                     if name not in visible:
                         hint = suggest(name, visible, f"; this {rule.scope} rule can quote {_reach(rule.scope)}")
                         self.add(loc + ("say", lang), f"unknown placeholder '{{{name}}}'{hint}", rule.id)
+                    elif "|" in spec:
+                        self.choice(loc + ("say", lang), spec, visible[name], rule.id)
+                for message in wording_problems(text, lang):
+                    self.add(loc + ("say", lang), message, rule.id)
+
+    def choice(self, loc: tuple, spec: str, fact: FactSpec, rule_id: str) -> None:
+        """A placeholder with forms: keys the fact can take, one default, written last (README, Writing rules)."""
+        chosen = choice(spec)
+        assert chosen is not None
+        where = f"in '{{{spec}}}'"
+        if fact.type not in ("int", "enum", "bool"):
+            self.add(loc, f"{where}: forms choose by a count, a yes/no or a word; {fact.name} is {fact.type}", rule_id)
+            return
+        if chosen.unkeyed > 1 or (chosen.unkeyed == 1 and not _default_last(spec)):
+            self.add(loc, f"{where}: write one form without a key, the last (the one for every other value)", rule_id)
+        allowed = {"int": None, "bool": ("true", "false"), "enum": fact.values}[fact.type]
+        for key, _ in chosen.keyed:
+            bad = not re.fullmatch(r"-?\d+", key) if allowed is None else key not in allowed
+            if bad:
+                expected = "a whole number" if allowed is None else one_of(allowed)
+                self.add(loc, f"{where}: key '{key}' is not a value of {fact.name}; use {expected}", rule_id)
+        if chosen.default is None and (allowed is None or set(allowed) - {k for k, _ in chosen.keyed}):
+            self.add(loc, f"{where}: add a last form without a key, for the values no key names", rule_id)
 
     def condition(self, loc: tuple, cond: Condition, rule: Rule, visible: dict[str, FactSpec]) -> None:
         for key in ("all", "any"):

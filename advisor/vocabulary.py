@@ -22,6 +22,8 @@ from pydantic import StrictBool, StrictFloat, StrictInt
 
 LANGS: tuple[str, ...] = ("en", "zh")
 Lang = Literal[LANGS]  # type: ignore[valid-type]
+# How each language joins a list quoted in a rule's text (a person's interests): a Chinese list takes 、.
+LIST_SEPARATORS: dict[str, str] = {"en": ", ", "zh": "、"}
 
 # Scopes in compile and listing order, with what one record of each stands for.
 SCOPE_MEANING: dict[str, str] = {

@@ -17,6 +17,6 @@ def test_docs_catalogue_shows_every_rule_under_its_items_with_texts_and_cases(ad
     section = unit2.split("#### 2.1.1.a ")[1].split("#### ")[0]
     assert "- **`gov-incumbent-continuity`** (account rule, industry.yaml:" in section
     assert "  - When: `account.industry_group equals government and account.position equals incumbent`" in section
-    assert "    - zh: 党政机关念旧" in section
+    assert "    - zh: {account.industry|party=党委机关|military=军队单位|政府机关}念旧" in section
     assert "  - Fires in: industry.cases.yaml: tax-bureau-as-is" in section
     assert "#### 3.3.4" not in unit2 and "*No items in the course (cut off in the source).*" in pages["unit-3.md"]

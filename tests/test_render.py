@@ -323,10 +323,11 @@ def test_render_recommend_uses_each_rule_bases_own_advice(advisor, tmp_path):
 
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
     industry = tmp_path / "rules" / "industry.yaml"
-    old = "Government bodies value a supplier they have known for years."
+    source = "{account.industry|party=Party bodies|military=Military units|Government bodies} value a supplier"
+    old = "Government bodies value a supplier"  # what it says for a government body
     text = industry.read_text(encoding="utf-8")
-    assert old in text
-    industry.write_text(text.replace(old, "EDITED {account.name} *", 1), encoding="utf-8")
+    assert source in text
+    industry.write_text(text.replace(source, "EDITED {account.name} *", 1), encoding="utf-8")
     edited = sayings(load_rules(tmp_path / "rules", load_course()), "en")
 
     profile = load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml")
