@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.sources import crm_export
+from advisor.crm import crm_export
 
 from conftest import ROOT
 
