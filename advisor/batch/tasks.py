@@ -36,10 +36,10 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     if source.kind == "error":
         return {"source": source.label, "error": f"{source.label}:{source.col}: error: {source.payload}"}
     if source.kind == "warning":
-        return {"note": {"source": source.label, "status": "warning",
+        return {"note": {"id": None, "source": source.label, "status": "warning",
                          "warning": f"{source.label}:{source.col}: warning: {source.payload}"}}  # fmt: skip
     if source.kind == "tally":  # a CRM file's rows read, skipped and why
-        return {"note": {"source": source.path, "status": "read", **source.payload}}
+        return {"note": {"id": None, "source": source.path, "status": "read", **source.payload}}
     try:
         if source.kind == "yaml":
             doc = load_text(source.payload, source.path, limits)
