@@ -173,7 +173,7 @@ class _Read:
     csv: CsvFile | None = None
     rows: Iterator[Row | Bad] | None = None
     mapping: list[Column | None] = field(default_factory=list)
-    count: int = 0  # rows read (not the header)
+    count: int = 0  # rows read, not the header (unreadable ones too)
     unreadable: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     joins: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # account id -> (line, col) of each row
@@ -215,6 +215,7 @@ def _map_header(read: _Read, header: list[Cell]) -> Iterator[Source]:
     where, accepted = str(read.path), names(read.table.file)
     used: dict[str, Cell] = {}
     unused: list[Cell] = []
+    meant: set[str] = set()  # columns a misspelt header was taken for: reported there, not again as missing
     for cell in header:
         key = normal(cell.text)
         column = accepted.get(key)
@@ -224,6 +225,7 @@ def _map_header(read: _Read, header: list[Cell]) -> Iterator[Source]:
         if column is None:
             close = difflib.get_close_matches(key, accepted, n=1, cutoff=SIMILAR)
             if close:
+                meant.add(accepted[close[0]].name)
                 message = f"unknown column '{cell.text.strip()}'; did you mean '{accepted[close[0]].name}'? Rename the header (the README's CRM table lists every column and alias)"  # fmt: skip
                 yield Source(where, cell.line, "error", message, col=cell.col)
             else:
@@ -234,7 +236,11 @@ def _map_header(read: _Read, header: list[Cell]) -> Iterator[Source]:
             yield Source(where, cell.line, "error", message, col=cell.col)
         else:
             used[column.name] = cell
-    missing = [c.name for c in COLUMNS if c.file == read.table.file and c.required and c.name not in used]
+    missing = [
+        c.name
+        for c in COLUMNS
+        if c.file == read.table.file and c.required and c.name not in used and c.name not in meant
+    ]
     if missing:
         sep = read.csv.separator if read.csv else ","
         got = ", ".join(f"'{c.text.strip()}'" for c in header[:8]) + (", ..." if len(header) > 8 else "")
@@ -303,11 +309,11 @@ def crm_export(folder: Path, limits: Limits = DEFAULT, encoding: str | None = No
         into, cap = read.table.into, getattr(limits, read.table.into, None)
         groups, counts = joined.setdefault(into, {}), totals.setdefault(into, {})
         for row in read.rows:
+            read.count += 1
             if isinstance(row, Bad):
                 read.unreadable += 1
                 yield Source(str(read.path), row.line, "error", row.message, col=row.col)
                 continue
-            read.count += 1
             item, at, join = _record(read, row)
             key = join.text.strip() if join else ""
             counts[key] = counts.get(key, 0) + 1
@@ -321,7 +327,7 @@ def crm_export(folder: Path, limits: Limits = DEFAULT, encoding: str | None = No
     for read in reads:
         if read is not accounts and read.rows is not None:
             yield from _orphans(read, seen)
-        if read.rows is not None and read.count == 0 and not read.unreadable:
+        if read.rows is not None and read.count == 0:
             yield Source(str(read.path), 1, "warning", f"no {read.table.noun}s (header only)")
     for read in reads:
         if read.rows is not None:
@@ -349,11 +355,11 @@ def _accounts(
     where = str(read.path)
     assert read.rows is not None
     for row in read.rows:
+        read.count += 1
         if isinstance(row, Bad):
             read.unreadable += 1
             yield Source(where, row.line, "error", row.message, col=row.col)
             continue
-        read.count += 1
         profile, at, _ = _record(read, row)
         account_id = profile.get("account", {}).get("id", "")
         seen.add(account_id)
