@@ -62,7 +62,7 @@ JOIN = "account_id"
 ANCHORS = {"visit": "date"}
 LIST_SEPARATOR = ";"
 
-_ACCOUNT_ID = ("account id", "account number", "account no", "customer id", "customer number", "客户编号", "客户ID", "客户代码")  # fmt: skip
+_ACCOUNT_ID = ("account number", "account no", "customer id", "customer number", "客户编号", "客户ID", "客户代码")  # fmt: skip
 
 # fmt: off
 COLUMNS = (
@@ -70,7 +70,7 @@ COLUMNS = (
     Column("accounts.csv", "name", "account.name", required=True, aliases=("account name", "customer name", "company", "company name", "客户名称", "公司名称", "单位名称")),
     Column("accounts.csv", "industry", "account.industry", required=True, aliases=("sector", "行业")),
     Column("accounts.csv", "ownership", "account.ownership", aliases=("ownership type", "所有制", "企业性质")),
-    Column("accounts.csv", "annual_revenue", "account.annual_revenue", "number", aliases=("revenue", "annual revenue", "年收入", "年度收入")),
+    Column("accounts.csv", "annual_revenue", "account.annual_revenue", "number", aliases=("revenue", "年收入", "年度收入")),
     Column("accounts.csv", "portfolio_share", "account.portfolio_share", "number", aliases=("share of portfolio", "收入占比")),
     Column("accounts.csv", "revenue_rank", "account.revenue_rank", "integer", aliases=("rank", "收入排名")),
     Column("accounts.csv", "brand_influence", "account.brand_influence", aliases=("品牌影响力",)),
@@ -84,7 +84,7 @@ COLUMNS = (
     Column("accounts.csv", "visit_purpose", "visit.purpose", aliases=("拜访目的",)),
     Column("accounts.csv", "visit_attendees", "visit.attendees", "list", aliases=("attendees", "拜访对象")),
     Column("contacts.csv", "account_id", "", required=True, aliases=_ACCOUNT_ID),
-    Column("contacts.csv", "contact_id", "id", required=True, aliases=("contact id", "person id", "联系人编号", "联系人ID")),
+    Column("contacts.csv", "contact_id", "id", required=True, aliases=("person id", "联系人编号", "联系人ID")),
     Column("contacts.csv", "name", "name", required=True, aliases=("contact name", "full name", "姓名", "联系人姓名")),
     Column("contacts.csv", "title", "title", required=True, aliases=("job title", "职务", "职位")),
     Column("contacts.csv", "department", "department", required=True, aliases=("dept", "部门")),
