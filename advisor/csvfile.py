@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import io
-import unicodedata
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ SEPARATORS = (",", ";", "\t")  # in order of preference when a header holds as m
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 HEAD = 65_536  # bytes read to tell the encoding
 FIELD_LIMIT = 131_072  # characters in one cell: Python's csv module's limit, kept so messages stay the same
+_UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes the encoding cannot read
 ENCODING_HINT = "state the file's encoding with --encoding NAME (utf-8, gb18030, utf-16, cp1252, ...)"
 
 
@@ -56,8 +57,9 @@ def sniff_encoding(head: bytes, complete: bool) -> Encoding:
     """The encoding of a file from its first bytes (`complete`: they are the whole file).
 
     Sure: a byte-order mark, or text that decodes as UTF-8 (ASCII included). GB18030 (which covers
-    GBK and GB2312) is a guess unless the text it gives is nearly all Chinese; UTF-16 without a mark
-    is a guess told from its zero bytes. Anything else cannot be told: the user names it."""
+    GBK and GB2312) is a guess unless the text it gives is within GB2312 (Latin-1 text can decode as
+    rare GBK characters, but seldom as common ones); UTF-16 without a mark is a guess told from its
+    zero bytes. Anything else cannot be told: the user names it."""
     if head.startswith(codecs.BOM_UTF8):
         return Encoding("utf-8-sig", "UTF-8")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -72,11 +74,13 @@ def sniff_encoding(head: bytes, complete: bool) -> Encoding:
     text = _decodes(head, "gb18030", complete)
     if text is None:
         return Encoding(None, "")
-    wide = [ch for ch in text if ord(ch) > 0x7F]
-    chinese = sum(_is_chinese(ch) for ch in wide)
-    if wide and chinese >= 0.9 * len(wide):
-        return Encoding("gb18030", "GB18030")
-    return Encoding("gb18030", "GB18030", "it is not UTF-8 and reads as GB18030, but not clearly as Chinese text")
+    try:  # GB2312 holds the Chinese in common use: text within it is Chinese read right, most likely
+        text.encode("gb2312")
+    except UnicodeEncodeError:
+        return Encoding(
+            "gb18030", "GB18030", "it is not UTF-8, and as GB18030 it holds characters outside common Chinese"
+        )
+    return Encoding("gb18030", "GB18030")
 
 
 def _decodes(data: bytes, codec: str, complete: bool) -> str | None:
@@ -85,10 +89,6 @@ def _decodes(data: bytes, codec: str, complete: bool) -> str | None:
         return codecs.getincrementaldecoder(codec)().decode(data, final=complete)
     except UnicodeDecodeError:
         return None
-
-
-def _is_chinese(ch: str) -> bool:
-    return unicodedata.name(ch, "").startswith(("CJK", "FULLWIDTH", "IDEOGRAPHIC", "HALFWIDTH")) or ch in "·—…“”‘’"
 
 
 def sniff_separator(line: str) -> str:
@@ -137,11 +137,14 @@ class CsvFile:
             self.problem = self._not_text(1)
 
     def _open(self) -> io.TextIOWrapper:
-        return self.path.open(encoding=self.encoding.codec, newline="")
+        # Bytes the encoding cannot read become stand-ins (surrogates): the row that holds them is
+        # reported at its line and the rest are read, where a decoding error would stop the file
+        # at a chunk boundary, lines before the bad one unread.
+        return self.path.open(encoding=self.encoding.codec, errors="surrogateescape", newline="")
 
     def _not_text(self, line: int) -> str:
-        if self.encoding.doubt or self.encoding.name != "UTF-8" or line > 1:
-            return f"line {line} is not {self.encoding.name} text; {ENCODING_HINT}"
+        if line > 1:
+            return f"this line is not {self.encoding.name} text; {ENCODING_HINT}"
         return f"the file is not {self.encoding.name} text; {ENCODING_HINT}"
 
     def rows(self) -> Iterator[Row | Bad]:
@@ -219,7 +222,7 @@ class _Parser:
                     continue  # a blank line between rows
                 row_line, cells, buf, fresh, taken = n, [], [], True, 0
                 cell_line, cell_col = n, col_base + 1
-            taken += len(text.encode("utf-8"))
+            taken += len(text.encode("utf-8", "surrogateescape"))
             if taken > cap:
                 yield from self._skip_oversize(text, quoted, opened, row_line, n, col_base)
                 if self.restart is not None:
@@ -261,6 +264,10 @@ class _Parser:
             if swallowed:
                 yield swallowed
                 return
+            undecoded = next((c for c in cells if _UNDECODED.search(c.text)), None)
+            if undecoded:
+                yield Bad(undecoded.line, 1, self.file._not_text(undecoded.line))
+                continue
             long = next((c for c in cells if len(c.text) > FIELD_LIMIT), None)
             if long:
                 yield Bad(row.line, long.col, f"cannot read this row: field larger than field limit ({FIELD_LIMIT})")
