@@ -25,7 +25,7 @@ from .csvfile import SEPARATOR_NAMES, Bad, Cell, CsvFile, Row
 from .errors import Problem
 from .limits import DEFAULT, Limits, raise_hint
 from .sources import Source
-from .yamlio import Located, Path_, beyond
+from .yamlio import Located, Path_
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,7 @@ class _Read:
     csv: CsvFile | None = None
     rows: Iterator[Row | Bad] | None = None
     mapping: list[Column | None] = field(default_factory=list)
+    plan: list[tuple[Path_, str] | None] = field(default_factory=list)  # per cell: field path and kind, or None
     count: int = 0  # rows read, not the header (unreadable ones too)
     unreadable: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
@@ -209,6 +210,7 @@ def _open(read: _Read, encoding: str | None, limits: Limits) -> Iterator[Source]
         return
     csv.width = len(header.cells)
     yield from _map_header(read, header.cells)
+    read.plan = [(tuple(c.field.split(".")) if c.field else (), c.kind) if c else None for c in read.mapping]
 
 
 def _map_header(read: _Read, header: list[Cell]) -> Iterator[Source]:
@@ -273,15 +275,15 @@ def _record(read: _Read, row: Row) -> tuple[dict[str, Any], dict[Path_, tuple[in
     data: dict[str, Any] = {}
     at: dict[Path_, tuple[int, int]] = {}
     join = None
-    for cell, column in zip(row.cells, read.mapping, strict=False):
-        if column is None:
+    for cell, plan in zip(row.cells, read.plan, strict=False):
+        if plan is None:
             continue
-        if not column.field:
+        parts, kind = plan
+        if not parts:
             join = cell
             continue
-        parts = tuple(column.field.split("."))
         at[parts] = (cell.line, cell.col)
-        value = _value(cell.text.strip(), column.kind)
+        value = _value(cell.text.strip(), kind)
         if value is not None:
             node = data
             for part in parts[:-1]:
@@ -353,6 +355,7 @@ def _accounts(
     seen: set[str],
 ) -> Iterator[Source]:
     where = str(read.path)
+    paths = [str(folder / t.file) for t in TABLES[1:]]
     assert read.rows is not None
     for row in read.rows:
         read.count += 1
@@ -373,7 +376,7 @@ def _accounts(
                     node[name] = column.default
         files: dict[Path_, str] = {}
         over = None
-        for table in TABLES[1:]:
+        for table, path in zip(TABLES[1:], paths, strict=True):
             total = totals.get(table.into, {}).get(account_id, 0)
             cap = getattr(limits, table.into, None)
             if cap is not None and total > cap:
@@ -384,17 +387,15 @@ def _accounts(
                 profile[table.into] = []
                 for i, (item, item_at, line) in enumerate(items):
                     profile[table.into].append(item)
-                    files[(table.into, i)] = str(folder / table.file)
+                    files[(table.into, i)] = path
                     at[(table.into, i)] = (line, 1)
                     at.update({(table.into, i, *k): v for k, v in item_at.items()})
         if over:
             yield Source(where, row.line, "error", over)
             continue
         size = len(json.dumps(profile, ensure_ascii=False).encode("utf-8"))
-        problem = beyond(profile, limits)
         if size > limits.record_bytes:
             problem = f"the joined profile is over the limit of {limits.record_bytes:,} bytes; {raise_hint('record_bytes')}"  # fmt: skip
-        if problem:
             yield Source(where, row.line, "error", problem)
             continue
         yield Source(where, row.line, "data", profile, cells=(at, files))

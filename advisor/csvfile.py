@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .limits import raise_hint
 
@@ -24,8 +25,7 @@ _UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of byte
 ENCODING_HINT = "state the file's encoding with --encoding NAME (utf-8, gb18030, utf-16, cp1252, ...)"
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):  # a tuple: a file has millions of cells, and a frozen dataclass is slow to make
     text: str
     line: int
     col: int
@@ -215,12 +215,13 @@ class _Parser:
         opened = (0, 0)  # where the open quote opened
         taken = 0  # bytes of the row so far
         col_base = 0  # characters of the physical line before this piece (a long line comes in pieces)
+        dirty = 0  # the first line of the row with bytes the encoding could not read
         for text in lines:
             n = lines.count if text.endswith(("\n", "\r")) else lines.count + 1
             if not row_line:
                 if not text.strip():
                     continue  # a blank line between rows
-                row_line, cells, buf, fresh, taken = n, [], [], True, 0
+                row_line, cells, buf, fresh, taken, dirty = n, [], [], True, 0, 0
                 cell_line, cell_col = n, col_base + 1
             taken += len(text.encode("utf-8", "surrogateescape"))
             if taken > cap:
@@ -229,8 +230,17 @@ class _Parser:
                     return
                 row_line, quoted, col_base = 0, False, 0
                 continue
+            if not dirty and _UNDECODED.search(text):
+                dirty = n
             end, i, done = _body_end(text), 0, False
-            while True:
+            if row_line == n and not cells and not col_base and '"' not in text:
+                # The common line, a whole row without quotes: split at once (the loop below is for quotes).
+                col = 1
+                for part in text[:end].split(sep):
+                    cells.append(Cell(part, n, col))
+                    col += len(part) + 1
+                done = True
+            while not done:
                 if quoted:
                     j = text.find('"', i)
                     if j < 0:
@@ -260,15 +270,14 @@ class _Parser:
                 continue
             row = Row(row_line, cells)
             row_line = 0
-            swallowed = self._swallowed(row, sep)
+            swallowed = self._swallowed(row, sep) if n != row.line else None
             if swallowed:
                 yield swallowed
                 return
-            undecoded = next((c for c in cells if _UNDECODED.search(c.text)), None)
-            if undecoded:
-                yield Bad(undecoded.line, 1, self.file._not_text(undecoded.line))
+            if dirty:
+                yield Bad(dirty, 1, self.file._not_text(dirty))
                 continue
-            long = next((c for c in cells if len(c.text) > FIELD_LIMIT), None)
+            long = next((c for c in cells if len(c.text) > FIELD_LIMIT), None) if taken > FIELD_LIMIT else None
             if long:
                 yield Bad(row.line, long.col, f"cannot read this row: field larger than field limit ({FIELD_LIMIT})")
                 continue

@@ -19,7 +19,7 @@ from ..limits import DEFAULT, Limits
 from ..portfolio import Position
 from ..profile import Profile, parse_profile
 from ..sources import Source, decoded
-from ..yamlio import Located, load_text
+from ..yamlio import Located, beyond, load_text
 from .options import Options
 from .summary import account_summary
 
@@ -43,7 +43,10 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     try:
         if source.kind == "yaml":
             doc = load_text(source.payload, source.path, limits)
-        elif source.cells is not None:
+        elif source.cells is not None:  # a joined CRM record: the values limit, as for any profile
+            problem = beyond(source.payload, limits)
+            if problem:
+                return {"source": source.label, "error": f"{source.label}:1: error: {problem}"}
             doc = located(source)
         else:
             doc = Located(source.path, source.payload, {(): (source.line, 1)}, {})
