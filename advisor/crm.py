@@ -270,6 +270,13 @@ def _value(text: str, kind: str) -> Any:
     return text
 
 
+def _beyond_header(read: _Read, row: Row) -> Iterator[Source]:
+    """A warning for cells past the header's last column: most often a separator inside a value, unquoted."""
+    extra = [c for c in row.cells[len(read.plan) :] if c.text.strip()]
+    if extra:
+        yield Source(str(read.path), extra[0].line, "warning", f"{len(row.cells)} cells where the header has {len(read.plan)}; the cells past the last column are not read (a {SEPARATOR_NAMES[read.csv.separator if read.csv else ',']} inside a value needs quotes around the value)", col=extra[0].col)  # fmt: skip
+
+
 def _record(read: _Read, row: Row) -> tuple[dict[str, Any], dict[Path_, tuple[int, int]], Cell | None]:
     """A row as nested data, each field's (line, col), and its join cell (account id)."""
     data: dict[str, Any] = {}
@@ -316,6 +323,7 @@ def crm_export(folder: Path, limits: Limits = DEFAULT, encoding: str | None = No
                 read.unreadable += 1
                 yield Source(str(read.path), row.line, "error", row.message, col=row.col)
                 continue
+            yield from _beyond_header(read, row)
             item, at, join = _record(read, row)
             key = join.text.strip() if join else ""
             counts[key] = counts.get(key, 0) + 1
@@ -363,6 +371,7 @@ def _accounts(
             read.unreadable += 1
             yield Source(where, row.line, "error", row.message, col=row.col)
             continue
+        yield from _beyond_header(read, row)
         profile, at, _ = _record(read, row)
         account_id = profile.get("account", {}).get("id", "")
         seen.add(account_id)

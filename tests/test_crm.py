@@ -355,3 +355,32 @@ def test_crm_sniffing_is_honest():
     assert sniff_encoding("深圳,b\n".encode("gb18030"), True).doubt == ""
     assert sniff_encoding("Ñandu".encode("cp1252"), True).doubt != ""
     assert sniff_encoding(b"caf\xe9 x", True).codec is None
+
+
+def test_crm_cells_past_the_header_are_a_warning(capsys, tmp_path):
+    accounts = ACCOUNTS.replace("Acme Logistics", "Acme, Inc.").replace("深圳市水务局", "Water") + ""
+    folder = export(tmp_path / "in", accounts.replace(",,,\n", ",,,,\n"))  # a trailing empty cell is no warning
+    code, err = batch(capsys, folder, tmp_path / "out")
+    assert code == 1
+    assert err[:2] == [
+        "accounts.csv:2:92: warning: 11 cells where the header has 10; the cells past the last column are not read (a comma inside a value needs quotes around the value)",
+        "accounts.csv:2:11: error: account.industry must be party, government, military, science, education, culture, health, finance, insurance or enterprise; got 'Inc.'",
+    ]  # fmt: skip
+    assert len(err) == 8  # every shifted cell is an error at its own column
+
+
+def test_crm_an_oversize_row_whose_quote_never_closes_costs_that_row_only(capsys, tmp_path):
+    rows = list(FIFTY)
+    rows[2] = rows[2].replace("Account 2", '"Account 2' + "x" * 1_100_000)
+    folder = export(tmp_path / "in", ACCOUNTS.splitlines(keepends=True)[0] + "".join(rows), None, None)
+    code, err = batch(capsys, folder, tmp_path / "out")
+    assert (code, err) == (1, ["accounts.csv:4:8: error: a quote opened here is never closed; the row is skipped and reading goes on at the next line"])  # fmt: skip
+    assert statuses(tmp_path / "out").count("ok") == 49
+
+
+def test_crm_resume_keeps_the_warnings_and_counts(capsys, tmp_path):
+    folder = export(tmp_path / "in", contacts=CONTACTS + "ghost,g1,G,T,D,leadership,senior\n")
+    first = batch(capsys, folder, tmp_path / "out")
+    before = (tmp_path / "out" / "index.jsonl").read_bytes()
+    assert batch(capsys, folder, tmp_path / "out", "--resume") == first
+    assert (tmp_path / "out" / "index.jsonl").read_bytes() == before
