@@ -294,10 +294,12 @@ class _Parser:
     def _swallowed(self, row: Row, sep: str) -> Bad | None:
         """A quoted cell that took in whole lines as wide as the header: a stray quote, most likely,
         that swallowed rows up to the next stray quote. The row count would not match the lines."""
-        least = max(self.file.width - 1, 2)  # separators on a line that reads as a row
+        least = self.file.width - 1  # separators on a line that reads as a row
+        if least < 3:
+            return None  # too narrow to tell a swallowed row from a note with commas in it
         for cell in row.cells:
             inner = cell.text.splitlines()[1:]
-            if self.file.width and any(line.count(sep) >= least for line in inner):
+            if any(line.count(sep) >= least for line in inner):
                 last = cell.line + len(cell.text.splitlines()) - 1
                 return self._unclosed(
                     (cell.line, cell.col), f"closes only on line {last}, taking in lines that look like rows"
