@@ -7,7 +7,8 @@ column's name or one of its aliases; a header close to a column but not one is a
 did-you-mean (it is never mapped by similarity alone); other columns are listed once and ignored.
 Empty cells are left out (unknown). No row is dropped without a positioned warning, and each file's
 rows read, skipped and why are counted. The README's CRM table is rendered from COLUMNS (a test
-checks it), so a new column is one line here.
+checks it), so a new column is one line here, and a new file (rows joined into a profile list, even a
+nested one like service.issues) one Table line and its columns.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Table:
     """One file of an export."""
 
     file: str
-    into: str  # "account": each row is an account; else the profile list its rows join (by account_id)
+    into: str  # "account": each row is an account; else the profile list its rows join by account_id (dotted: "service.issues")
     noun: str  # what one row is, in messages
 
 
@@ -149,7 +150,8 @@ class Cells(Located):
         self, loc: Path_, message: str, *, key: bool = False, rule_id: str = "", level: str = "error"
     ) -> Problem:
         line, col = self.where(loc, key=key)
-        path = self.files.get(tuple(loc[:2]), self.path)
+        loc = tuple(loc)
+        path = next((self.files[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in self.files), self.path)
         return Problem(path, line, col, level, message, rule_id)
 
 
@@ -336,7 +338,7 @@ def crm_export(folder: Path, limits: Limits = DEFAULT, encoding: str | None = No
         yield source
     for read in reads:
         if read is not accounts and read.rows is not None:
-            yield from _orphans(read, seen)
+            yield from _orphans(read, seen, accounts.unreadable)
         if read.rows is not None and read.count == 0:
             yield Source(str(read.path), 1, "warning", f"no {read.table.noun}s (header only)")
     for read in reads:
@@ -344,13 +346,14 @@ def crm_export(folder: Path, limits: Limits = DEFAULT, encoding: str | None = No
             yield Source(str(read.path), 0, "tally", read.tally())
 
 
-def _orphans(read: _Read, seen: set[str]) -> Iterator[Source]:
+def _orphans(read: _Read, seen: set[str], unreadable: int) -> Iterator[Source]:
     """One warning per row whose account is not in accounts.csv, in the file's order."""
+    where = "not in accounts.csv, or on a row of it that could not be read" if unreadable else "not in accounts.csv"
     lost = sorted((line, col, key) for key, rows in read.joins.items() if key not in seen for line, col in rows)
     for line, col, key in lost:
         why = "no account id" if not key else "unknown account"
         read.skip(why)
-        what = f"the {read.table.noun} on this line has no account_id" if not key else f"unknown account '{key}' (not in accounts.csv)"  # fmt: skip
+        what = f"the {read.table.noun} on this line has no account_id" if not key else f"unknown account '{key}' ({where})"  # fmt: skip
         yield Source(str(read.path), line, "warning", f"{what}; the {read.table.noun} is skipped", col=col)
 
 
@@ -393,12 +396,16 @@ def _accounts(
                 break
             items = joined.get(table.into, {}).get(account_id, [])
             if items:
-                profile[table.into] = []
-                for i, (item, item_at, line) in enumerate(items):
-                    profile[table.into].append(item)
-                    files[(table.into, i)] = path
-                    at[(table.into, i)] = (line, 1)
-                    at.update({(table.into, i, *k): v for k, v in item_at.items()})
+                *parents, name = table.into.split(".")
+                node = profile
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[name] = [item for item, _, _ in items]
+                for i, (_, item_at, line) in enumerate(items):
+                    here = (*parents, name, i)
+                    files[here] = path
+                    at[here] = (line, 1)
+                    at.update({(*here, *k): v for k, v in item_at.items()})
         if over:
             yield Source(where, row.line, "error", over)
             continue

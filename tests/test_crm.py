@@ -109,8 +109,11 @@ def _has(model: type[BaseModel], dotted: str) -> bool:
 def test_crm_every_column_fills_a_profile_field(column):
     table = next(t for t in TABLES if t.file == column.file)
     model = Profile
-    if table.into != "account":  # a list of the profile: its items' model
-        model = typing.get_args(Profile.model_fields[table.into].annotation)[0]
+    if table.into != "account":  # a list of the profile (dotted: "service.issues"): its items' model
+        *parents, name = table.into.split(".")
+        for part in parents:
+            model = model.model_fields[part].annotation
+        model = typing.get_args(model.model_fields[name].annotation)[0]
     assert not column.field or _has(model, column.field), column
 
 
