@@ -390,3 +390,29 @@ def test_crm_resume_keeps_the_warnings_and_counts(capsys, tmp_path):
     before = (tmp_path / "out" / "index.jsonl").read_bytes()
     assert batch(capsys, folder, tmp_path / "out", "--resume") == first
     assert (tmp_path / "out" / "index.jsonl").read_bytes() == before
+
+
+def test_crm_a_huge_contact_row_is_never_held_and_its_account_goes_on(tmp_path):
+    import tracemalloc
+
+    folder = export(tmp_path / "in", contacts=None, interactions=None)
+    with (folder / "contacts.csv").open("w", encoding="utf-8") as handle:
+        handle.write(CONTACTS + "acme,huge,")
+        for _ in range(30):
+            handle.write("h" * 1_000_000)  # a 30 MB row
+        handle.write(",T,D,business,frontline\n")
+    tracemalloc.start()
+    try:
+        sources = list(crm_export(folder))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(Path(s.path).name, s.line, s.col, s.kind) for s in sources] == [
+        ("contacts.csv", 4, 1, "error"),
+        ("accounts.csv", 2, 1, "data"),
+        ("accounts.csv", 3, 1, "data"),
+        ("accounts.csv", 0, 1, "tally"),
+        ("contacts.csv", 0, 1, "tally"),
+    ]
+    assert sources[0].payload.startswith("the row is over the limit of 1,000,000 bytes")
+    assert peak < 12_000_000, peak
