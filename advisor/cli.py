@@ -7,6 +7,7 @@ unreadable input. Tracebacks only with --debug.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import datetime as dt
 import errno
@@ -52,6 +53,17 @@ def _limit(text: str) -> tuple[str, int]:
 
 def _bytes(text: str) -> tuple[str, int]:
     return _limit(f"record_bytes={text}")
+
+
+def _encoding(text: str) -> str:
+    """A codec Python knows, by any of its names; a text codec (not base64 or zlib)."""
+    try:
+        info = codecs.lookup(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding '{text}'; try utf-8, gb18030, utf-16 or cp1252") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a text encoding; try utf-8, gb18030, utf-16 or cp1252")
+    return text
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -128,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the same as --limit record_bytes=N")  # fmt: skip
     with_limits(p)
     p.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="run on a Dask cluster (pip install 'advisor[dask]')")
+    p.add_argument("--encoding", type=_encoding, metavar="NAME",
+                   help="a CRM export's CSV encoding (utf-8, gb18030, utf-16, ...); default: told from the bytes")  # fmt: skip
     with_sources(p)
 
     p = command("new", cmd_new, help="write a commented starter profile to fill in")
@@ -370,8 +384,10 @@ def render_brief(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Terminated(Exception):
-    """SIGTERM, raised in the main thread so that the batch unwinds (workers stopped, temp files removed)."""
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the batch unwinds (workers stopped, temp files removed).
+    A BaseException, like KeyboardInterrupt: a brief's own `except Exception` (a bug shows on its account)
+    must not swallow it when the signal lands mid-brief."""
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -395,7 +411,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return 2
     options = Options(
         rules=args.rules, templates=args.templates, formats=formats, lang=args.lang, today=args.today,
-        jobs=args.jobs, resume=args.resume, limits=_limits(args), dask=args.dask,
+        jobs=args.jobs, resume=args.resume, limits=_limits(args), dask=args.dask, encoding=args.encoding,
     )  # fmt: skip
     meter = _Meter() if not args.quiet and sys.stderr.isatty() else None
     done = [0, 0]  # accounts done, accounts in all: what a stopped batch reports
@@ -433,8 +449,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
+        for tally in summary.files:  # a CRM export's files: rows read, skipped and why
+            why = ", ".join(f"{reason}: {n}" for reason, n in tally["why"].items())
+            print(
+                f"{tally['source']}: {tally['rows']} rows read, {tally['unreadable']} unreadable, {tally['skipped']} skipped"
+                + (f" ({why})" if why else ""),
+                file=sys.stderr,
+            )
+        warned = f", {summary.warnings} warning{'s' * (summary.warnings != 1)}" if summary.warnings else ""
         print(
-            f"{summary.ok} briefed ({summary.skipped} unchanged), {summary.failed} failed; index: {printable(str(args.output / 'index.jsonl'))}",
+            f"{summary.ok} briefed ({summary.skipped} unchanged), {summary.failed} failed{warned}; index: {printable(str(args.output / 'index.jsonl'))}",
             file=sys.stderr,
         )
     return 1 if summary.failed else 0

@@ -1,4 +1,4 @@
-"""Where batch profiles come from: YAML/JSON files, folders, globs, JSON Lines (or stdin), and CRM CSV exports.
+"""Where batch profiles come from: YAML/JSON files, folders, globs, JSON Lines (or stdin), and CRM CSV exports (crm.py).
 
 Every source yields records, one per account, each with a label (file and line) that error
 messages name. Limits apply per record, never per input file: a JSON Lines file may hold any
@@ -7,11 +7,9 @@ number of accounts, but no line is held in memory beyond the record size limit.
 
 from __future__ import annotations
 
-import csv
 import glob
 import io
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -30,8 +28,10 @@ class Source:
 
     path: str
     line: int
-    kind: str  # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "data" | "error"
-    payload: Any  # YAML or JSON text, a dict, or an error message
+    kind: str  # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "data" | "error" | "warning" | "tally"
+    payload: Any  # YAML or JSON text, a dict, an error or warning message, or a CSV file's row counts
+    col: int = 1
+    cells: Any = None  # a CRM record's positions: (field path -> (line, col), list item -> its file)
 
     def __post_init__(self) -> None:
         # Every message and index line names the record by this label: a file name with a newline
@@ -43,12 +43,17 @@ class Source:
         return f"{self.path}:{self.line}"
 
 
-def expand(inputs: list[str], limits: Limits = DEFAULT, exclude: Path | None = None) -> Iterator[Source]:
+def expand(
+    inputs: list[str], limits: Limits = DEFAULT, exclude: Path | None = None, encoding: str | None = None
+) -> Iterator[Source]:
     """Every record named by `inputs`, in a stable order: inputs as given, folders and globs sorted.
 
     Expanding a folder or a glob never reaches into `exclude` (a batch's output folder): the
     batch must not read what it writes. It is recognised by identity (device and inode), so a link
-    to it, or a path through one, is skipped too. A file named on its own is read as named."""
+    to it, or a path through one, is skipped too. A file named on its own is read as named.
+    `encoding` is a CRM export's (CSV files only; None: told from the bytes)."""
+    from .crm import crm_export  # crm builds Sources: imported here, not at the top, to avoid a cycle
+
     inside = _Inside(exclude)
     for item in inputs:
         if item == "-":
@@ -61,10 +66,10 @@ def expand(inputs: list[str], limits: Limits = DEFAULT, exclude: Path | None = N
             if not matches:
                 yield Source(item, 1, "error", "no file matches this pattern")
             for match in matches:
-                yield from _file(Path(match), limits)
+                yield from _file(Path(match), limits, encoding)
         elif path.is_dir():
             if (path / "accounts.csv").is_file() and not inside(path, path):
-                yield from crm_export(path, limits)
+                yield from crm_export(path, limits, encoding)
                 continue
             files = sorted(
                 p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json", ".jsonl") and p.is_file()
@@ -73,9 +78,9 @@ def expand(inputs: list[str], limits: Limits = DEFAULT, exclude: Path | None = N
             if not files:
                 yield Source(item, 1, "error", "no profile files (*.yaml, *.json, *.jsonl) in this folder")
             for p in files:
-                yield from _file(p, limits)
+                yield from _file(p, limits, encoding)
         else:
-            yield from _file(path, limits)
+            yield from _file(path, limits, encoding)
 
 
 def _literal_base(pattern: str) -> Path:
@@ -131,7 +136,7 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _file(path: Path, limits: Limits) -> Iterator[Source]:
+def _file(path: Path, limits: Limits, encoding: str | None = None) -> Iterator[Source]:
     if path.suffix == ".jsonl":
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -142,7 +147,9 @@ def _file(path: Path, limits: Limits) -> Iterator[Source]:
             yield Source(str(path), 1, "error", "the file is not UTF-8 text; save it as UTF-8")
         return
     if path.suffix == ".csv" and path.name == "accounts.csv":
-        yield from crm_export(path.parent, limits)
+        from .crm import crm_export
+
+        yield from crm_export(path.parent, limits, encoding)
         return
     try:
         text = read_text(path, limits)  # size checked before reading, and the read is bounded
@@ -202,275 +209,3 @@ def _jsonl(handle: io.TextIOBase, label: str, limits: Limits) -> Iterator[Source
             continue
         if line.strip():
             yield Source(label, n, "jsonl", line)
-
-
-# --- CRM exports -----------------------------------------------------------------------------
-#
-# A folder with accounts.csv (required), contacts.csv and interactions.csv (optional), as a CRM
-# exports them, joined into profiles by account id. Column mapping (header names, case-insensitive):
-#
-# accounts.csv      account_id, name, industry, ownership, annual_revenue, portfolio_share, revenue_rank,
-#                   brand_influence, government_influence, growth_outlook, stage, position, record_updated,
-#                   visit_date, visit_objective, visit_purpose, visit_attendees (contact ids separated by ;)
-# contacts.csv      account_id, contact_id, name, title, department, function, level, reports_to,
-#                   relationship_strength, stance, insider, contact_degree, via, interests (; separated), last_contact
-# interactions.csv  account_id, date, kind, contact_ids (; separated), form, value
-#
-# and the columns in EXTRA_COLUMNS below (contracts, satisfaction over time, patrons, concerns).
-# Empty cells are left out (unknown). Columns not listed above are ignored.
-
-ACCOUNT_FIELDS = ("name", "industry", "ownership", "annual_revenue", "portfolio_share", "revenue_rank",
-                  "brand_influence", "government_influence", "stage", "position", "record_updated")  # fmt: skip
-NUMBERS = {
-    "annual_revenue": float,
-    "portfolio_share": float,
-    "revenue_rank": int,
-    "value": float,
-    "contact_degree": int,
-}
-
-
-# Profile fields beyond the basic columns, declared once: file -> column -> (where in the profile,
-# how the cell reads). Lists separate items with ";" and an item's parts with "|":
-#   accounts.csv  satisfaction          3                                   -> service.satisfaction
-#                 satisfaction_history  2026-03-31|4; 2026-06-30|3          -> service.satisfaction_history
-#                 contracts             宽带|us|2027-03-31; 手机|中国联通|2027-05-31 -> contracts (service|holder|ends);
-#                                       a holder other than us is added under competitors if not there
-#   contacts.csv  patron                wang-wu (the contact id of the person who promoted them) -> a patron tie
-#                 unhappy_about         报修响应慢                           -> service.concerns, for this contact
-EXTRA_COLUMNS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
-    "accounts.csv": {
-        "satisfaction": (("service", "satisfaction"), "int"),
-        "satisfaction_history": (("service", "satisfaction_history"), "readings"),
-        "contracts": (("contracts",), "contracts"),
-    },
-    "contacts.csv": {
-        "patron": (("ties",), "patron"),
-        "unhappy_about": (("service", "concerns"), "concern"),
-    },
-}
-
-
-def _parts(cell: str) -> list[list[str]]:
-    return [[part.strip() for part in item.split("|")] for item in _split(cell)]
-
-
-def _extra_value(kind: str, cell: str, row: dict[str, str]) -> Any:
-    """One EXTRA_COLUMNS cell as the profile holds it; what does not parse is passed on for validation to report."""
-    if kind == "int":
-        return _number_or_text(cell, int)
-    if kind == "readings":
-        return [{"date": p[0], "score": _number_or_text(p[1], int) if len(p) > 1 else None} for p in _parts(cell)]
-    if kind == "contracts":
-        return [{k: v for k, v in zip(("service", "holder", "ends"), p, strict=False) if v} for p in _parts(cell)]
-    if kind == "patron":
-        return [{"with": cell, "kind": "patron"}]
-    return [{"stakeholder": row.get("contact_id"), "about": cell}]  # concern
-
-
-def _number_or_text(cell: str, kind: type) -> Any:
-    try:
-        return kind(cell)
-    except ValueError:
-        return cell
-
-
-def _extra(row: dict[str, str], file: str, into: dict[str, Any], profile: dict[str, Any]) -> None:
-    """Put this row's EXTRA_COLUMNS cells into the record (`into`) or, for account-wide lists, the profile."""
-    for column, (path, kind) in EXTRA_COLUMNS[file].items():
-        cell = row.get(column, "")
-        if not cell:
-            continue
-        value = _extra_value(kind, cell, row)
-        target = profile if path[0] in ("service", "contracts") else into
-        for key in path[:-1]:
-            target = target.setdefault(key, {})
-        if isinstance(value, list):
-            target.setdefault(path[-1], []).extend(value)
-        else:
-            target[path[-1]] = value
-    if file == "accounts.csv":  # a competitor named as a contract's holder is a competitor of the account
-        names = {c.get("name") for c in profile.get("competitors", [])}
-        for contract in profile.get("contracts", []):
-            holder = contract.get("holder")
-            if holder and holder != "us" and holder not in names:
-                profile.setdefault("competitors", []).append({"name": holder})
-                names.add(holder)
-
-
-class _RowTooBig(Exception):
-    """A CSV row (or the physical line being read) is over the record size limit."""
-
-
-class _BoundedLines:
-    """The file's lines for csv, never holding more than `cap` bytes of one row: `taken` counts what
-    the row being parsed has used (the caller resets it after each row). Past the cap, the rest of
-    the row is skipped unread (a quoted field may span lines: up to where its quotes balance) and
-    _RowTooBig raised; the next call reads on from the next row. `count`: physical lines read."""
-
-    def __init__(self, handle: io.TextIOBase, cap: int):
-        self.handle, self.cap = handle, cap
-        self.taken = self.quotes = self.count = 0
-        self.start = 1  # the physical line the current row began on
-
-    def __iter__(self) -> _BoundedLines:
-        return self
-
-    def next_row(self) -> None:
-        self.taken = self.quotes = 0
-
-    def skip_row(self) -> None:
-        """Skip the rest of a row csv refused: up to where its quotes balance."""
-        while self.quotes % 2 and self._read():
-            pass
-        self.next_row()
-
-    def _read(self) -> str:
-        chunk = self.handle.readline(self.cap + 1)
-        self.quotes += chunk.count('"')
-        if chunk.endswith("\n"):
-            self.count += 1
-        return chunk
-
-    def __next__(self) -> str:
-        if not self.taken:
-            self.start = self.count + 1
-            self.quotes = 0
-        line = self._read()
-        if not line:
-            raise StopIteration
-        if not line.endswith("\n"):
-            self.count += 1  # the last line, without a newline (or a chunk of a long one: undone below)
-        self.taken += len(line.encode("utf-8"))
-        if self.taken <= self.cap:
-            return line
-        if not line.endswith("\n"):
-            self.count -= 1
-        while line and (not line.endswith("\n") or self.quotes % 2):
-            line = self._read()  # skip the rest of the row, unread
-        if not line:
-            self.count += 1
-        self.next_row()
-        raise _RowTooBig
-
-
-def _rows(path: Path, limits: Limits = DEFAULT) -> Iterator[tuple[int, dict[str, str] | str]]:
-    """Each row of a CRM CSV file with its line, or in its place the error that stops that row:
-    a row over the record size limit (never read whole) or one csv cannot parse."""
-    if not path.is_file():
-        return
-    cap = limits.record_bytes
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines = _BoundedLines(handle, cap)
-        fields: list[str] | None = None
-        while True:
-            reader = csv.reader(lines)
-            try:
-                for values in reader:
-                    lines.next_row()
-                    if fields is None:
-                        fields = [f.strip().lower() for f in values]
-                    elif values:  # csv.DictReader's way: blank rows are skipped, short rows padded
-                        yield (
-                            lines.count,
-                            {k: (values[i] if i < len(values) else "").strip() for i, k in enumerate(fields) if k},
-                        )
-                return
-            except _RowTooBig:
-                yield (
-                    lines.start,
-                    f"the row is over the limit of {cap:,} bytes; trim it, or {raise_hint('record_bytes')}",
-                )
-            except csv.Error as exc:
-                lines.skip_row()
-                yield lines.start, f"cannot read this row: {exc}"
-            lines.next_row()
-            if fields is None:
-                return  # no header to read the rest by
-
-
-def _cell(row: dict[str, str], key: str) -> Any:
-    value = row.get(key, "")
-    if value == "":
-        return None
-    kind = NUMBERS.get(key)
-    if kind is None:
-        return value
-    try:
-        number = kind(value)
-    except ValueError:
-        return value  # left for validation to report with the record's position
-    return number if math.isfinite(number) else value  # "inf", "nan": not numbers a profile may hold
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(";") if v.strip()]
-
-
-def crm_export(folder: Path, limits: Limits = DEFAULT) -> Iterator[Source]:
-    """Profiles joined from a CRM export; each labelled with its accounts.csv line."""
-    accounts_path = folder / "accounts.csv"
-    try:
-        contacts: dict[str, list[dict]] = {}
-        account_wide: dict[str, dict[str, Any]] = {}  # what contacts.csv says about the account (concerns)
-        for line, row in _rows(folder / "contacts.csv", limits):
-            if isinstance(row, str):
-                yield Source(str(folder / "contacts.csv"), line, "error", row)
-                continue
-            person = {
-                "id": row.get("contact_id"), "name": row.get("name"), "title": row.get("title"),
-                "department": row.get("department"), "function": row.get("function"), "level": row.get("level"),
-                "reports_to": _cell(row, "reports_to"),
-                "relationship": {k: v for k, v in (("strength", _cell(row, "relationship_strength")), ("stance", _cell(row, "stance"))) if v},
-                "insider": _cell(row, "insider") or "none",
-                "contact": {k: v for k, v in (("degree", _cell(row, "contact_degree") or 1), ("via", _cell(row, "via"))) if v},
-                "interests": _split(row.get("interests")),
-                "last_contact": _cell(row, "last_contact"),
-            }  # fmt: skip
-            person = {k: v for k, v in person.items() if v not in (None, {}, [])}
-            _extra(row, "contacts.csv", person, account_wide.setdefault(row.get("account_id", ""), {}))
-            contacts.setdefault(row.get("account_id", ""), []).append(person)
-        interactions: dict[str, list[dict]] = {}
-        for line, row in _rows(folder / "interactions.csv", limits):
-            if isinstance(row, str):
-                yield Source(str(folder / "interactions.csv"), line, "error", row)
-                continue
-            item = {"date": row.get("date"), "kind": row.get("kind"), "with": _split(row.get("contact_ids")),
-                    "form": row.get("form") or "", "value": _cell(row, "value")}  # fmt: skip
-            interactions.setdefault(row.get("account_id", ""), []).append(
-                {k: v for k, v in item.items() if v not in (None, "")}
-            )
-        for line, row in _rows(accounts_path, limits):
-            if isinstance(row, str):
-                yield Source(str(accounts_path), line, "error", row)
-                continue
-            account = {"id": row.get("account_id")}
-            account.update({k: v for k in ACCOUNT_FIELDS if (v := _cell(row, k)) is not None})
-            if row.get("growth_outlook"):
-                account["potential"] = {"growth_outlook": row["growth_outlook"]}
-            profile: dict[str, Any] = {"account": account, **account_wide.get(row.get("account_id", ""), {})}
-            _extra(row, "accounts.csv", account, profile)
-            people = contacts.get(row.get("account_id", ""), [])
-            if people:
-                profile["stakeholders"] = people
-            history = interactions.get(row.get("account_id", ""), [])
-            if history:
-                profile["interactions"] = history
-            if row.get("visit_date"):
-                profile["visit"] = {"date": row["visit_date"], "objective": row.get("visit_objective") or "-",
-                                    "attendees": _split(row.get("visit_attendees"))}  # fmt: skip
-                if row.get("visit_purpose"):
-                    profile["visit"]["purpose"] = row["visit_purpose"]
-            size = len(json.dumps(profile, ensure_ascii=False).encode("utf-8"))
-            if size > limits.record_bytes:
-                yield Source(
-                    str(accounts_path),
-                    line,
-                    "error",
-                    f"the joined profile is over the limit of {limits.record_bytes:,} bytes; "
-                    f"{raise_hint('record_bytes')}",
-                )
-                continue
-            yield Source(str(accounts_path), line, "data", profile)
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        yield Source(str(accounts_path), 1, "error", f"cannot read the CRM export: {exc}")

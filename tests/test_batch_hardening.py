@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.sources import crm_export
+from advisor.crm import crm_export
 
 from conftest import ROOT
 
@@ -323,7 +323,7 @@ def test_batch_csv_row_over_the_record_limit_is_one_positioned_error(capsys, tmp
     folder = crm(tmp_path / "crm", rows)
     code, err = batch(capsys, str(folder), "-o", str(tmp_path / "out"))
     assert (code, err) == (1, f"{folder / 'accounts.csv'}:{line}:1: error: {OVER}\n")
-    assert [e["status"] for e in index(tmp_path / "out")] == ["ok", "error", "ok"]
+    assert [e["status"] for e in index(tmp_path / "out")] == ["ok", "error", "ok", "read"]
     assert (tmp_path / "out" / "portfolio.md").is_file()
 
 
@@ -335,17 +335,22 @@ def test_batch_csv_field_over_the_csv_limit_is_positioned_and_the_rest_read(caps
     code, err = batch(capsys, str(folder), "-o", str(tmp_path / "out"))
     assert (code, err) == (
         1,
-        f"{folder / 'accounts.csv'}:3:1: error: cannot read this row: field larger than field limit (131072)\n",
+        f"{folder / 'accounts.csv'}:3:5: error: cannot read this row: field larger than field limit (131072)\n",
     )
-    assert [e["status"] for e in index(tmp_path / "out")] == ["ok", "error", "ok"]
+    assert [e["status"] for e in index(tmp_path / "out")] == ["ok", "error", "ok", "read"]
 
 
 def test_batch_csv_oversize_contact_row_is_positioned_and_the_account_goes_on(capsys, tmp_path):
-    contacts = "account_id,contact_id,name,title,level\n" + "acc-a,c1," + "n" * 2_000_000 + ",CEO,senior\n"
+    contacts = (
+        "account_id,contact_id,name,title,department,function,level\n"
+        + "acc-a,c1,"
+        + "n" * 2_000_000
+        + ",CEO,Board,leadership,senior\n"
+    )
     folder = crm(tmp_path / "crm", ["acc-a,Alpha,enterprise,private,10,maintain,incumbent\n"], contacts)
     code, err = batch(capsys, str(folder), "-o", str(tmp_path / "out"))
     assert (code, err) == (1, f"{folder / 'contacts.csv'}:2:1: error: {OVER}\n")
-    assert [e["status"] for e in index(tmp_path / "out")] == ["error", "ok"]
+    assert [e["status"] for e in index(tmp_path / "out")] == ["error", "ok", "read", "read"]
 
 
 def test_csv_reader_never_holds_a_huge_row(tmp_path):
@@ -362,7 +367,7 @@ def test_csv_reader_never_holds_a_huge_row(tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert [(s.line, s.kind) for s in sources] == [(2, "error"), (3, "data")]
+    assert [(s.line, s.kind) for s in sources] == [(2, "error"), (3, "data"), (0, "tally")]
     assert peak < 12_000_000, peak
 
 
@@ -432,9 +437,9 @@ def test_batch_csv_inf_and_nan_are_not_numbers(capsys, tmp_path):
         ],
     )
     code, err = batch(capsys, str(folder), "-o", str(tmp_path / "out"))
-    assert (code, err) == (1, f"{folder / 'accounts.csv'}:2:1: error: account.annual_revenue{NON_FINITE}\n"
-                                 f"{folder / 'accounts.csv'}:3:1: error: account.annual_revenue: must be a number; got NaN (not a number)\n")  # fmt: skip
-    assert [e["status"] for e in index(tmp_path / "out")] == ["error", "error", "ok"]
+    assert (code, err) == (1, f"{folder / 'accounts.csv'}:2:32: error: account.annual_revenue{NON_FINITE}\n"
+                                 f"{folder / 'accounts.csv'}:3:31: error: account.annual_revenue: must be a number; got NaN (not a number)\n")  # fmt: skip
+    assert [e["status"] for e in index(tmp_path / "out")] == ["error", "error", "ok", "read"]
 
 
 def test_batch_revenues_too_large_to_add_keep_the_index_valid_json(capsys, tmp_path):

@@ -7,7 +7,7 @@ import datetime as dt
 
 from advisor.facts import derive, visit_purpose
 from advisor.profile import Profile
-from advisor.sources import crm_export
+from advisor.crm import crm_export
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -113,7 +113,7 @@ def test_additions_crm_export_maps_the_new_columns(tmp_path):
         "acme,wang,Wang,Deputy,Board,leadership,senior,,\n",
         encoding="utf-8",
     )
-    (source,) = list(crm_export(tmp_path))
+    (source,) = [s for s in crm_export(tmp_path) if s.kind == "data"]
     data = source.payload
     assert data["service"] == {
         "satisfaction": 2,

@@ -1,4 +1,4 @@
-"""What one `advisor batch` run is asked to do: rules, templates, formats, language, date, workers, limits."""
+"""What one `advisor batch` run is asked to do: rules, templates, formats, language, date, workers, limits, CSV encoding."""
 
 from __future__ import annotations
 
@@ -20,3 +20,4 @@ class Options:
     resume: bool = False
     limits: Limits = DEFAULT  # record size, stakeholders, interactions, nesting, aliases, values
     dask: str | None = None  # a Dask scheduler address: run the work on that cluster
+    encoding: str | None = None  # a CRM export's CSV encoding; None: told from the bytes

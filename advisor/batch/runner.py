@@ -64,6 +64,8 @@ class Summary:
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    warnings: int = 0  # rows left out and other warnings (a CRM export's), each reported and in the index
+    files: list[dict] = field(default_factory=list)  # a CRM export's files: rows read, skipped and why
     entries: list[dict] = field(default_factory=list)
 
 
@@ -154,11 +156,14 @@ def _run(
         parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
         seen: dict[str, str] = {}
         # Never read what this run writes: OUT (and all under it) is left out of every input folder.
-        records = _expand(inputs, lambda items: expand(items, options.limits, exclude=out))
+        records = _expand(inputs, lambda items: expand(items, options.limits, exclude=out, encoding=options.encoding))
         first = replace(options, jobs=min(options.jobs, cores))
         try:
             with spill.open("x", encoding="utf-8") as handle:
                 for result in ordered_map(partial(parse_source, limits=options.limits), records, first, client=client):
+                    if "note" in result:  # a warning or a file's tally: no account
+                        parsed.append(result)
+                        continue
                     if "error" not in result:
                         if result["id"] in seen:
                             result = {"source": result["source"], "id": result["id"],
@@ -169,9 +174,9 @@ def _run(
                     parsed.append(result)
         except OSError as exc:
             raise unwritable(spill, exc) from None
-        positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r)
+        positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r and "note" not in r)
 
-        ok_records = [r for r in parsed if "error" not in r]
+        ok_records = [r for r in parsed if "error" not in r and "note" not in r]
 
         def tasks() -> Iterator[tuple[Options, str, Position | None]]:
             """One task per valid record: the spill holds their profiles, one line each, in the same order."""
@@ -181,13 +186,22 @@ def _run(
 
         place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
         placed: list[tuple[int, dict]] = []
-        total = len(parsed)
+        total = sum("note" not in r for r in parsed)
+        noted = 0
 
         def step() -> None:
-            progress(len(placed), total)
+            progress(len(placed) - noted, total)
 
         for r in parsed:
-            if "error" in r:
+            if "note" in r:
+                placed.append((place[id(r)], r["note"]))
+                noted += 1
+                if r["note"]["status"] == "warning":
+                    summary.warnings += 1
+                    report(r["note"]["warning"])
+                else:
+                    summary.files.append(r["note"])
+            elif "error" in r:
                 entry = {"id": r.get("id"), "source": r["source"], "status": "error", "error": r["error"]}
                 placed.append((place[id(r)], entry))
                 summary.failed += 1

@@ -133,7 +133,22 @@ def portfolio_view(entries: list[dict], labels: dict[str, Any], lang: str) -> di
         "L": labels[lang]["portfolio"],
         "lists": {name: labels["portfolio_lists"][name][lang] for name in LISTS},
         "ok": len(ok),
-        "failed": sum(e.get("status") != "ok" for e in entries),
+        "failed": sum(e.get("status") == "error" for e in entries),
+        # A CRM export's files: rows read, unreadable, skipped and why (the index has a line for each).
+        "files": [
+            {
+                "file": md(e["source"]),
+                "rows": e["rows"],
+                "unreadable": e["unreadable"],
+                "skipped": e["skipped"],
+                "why": [
+                    labels[lang]["portfolio"]["skip_reasons"].get(why, md(why) + ": {n}").format(n=n)
+                    for why, n in e["why"].items()
+                ],
+            }
+            for e in entries
+            if e.get("status") == "read"
+        ],
         "ranked": [
             {
                 "rank": e["portfolio"]["rank"],

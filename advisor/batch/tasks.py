@@ -12,13 +12,14 @@ from typing import Any
 
 from .. import __version__
 from ..api import Advisor
+from ..crm import located
 from ..errors import AdvisorError, EngineError, UnwritableOutput
 from ..files import write_atomically
 from ..limits import DEFAULT, Limits
 from ..portfolio import Position
 from ..profile import Profile, parse_profile
 from ..sources import Source, decoded
-from ..yamlio import Located, load_text
+from ..yamlio import Located, beyond, load_text
 from .options import Options
 from .summary import account_summary
 
@@ -33,10 +34,20 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
     source = decoded(source, limits)
     if source.kind == "error":
-        return {"source": source.label, "error": f"{source.label}:1: error: {source.payload}"}
+        return {"source": source.label, "error": f"{source.label}:{source.col}: error: {source.payload}"}
+    if source.kind == "warning":
+        return {"note": {"id": None, "source": source.label, "status": "warning",
+                         "warning": f"{source.label}:{source.col}: warning: {source.payload}"}}  # fmt: skip
+    if source.kind == "tally":  # a CRM file's rows read, skipped and why
+        return {"note": {"id": None, "source": source.path, "status": "read", **source.payload}}
     try:
         if source.kind == "yaml":
             doc = load_text(source.payload, source.path, limits)
+        elif source.cells is not None:  # a joined CRM record: the values limit, as for any profile
+            problem = beyond(source.payload, limits)
+            if problem:
+                return {"source": source.label, "error": f"{source.label}:1: error: {problem}"}
+            doc = located(source)
         else:
             doc = Located(source.path, source.payload, {(): (source.line, 1)}, {})
         profile = parse_profile(doc, limits)  # numbers are finite (profile.py): no NaN reaches the index
