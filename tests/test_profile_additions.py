@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from advisor.crm import crm_export
 from advisor.facts import derive, visit_purpose
 from advisor.profile import Profile
-from advisor.crm import crm_export
 
 TODAY = dt.date(2026, 12, 1)
 
