@@ -22,8 +22,9 @@ from advisor.workbench.lint import lint
 from conftest import ROOT
 
 PANEL = ROOT / "tests" / "panel"
+HOLDOUT = ROOT / "tests" / "panel-holdout"
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml")) + sorted(
-    p for p in PANEL.glob("*.yaml") if not p.name.endswith(".expect.yaml")
+    p for folder in (PANEL, HOLDOUT) for p in folder.glob("*.yaml") if not p.name.endswith(".expect.yaml")
 )
 TODAY = dt.date(2026, 12, 1)
 

@@ -74,7 +74,9 @@ def test_wording_labels_fill_counts_like_rules(label, n, said):
 
 def _panel() -> list[tuple[str, Path, dt.date]]:
     out = []
-    for expect in sorted((ROOT / "tests" / "panel").glob("*.expect.yaml")):
+    for expect in sorted(
+        e for folder in ("panel", "panel-holdout") for e in (ROOT / "tests" / folder).glob("*.expect.yaml")
+    ):
         doc = yaml.safe_load(expect.read_text(encoding="utf-8"))
         out.append((expect.name.removesuffix(".expect.yaml"), expect.parent / doc["profile"], doc["today"]))
     return out
