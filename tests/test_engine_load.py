@@ -98,13 +98,15 @@ def test_without_the_core_only_the_engine_commands_stop(tmp_path, how):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("advisor: error:")]
     assert len(errors) == 3 and len(set(errors)) == 1
     python = re.escape(sys.executable)
+    install = rf"(?:{python} -m pip install|uv pip install --python {python})"  # uv's environments have no pip
     if how == "missing":
-        assert re.fullmatch(rf"advisor: error: durable-rules is not installed .*; run: {python} -m pip install "
-                            r"durable-rules==2\.0\.28", errors[0])  # fmt: skip
+        assert re.fullmatch(
+            rf"advisor: error: durable-rules is not installed .*; run: {install} durable-rules==2\.0\.28", errors[0]
+        )
     else:
         assert re.fullmatch(
             r"advisor: error: durable-rules is installed but its C core does not load \(.*undefined symbol: "
             r"PyEval_CallObject\); rebuild it: CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject "
-            rf"{python} -m pip install --force-reinstall --no-cache-dir --no-binary durable-rules durable-rules==2\.0\.28",
+            rf"{install} --force-reinstall --no-cache-dir --no-binary durable-rules durable-rules==2\.0\.28",
             errors[0],
         )
