@@ -22,7 +22,8 @@ from pathlib import Path
 
 from . import __version__
 from .api import FORMATS, Advisor, shipped
-from .errors import AdvisorError, Failure, Problem, UnwritableOutput
+from .engine import available
+from .errors import AdvisorError, EngineError, Failure, Problem, UnwritableOutput
 from .facts import Catalogue
 from .files import refuse_inputs, write_atomically
 from .limits import DEFAULT, NAMES, Limits, parse_item
@@ -79,10 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], **kwargs) -> argparse.ArgumentParser:
-        """A subcommand that carries its own handler: main() calls args.handler, no second table."""
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], engine: bool = False, **kwargs
+    ) -> argparse.ArgumentParser:
+        """A subcommand that carries its own handler: main() calls args.handler, no second table.
+        `engine`: it runs durable-rules, so it stops at once, in one line, where that cannot load."""
         p = sub.add_parser(name, **kwargs)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, engine=engine)
         return p
 
     def with_limits(p: argparse.ArgumentParser) -> None:
@@ -95,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--rules", type=Path, help="a folder of rule files to use instead of the shipped ones")
         p.add_argument("--templates", type=Path, help="a folder of templates to use instead of the shipped ones")
 
-    p = command("brief", cmd_brief, help="write the pre-visit brief for one profile")
+    p = command("brief", cmd_brief, engine=True, help="write the pre-visit brief for one profile")
     p.add_argument("profile", type=Path)
     p.add_argument("--lang", choices=LANGS, default="en")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
@@ -116,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "batch",
         cmd_batch,
+        engine=True,
         help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit codes: 0 every account briefed; 1 some accounts could not be read, parsed or briefed\n"
@@ -152,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--rules", type=Path, help="include facts derived by these rules (default: the shipped rules)")
 
-    p = command("test", cmd_test, help="run the rules' case files")
+    p = command("test", cmd_test, engine=True, help="run the rules' case files")
     p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders whose *.cases.yaml to run")
     p.add_argument("--rules", type=Path, help="a rule folder (same as RULES; default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
@@ -169,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
     p.add_argument("--templates", type=Path, help="templates whose tier labels count as uses of derived facts")
 
-    p = command("explain", cmd_explain, help="why each rule did or did not fire for a profile")
+    p = command("explain", cmd_explain, engine=True, help="why each rule did or did not fire for a profile")
     p.add_argument("profile", type=Path)
     p.add_argument("--rule", action="append", metavar="ID", help="explain only this rule (repeatable)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
@@ -191,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("schema", cmd_schema, help="print the JSON Schema of profiles, rule files or case files")
     p.add_argument("kind", choices=("profile", "rules", "cases"))
 
-    p = command("review", cmd_review, help="the expert panel: does each brief show what a trainer expects?")
+    p = command(
+        "review", cmd_review, engine=True, help="the expert panel: does each brief show what a trainer expects?"
+    )
     p.add_argument("panel", type=Path, metavar="DIR", help="profiles, each beside its NAME.expect.yaml")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--lang", choices=LANGS, default="en", help="the language of the briefs judged")
@@ -208,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        if args.engine and (problem := available()):
+            raise EngineError(problem)
         code = handler(args)
         _flush_stdout()  # a full disk fails here, with one line, rather than at exit with a traceback
         return code

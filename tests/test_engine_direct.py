@@ -15,7 +15,6 @@ import textwrap
 import threading
 from pathlib import Path
 
-import durable_rules_engine
 import pytest
 import yaml
 
@@ -24,6 +23,7 @@ from advisor.canonical import canonical
 from advisor.course import load_course
 from advisor.engine import Engine
 from advisor.engine.compiler import compile_rules
+from advisor.engine.native import durable_rules_engine  # loaded as the engine loads it (lazily on 3.13)
 from advisor.engine.wire import (
     END_MARKER,
     MessageIds,

@@ -1,5 +1,5 @@
 """The engine wing: everything that knows durable-rules. compiler plans shards, wire writes durable's
-JSON, adapter runs the hot path, diagnostics explains failures."""
+JSON, native loads its C core, adapter runs the hot path, diagnostics explains failures."""
 
 from ..errors import EngineError
 from .adapter import Engine, Firing, Outcome, available

@@ -1,6 +1,6 @@
 """The engine's hot path: register a compiled plan, evaluate records, clean up, raise one-line errors.
 
-This is the one module that imports durable-rules' C core; wire.py writes what it sends and reads,
+This module drives durable-rules' C core, which native.py loads; wire.py writes what it sends and reads,
 and diagnostics.py works out what to say when something fails (probing the core through Engine).
 It drives durable-rules' C core (`durable_rules_engine`) directly. durable's Python layer (Host,
 Ruleset, Closure, Promise) costs about 80 µs per firing: a Closure with a clock reading, a Promise,
@@ -59,6 +59,7 @@ from ..errors import EngineError
 from ..facts import Catalogue, Record
 from .compiler import Plan, Shard
 from .diagnostics import check_order, explain, one_line, refused_rules, rules_named, unread
+from .native import available, durable_rules_engine
 from .wire import (
     AFTER_NAME,
     CLOSE,
@@ -79,14 +80,6 @@ from .wire import (
     text_projection,
 )
 
-try:
-    import durable_rules_engine
-
-    _IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - exercised where the extension did not build
-    durable_rules_engine = None
-    _IMPORT_ERROR = str(exc)
-
 # Ruleset names are fresh per Engine (durable's Python layer registered a name once per process;
 # the C core accepts repeats, but distinct names keep error reports and debugging unambiguous).
 _names = itertools.count()
@@ -95,16 +88,6 @@ _names_lock = threading.Lock()
 # A shard fires each rule at most once per condition chain per record (overlapping `any`
 # branches fire a rule once per branch); more than this many times that is a runaway engine.
 FIRINGS_PER_CHAIN = 2
-
-
-def available() -> str | None:
-    """None when durable-rules can be used, else why not (for a one-line error)."""
-    if _IMPORT_ERROR is None:
-        return None
-    return (
-        f"durable-rules cannot be imported ({_IMPORT_ERROR}); it needs Python 3.11 or 3.12 and a C compiler: "
-        "pip install durable-rules"
-    )
 
 
 class Firing(NamedTuple):
