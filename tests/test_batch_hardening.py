@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ import pytest
 from advisor.cli import main
 from advisor.crm import crm_export
 
-from conftest import ROOT
+from conftest import ROOT, with_peak_memory
 
 PROFILES = ROOT / "profiles"
 TODAY = "2026-12-01"
@@ -361,12 +360,7 @@ def test_csv_reader_never_holds_a_huge_row(tmp_path):
         for _ in range(40):
             handle.write("h" * 1_000_000)  # a 40 MB row
         handle.write(",enterprise,private,1\nacc-a,Alpha,enterprise,private,10,maintain,incumbent\n")
-    tracemalloc.start()
-    try:
-        sources = list(crm_export(folder))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    sources, peak = with_peak_memory(lambda: list(crm_export(folder)))
     assert [(s.line, s.kind) for s in sources] == [(2, "error"), (3, "data"), (0, "tally")]
     assert peak < 12_000_000, peak
 

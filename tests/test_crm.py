@@ -15,6 +15,8 @@ from advisor.crm import COLUMNS, LIFTED, TABLES, columns_markdown, crm_export, n
 from advisor.csvfile import sniff_encoding
 from advisor.profile import Profile
 
+from conftest import with_peak_memory
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "profiles" / "crm-example"
 TODAY = "2026-12-01"
@@ -397,7 +399,6 @@ def test_crm_resume_keeps_the_warnings_and_counts(capsys, tmp_path):
 
 
 def test_crm_a_huge_contact_row_is_never_held_and_its_account_goes_on(tmp_path):
-    import tracemalloc
 
     folder = export(tmp_path / "in", contacts=None, interactions=None)
     with (folder / "contacts.csv").open("w", encoding="utf-8") as handle:
@@ -405,12 +406,7 @@ def test_crm_a_huge_contact_row_is_never_held_and_its_account_goes_on(tmp_path):
         for _ in range(30):
             handle.write("h" * 1_000_000)  # a 30 MB row
         handle.write(",T,D,business,frontline\n")
-    tracemalloc.start()
-    try:
-        sources = list(crm_export(folder))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    sources, peak = with_peak_memory(lambda: list(crm_export(folder)))
     assert [(Path(s.path).name, s.line, s.col, s.kind) for s in sources] == [
         ("contacts.csv", 4, 1, "error"),
         ("accounts.csv", 2, 1, "data"),
