@@ -6,6 +6,7 @@ rule's id (advise._rank): never to the file a rule sits in, its place there, or 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -172,20 +173,32 @@ def select(
             if len(chosen) < budget and floor and open_(c, min(c.limit, floor)):
                 if not fresh or any(t not in topic_count for t in c.topics):
                     take(c)
+
     # 2. The rest, one at a time: the most relevant, less a step for each earlier point of its course
     # topic and of its rule, and a step when it teaches no course item not yet shown. Breadth without a
     # cliff: a strong second point of a topic still beats a weak first one.
-    while len(chosen) < budget:
-        best: Candidate | None = None
-        best_value = 0.0
-        for c in candidates:
-            if not open_(c, c.limit):
-                continue
-            value = c.rec.score - TOPIC_REPEAT * min(topic_count.get(t, 0) for t in c.topics)
-            value -= RULE_REPEAT * (rule_count.get(c.rec.rule_id, 0) + (c.items <= items))
-            if best is None or value > best_value:  # ties: the earlier in relevance order
-                best, best_value = c, value
-        if best is None:
-            break
-        take(best)
+    def value(c: Candidate) -> float:
+        topic_repeats = min(topic_count.get(t, 0) for t in c.topics)
+        return (
+            c.rec.score
+            - TOPIC_REPEAT * topic_repeats
+            - RULE_REPEAT * (rule_count.get(c.rec.rule_id, 0) + (c.items <= items))
+        )
+
+    # Lazily (a heap of values worked out when last looked at): each take only adds to the counts, so
+    # a value never rises, and a value worked out since the last take is the best there is. Ties go to
+    # the earlier in relevance order, as a scan of every candidate at every step would pick.
+    taken = 0
+    heap = [(-value(c), n, taken) for n, c in enumerate(candidates) if open_(c, c.limit)]
+    heapq.heapify(heap)
+    while heap and len(chosen) < budget:
+        _, n, when = heapq.heappop(heap)
+        c = candidates[n]
+        if not open_(c, c.limit):
+            continue  # its part filled up (or a floor took it): it never opens again
+        if when != taken:
+            heapq.heappush(heap, (-value(c), n, taken))
+            continue
+        take(c)
+        taken += 1
     return chosen

@@ -33,6 +33,7 @@ from advisor.api import Advisor  # noqa: E402
 from advisor.canonical import canonical  # noqa: E402
 from advisor.facts import derive  # noqa: E402
 from advisor.profile import parse_profile  # noqa: E402
+from advisor.rules import rule_files  # noqa: E402
 from advisor.yamlio import load_text  # noqa: E402
 
 TODAY = dt.date(2026, 12, 1)
@@ -200,9 +201,7 @@ def scaled_rules(target: Path, copies: int) -> None:
     """The shipped rules plus `copies` variants of every rule (ids and numeric thresholds varied),
     beside each rule file in a file of their own, as a trainer would add them."""
     shutil.copytree(ROOT / "rules", target)
-    for path in sorted((ROOT / "rules").glob("*.yaml")):
-        if path.name.endswith(".cases.yaml") or path.name == "policy.yaml":
-            continue
+    for path in rule_files(ROOT / "rules"):  # rule files only: not cases, policy, relevance or citations
         extra = []
         for rule in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
             if rule.get("derive"):
