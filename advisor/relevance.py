@@ -73,6 +73,17 @@ class RelevanceFile(BaseModel):
     )
 
 
+def most_specific(table: dict[str, float], code: str) -> float | None:
+    """The weight of the most specific entry of `table` matching a course item (3.3.3.a, then 3.3.3,
+    3.3, 3), or None."""
+    parts = code.split(".")
+    for n in range(len(parts), 0, -1):
+        weight = table.get(".".join(parts[:n]))
+        if weight is not None:
+            return weight
+    return None
+
+
 class Relevance:
     """Scores recommendations; built once per rule base (Advisor keeps it)."""
 
@@ -95,35 +106,20 @@ class Relevance:
         key = (purpose, codes)
         weight = self._purpose_cache.get(key)
         if weight is None:
-            weight = 0.0
-            for table in (self.always, self.purposes.get(purpose, {})):
-                for code in codes:
-                    parts = code.split(".")
-                    for n in range(len(parts), 0, -1):
-                        prefix = ".".join(parts[:n])
-                        if prefix in table:
-                            weight = max(weight, table[prefix])
-                            break
-            self._purpose_cache[key] = weight
+            tables = (self.always, self.purposes.get(purpose, {}))
+            weight = self._purpose_cache[key] = max(
+                [0.0, *(w for t in tables for code in codes if (w := most_specific(t, code)) is not None)]
+            )
         return weight
 
     def emphasis_of(self, codes: tuple[str, ...]) -> float:
-        """The emphasis of the cited items: for each, its most specific entry; of several, the highest."""
-        cached = self._emphasis_cache.get(codes)
-        if cached is not None:
-            return cached
-        best = None
-        for code in codes:
-            parts = code.split(".")
-            value = 0.0
-            for n in range(len(parts), 0, -1):
-                prefix = ".".join(parts[:n])
-                if prefix in self.emphasis:
-                    value = self.emphasis[prefix]
-                    break
-            best = value if best is None else max(best, value)
-        self._emphasis_cache[codes] = best = best or 0.0
-        return best
+        """The emphasis of the cited items: for each, its most specific entry (none: 0); of several, the highest."""
+        weight = self._emphasis_cache.get(codes)
+        if weight is None:
+            weight = self._emphasis_cache[codes] = max(
+                (most_specific(self.emphasis, code) or 0.0 for code in codes), default=0.0
+            )
+        return weight
 
     def about_service(self, codes: tuple[str, ...]) -> bool:
         """Whether advice citing `codes` is about the quality of our service (relevance.yaml's service_items)."""
