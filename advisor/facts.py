@@ -163,8 +163,8 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("account.unhappy_people", "int", "people listed under service.concerns (who is unhappy about what)"),
     FactSpec("account.contracts_ours", "int", "contracts we hold that have not ended (undated ones count)"),
     FactSpec("account.contracts_rival", "int", "contracts competitors hold that have not ended"),
-    FactSpec("account.our_services", "text", "the services we run, from the contracts"),
-    FactSpec("account.rival_services", "text", "the services competitors run, with who runs each"),
+    FactSpec("account.our_services", "text", "the services we run, from the contracts, a list"),
+    FactSpec("account.rival_services", "text", "the services competitors run, with who runs each, a list"),
     FactSpec(
         "account.service_runner",
         "enum",
@@ -257,7 +257,7 @@ _BASE: tuple[FactSpec, ...] = (
         RUNNERS,
     ),
     FactSpec("stakeholder.unhappy", "bool", "they are listed under service.concerns"),
-    FactSpec("stakeholder.unhappy_about", "text", "what they are unhappy about"),
+    FactSpec("stakeholder.unhappy_about", "text", "what they are unhappy about, a list"),
     FactSpec(
         "stakeholder.has_patron", "bool", "they have a patron in the profile (a patron tie: whose people they are)"
     ),
@@ -299,7 +299,7 @@ _BASE: tuple[FactSpec, ...] = (
     FactSpec("competitor.move_known", "bool", "we know their latest move"),
     FactSpec("competitor.days_since_info", "int", "days since we last learned anything about them", unit="days"),
     FactSpec("competitor.contracts", "int", "their contracts at the account that have not ended"),
-    FactSpec("competitor.services", "text", "the services they run here, from the contracts"),
+    FactSpec("competitor.services", "text", "the services they run here, from the contracts, a list"),
     FactSpec("competitor.days_to_renewal", "int", "days to the nearest end of one of their contracts", unit="days"),
     FactSpec("competitor.renewal_service", "text", "the service whose contract of theirs ends first"),
     FactSpec("competitor.renewal_date", "text", "when it ends"),
@@ -568,8 +568,9 @@ def _first_to_end(contracts: list[p.Contract]) -> p.Contract | None:
     return min(dated, key=lambda c: c.ends) if dated else None
 
 
-def _names(items: list[str]) -> str:
-    return ", ".join(dict.fromkeys(items))
+def _names(items: list[str]) -> list[str]:
+    """Each name once, in order: a list, which the text layer joins the language's way (、 in Chinese)."""
+    return list(dict.fromkeys(items))
 
 
 def contract_facts(profile: p.Profile, today: dt.date) -> dict[str, Any]:
@@ -723,7 +724,7 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
         unhappy = [c.about for c in profile.service.concerns if c.stakeholder == s.id]
         v["stakeholder.unhappy"] = bool(unhappy)
         if unhappy:
-            v["stakeholder.unhappy_about"] = "; ".join(dict.fromkeys(unhappy))
+            v["stakeholder.unhappy_about"] = _names(unhappy)
         patron = next((people[t.with_] for t in s.ties if t.kind == "patron" and t.with_ in people), None)
         v["stakeholder.has_patron"] = patron is not None
         if patron is not None:

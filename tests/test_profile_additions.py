@@ -55,7 +55,7 @@ def test_additions_contracts_give_renewals_and_who_runs_what():
     assert a["account.service_runner"] == "shared"
     assert (a["account.days_to_our_renewal"], a["account.our_renewal_service"]) == (89, "broadband")
     assert (a["account.days_to_rival_renewal"], a["account.rival_renewal_holder"]) == (150, "Rival Telecom")
-    assert a["account.rival_services"] == "core lines (Rival Telecom)"
+    assert a["account.rival_services"] == ["core lines (Rival Telecom)"]  # a list: the text layer joins it
     assert r["stakeholder:li"]["stakeholder.service_runner"] == "us"
     assert r["stakeholder:zhao"]["stakeholder.service_runner"] == "rival"
     assert r["stakeholder:wang"]["stakeholder.service_runner"] == "shared"
@@ -89,7 +89,7 @@ def test_additions_satisfaction_trend_concerns_patrons_and_supplier_policy():
     a = r["account"]
     assert (a["account.satisfaction_trend"], a["account.satisfaction_scores"]) == ("declining", "4 → 3 → 2")
     assert a["account.unhappy_people"] == 1
-    assert r["stakeholder:zhao"]["stakeholder.unhappy_about"] == "slow repairs"
+    assert r["stakeholder:zhao"]["stakeholder.unhappy_about"] == ["slow repairs"]
     assert r["stakeholder:li"]["stakeholder.unhappy"] is False
     assert (r["stakeholder:li"]["stakeholder.patron_name"], r["stakeholder:wang"]["stakeholder.proteges"]) == (
         "Wang",
@@ -127,3 +127,25 @@ def test_additions_crm_export_maps_the_new_columns(tmp_path):
     assert data["competitors"] == [{"name": "联通"}]
     assert data["stakeholders"][0]["ties"] == [{"with": "wang", "kind": "patron"}]
     assert Profile.model_validate(data).contracts[1].holder == "联通"
+
+
+def test_additions_service_lists_are_joined_the_languages_way(advisor):
+    """Two services of ours are said as a list: "a, b" in English, "a、b" in Chinese, never "a, b" in Chinese."""
+    from advisor.profile import load_profile
+
+    from conftest import ROOT
+
+    base = load_profile(ROOT / "profiles" / "sd-huarui-appliance.yaml")
+    data = base.model_dump(by_alias=True)
+    data["contracts"] = [
+        {"service": "宽带", "holder": "us", "ends": "2027-03-31"},
+        {"service": "专线", "holder": "us", "ends": "2027-04-30"},
+        {"service": "手机集团网", "holder": "中国联通佛山分公司", "ends": "2027-05-31"},
+    ]
+    evaluation = advisor.evaluate(Profile.model_validate(data))
+    said = {
+        lang: next(r.text for r in advisor.prepare(evaluation, lang).recommendations if r.rule_id == "split-incumbency")
+        for lang in ("en", "zh")
+    }
+    assert "we run 宽带, 专线;" in said["en"]
+    assert "我们负责宽带、专线；" in said["zh"]
