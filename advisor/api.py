@@ -66,7 +66,7 @@ class Advisor:
         policy, policy_file = load_policy(rules)
         relevance, relevance_file = load_relevance(rules, course)
         plan = compile_rules(base)
-        loaded = Templates.load(templates)
+        loaded = Templates.load(templates, course.items)
         inputs = base.files + tuple(f for f in (policy_file, relevance_file) if f)
         digest = _digest(rules, inputs, templates, loaded.files, course)
         return cls(base, plan, loaded, course, policy, digest, relevance)
@@ -138,7 +138,7 @@ class Advisor:
 
     def selection(self, brief: Brief, *, full: bool = False) -> Selection:
         """What the Markdown brief shows of `brief` (JSON marks it `shown`; the panel counts it)."""
-        return choose(brief, self.templates.labels.get("limits", {}), md, full=full)
+        return choose(brief, self.templates.labels.get("limits", {}), md, full=full, traits=self.templates.traits)
 
     def render_all(
         self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import jinja2
 
 from .advise import Recommendation
 from .brief import Brief
-from .errors import AdvisorError, Problem, UnreadableInput
+from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
@@ -41,8 +42,14 @@ class Templates:
     files: tuple[Path, ...]
     template: jinja2.Template  # the brief's, compiled once (Jinja's own look-up costs a little each brief)
 
+    @property
+    def traits(self) -> frozenset[str]:
+        """The course items a person's card can state as what they care about (labels' `traits`)."""
+        return frozenset(self.labels["en"].get("traits") or ())
+
     @classmethod
-    def load(cls, directory: Path) -> Templates:
+    def load(cls, directory: Path, course_items: Collection[str] | None = None) -> Templates:
+        """The templates in `directory`; with `course_items`, the labels' `traits` must name course items."""
         labels_path = directory / LABELS_FILE
         doc = load_file(labels_path, what="a labels file")
         labels = doc.data
@@ -62,6 +69,17 @@ class Templates:
                     f"label '{missing}' has no {lang} translation; add it under {lang}",
                 )
             )
+        for lang in LANGS if course_items is not None else ():
+            traits = labels[lang].get("traits")
+            if traits is not None and not isinstance(traits, dict):
+                line, col = doc.where((lang, "traits"))
+                problems.append(Problem(str(labels_path), line, col, "error", "traits is a mapping: course item -> what a person cares about, in a few words"))  # fmt: skip
+                continue
+            for code in traits or ():
+                if str(code) not in course_items:
+                    line, col = doc.where((lang, "traits", code), key=True)
+                    hint = did_you_mean(str(code), course_items) or "; `advisor coverage` lists the course items"
+                    problems.append(Problem(str(labels_path), line, col, "error", f"trait for unknown course item '{code}'{hint}"))  # fmt: skip
         if problems:
             raise AdvisorError(problems)
         if not (directory / BRIEF_TEMPLATE).is_file():
@@ -164,8 +182,11 @@ def _recommendation(r: Recommendation) -> dict[str, Any]:
 
 def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) -> str:
     """The brief's content for machines: stable keys, one object, a trailing newline. Every
-    recommendation is listed, `shown` saying whether the Markdown brief shows it."""
+    recommendation is listed, `shown` saying whether the Markdown brief shows it in full and
+    `trait_shown` whether, not shown in full, its person's card states the trait it cites
+    (labels.yaml's `traits`: "What they care about: price-performance")."""
     shown = selection.shown_ids()
+    in_cards = {id(r) for card in selection.cares.values() for r in card.advice}
     profile, evaluation = brief.profile, brief.evaluation
     account = profile.account
     doc = {
@@ -194,7 +215,8 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             else None
         ),
         "recommendations": [
-            {**_recommendation(r), "score": r.score, "shown": id(r) in shown} for r in brief.recommendations
+            {**_recommendation(r), "score": r.score, "shown": id(r) in shown, "trait_shown": id(r) in in_cards}
+            for r in brief.recommendations
         ],
         # Advice another rule's situation withdrew (an override), with the rules that withdrew it.
         "withdrawn": [{**_recommendation(w.recommendation), "withdrawn_by": list(w.by)} for w in brief.withdrawn],

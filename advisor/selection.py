@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .advise import Recommendation, said_once
 from .brief import Brief
-from .course import topic_of
+from .course import code_order, topic_of
 
 GLANCE_MAX = 5
 TOPIC_REPEAT = 1.5  # what each earlier point of the same course topic takes off a recommendation's relevance
@@ -23,6 +23,16 @@ Slot = tuple[str, ...]  # where a shown item counts: (section,), ("person", stak
 
 
 @dataclass(frozen=True)
+class Cares:
+    """What a person's card says they care about: course items with a trait (labels.yaml's `traits`,
+    "price-performance") that advice about them cites but the brief does not already say in full,
+    in course order, and that advice."""
+
+    items: tuple[str, ...]
+    advice: tuple[Recommendation, ...]
+
+
+@dataclass(frozen=True)
 class Selection:
     """What a Markdown brief shows of a brief's recommendations, and what it leaves out."""
 
@@ -30,10 +40,14 @@ class Selection:
     glance: list[Recommendation]  # "at a glance"
     shown_in: dict[str, list[Recommendation]]  # the rest it shows, by section, by relevance
     more: dict[Slot, int]  # advice that fired but does not fit, by where it would show (see `slot`)
+    # Whose card says what they care about, in the brief's order (see `Cares`).
+    cares: dict[str, Cares] = field(default_factory=dict)
 
     def shown_rules(self) -> set[str]:
-        """The rules whose advice the brief shows (its "why this advice" table lists exactly these)."""
-        return {r.rule_id for r in self.glance}.union(r.rule_id for rs in self.shown_in.values() for r in rs)
+        """The rules whose advice the brief shows, in full or as what a person cares about (its "why
+        this advice" table lists exactly these)."""
+        full = {r.rule_id for r in self.glance}.union(r.rule_id for rs in self.shown_in.values() for r in rs)
+        return full.union(r.rule_id for card in self.cares.values() for r in card.advice)
 
     def shown_ids(self) -> set[int]:
         """The shown recommendations, by identity (the brief's own objects)."""
@@ -68,7 +82,14 @@ def slot(r: Recommendation, attending: set[str]) -> Slot:
     return (r.section,)
 
 
-def choose(brief: Brief, limits: dict, escape: Callable[[str], str], *, full: bool = False) -> Selection:
+def choose(
+    brief: Brief,
+    limits: dict,
+    escape: Callable[[str], str],
+    *,
+    full: bool = False,
+    traits: frozenset[str] = frozenset(),
+) -> Selection:
     """What fits the car park (or, `full`, everything): at a glance first, then each part of the
     brief within `limits` (labels.yaml's), the most relevant first.
 
@@ -77,6 +98,9 @@ def choose(brief: Brief, limits: dict, escape: Callable[[str], str], *, full: bo
     2. The rest by relevance, one at a time, each earlier point of the same course topic or rule
        counting against a candidate, until the brief's total budget is spent.
     About people not attending, only high-priority advice competes, under "others".
+    3. What each person cares about (`traits`: course items a card can state in a few words), from the
+       advice about them left out: every attendee's, or with no visit, the people the most relevant
+       such advice is about (limits' `people`).
     """
     # A Markdown brief says once what reads the same once escaped (values differing only in spacing).
     said = by_relevance(said_once(brief.recommendations, escape))
@@ -98,7 +122,41 @@ def choose(brief: Brief, limits: dict, escape: Callable[[str], str], *, full: bo
         else:
             where = slot(r, attending)
             more[where] = more.get(where, 0) + 1
-    return Selection(said, glance, shown_in, more)
+    cares_limit = UNLIMITED if full or attending else limits.get("people", UNLIMITED)
+    people = brief.attendees or tuple(s.id for s in brief.profile.stakeholders)
+    in_full = [r for r in said if id(r) in chosen or id(r) in in_glance]
+    left_out = [r for r in rest if id(r) not in chosen]
+    return Selection(
+        said, glance, shown_in, more, cares_about(left_out, in_full, people, bool(attending), traits, cares_limit)
+    )
+
+
+def cares_about(
+    left_out: list[Recommendation],
+    in_full: list[Recommendation],
+    people: tuple[str, ...],
+    visit: bool,
+    traits: frozenset[str],
+    limit: int,
+) -> dict[str, Cares]:
+    """Whose card says what they care about, in the order of `people`: with a visit, each attendee;
+    without one, the `limit` people the most relevant such advice is about. A card states the traits
+    that advice `left_out` (in relevance order) cites and advice shown `in_full` does not."""
+    said: dict[str, set[str]] = {}
+    for r in in_full:
+        if r.stakeholder:
+            said.setdefault(r.stakeholder, set()).update(r.source)
+    about: dict[str, list[Recommendation]] = {}
+    for r in left_out:
+        if r.stakeholder and any(c in traits and c not in said.get(r.stakeholder, ()) for c in r.source):
+            about.setdefault(r.stakeholder, []).append(r)
+    chosen = set(about) if visit else set(list(about)[:limit])
+    cards = {}
+    for sid in people:
+        if sid in chosen:
+            items = {c for r in about[sid] for c in r.source if c in traits} - said.get(sid, set())
+            cards[sid] = Cares(tuple(sorted(items, key=code_order)), tuple(about[sid]))
+    return cards
 
 
 def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recommendation]:

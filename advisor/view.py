@@ -74,6 +74,10 @@ def markdown_view(
     cx = _Context(brief, labels[brief.lang])
     shown_in = shown.shown_in
     attendees, others = _people_sections(cx, shown_in.get("person", ()), shown.more)
+    traits = cx.L.get("traits") or {}
+    cares = {sid: [str(traits[code]) for code in card.items] for sid, card in shown.cares.items()}
+    for person in attendees:
+        person["cares"] = cares.get(person["id"], [])
     return {
         "L": cx.L,
         "lang": brief.lang,
@@ -87,6 +91,10 @@ def markdown_view(
         "glance": [cx.item(r) for r in shown.glance],
         "account_groups": cx.by_aspect(shown_in.get("account", [])),
         "others": others,
+        # With no visit, what each of the people who matter most cares about (an attendee's is on their card).
+        "people_cares": []
+        if brief.attendees
+        else [{**cx.person(sid), "cares": traits} for sid, traits in cares.items()],
         "people": [cx.person(s.id) for s in brief.profile.stakeholders],
         "mermaid": relationship_map(brief.profile, list(brief.attendees), cx.values),
         "cadence": _cadence(cx, shown_in.get("cadence", ())),
@@ -199,6 +207,7 @@ def _why(cx: _Context, course: Course, shown: Selection) -> list[dict[str, Any]]
     lang, sep = cx.brief.lang, cx.L["title_sep"]
     sources = {r.rule_id: r.source for r in shown.glance}
     sources.update((r.rule_id, r.source) for rs in shown.shown_in.values() for r in rs)
+    sources.update((r.rule_id, r.source) for card in shown.cares.values() for r in card.advice)
     rows = sorted(
         (code_order(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
         for rule_id, codes in sources.items()

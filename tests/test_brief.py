@@ -66,12 +66,24 @@ def test_brief_structure_holds_for_every_profile(advisor, path):
     # derivations that only set a fact are not listed.
     why = en.split("## Why this advice")[1]
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z0-9-]+)` \| ([0-9a-z., ]+) \|", why, re.M)}
+    # Advice not shown in full may still be on a person's card as what they care about (labels' traits):
+    # then its rule is listed too, and the card (the person's part of the brief) says the trait.
+    traits = advisor.templates.labels["en"]["traits"]
+    names = {s.id: s.name for s in profile.stakeholders}
     shown_rules = set()
     for rec in doc["recommendations"]:
         if rec["text"] in en:
             shown_rules.add(rec["rule"])
             assert rec["rule"] in rows, rec["rule"]
             assert rows[rec["rule"]].split(", ") == rec["source"]
+        elif rec["trait_shown"]:
+            shown_rules.add(rec["rule"])
+            card = re.search(
+                rf"^(### |- \*\*){re.escape(names[rec['stakeholder']])}(?!\w).*?(?=^### |^## |\Z)", en, re.M | re.S
+            )
+            assert card, rec
+            stated = [traits[c] for c in rec["source"] if c in traits]
+            assert stated and any(t in card.group(0) for t in stated), (rec["rule"], stated)
     assert set(rows) == shown_rules
     # At a glance: at most five points, all high priority.
     glance = en.split("## At a glance")[1].split("\n## ")[0]

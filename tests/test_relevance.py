@@ -124,7 +124,8 @@ def test_relevance_json_marks_exactly_what_the_markdown_shows(advisor, path):
     markdown = advisor.render(brief)
     why = markdown.split("\n## Why this advice\n", 1)[1]
     table = set(re.findall(r"^\| `([a-z0-9-]+)` \|", why, flags=re.M))
-    assert {r["rule"] for r in doc["recommendations"] if r["shown"]} == table
+    assert {r["rule"] for r in doc["recommendations"] if r["shown"] or r["trait_shown"]} == table
+    assert not any(r["shown"] and r["trait_shown"] for r in doc["recommendations"])
     full = advisor.render(brief, full=True)
     assert "--full" not in full.split("## Relationship map")[0]  # nothing left out
     # every recommendation is scored (emphasis may take routine advice down to zero or below)

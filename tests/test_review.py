@@ -18,11 +18,11 @@ PANEL = ROOT / "tests" / "panel"
 
 # The panel's figures (first measured: fired 179, shown 102, 14 violations): they may rise,
 # never fall. Raise them when the rules get better.
-FLOOR = {"fired": 241, "shown": 205, "violations": 0, "expected": 241, "profiles": 22}
+FLOOR = {"fired": 241, "shown": 219, "violations": 0, "expected": 241, "profiles": 22}
 # The held-out panel (tests/panel-holdout, never tuned on; first measured on the rules before the
 # panel-driven changes: fired 83, shown 62, 1 violation).
 HOLDOUT = ROOT / "tests" / "panel-holdout"
-HOLDOUT_FLOOR = {"fired": 94, "shown": 84, "violations": 0, "expected": 96, "profiles": 8}
+HOLDOUT_FLOOR = {"fired": 94, "shown": 86, "violations": 0, "expected": 96, "profiles": 8}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,6 @@ def test_review_figures_do_not_fall_below_the_panels_first_measure(summary):
     assert summary.violations <= FLOOR["violations"], summary.line()
 
 
-@pytest.mark.xfail(strict=True, reason="the panel's thresholds are met once selection and knowledge improve")
 def test_review_panel_meets_the_thresholds(summary):
     assert summary.rate("fired") >= THRESHOLDS["fired"], summary.line()
     assert summary.rate("shown") >= THRESHOLDS["shown"], summary.line()
@@ -68,28 +67,35 @@ def why_table_rules(markdown: str) -> set[str]:
 
 
 def test_review_shown_means_the_advice_is_in_the_markdown_brief(advisor):
-    """What review counts as shown is what the brief's "why this advice" table lists of advice rules,
-    and every such rule's advice text is in the brief."""
+    """What review counts as shown is what the brief's "why this advice" table lists of advice rules:
+    each such rule has its advice text in the brief, or a trait it cites on its person's card
+    ("What they care about: price-performance"), and the review counts nothing else."""
     from advisor.escape import md
     from advisor.profile import load_profile
-    from advisor.selection import choose
-    from advisor.workbench.review import load_expectation
+    from advisor.workbench.review import judge, load_expectation
 
-    for path in sorted(PANEL.glob("*.expect.yaml"))[:8]:
+    traits = advisor.templates.labels["en"]["traits"]
+    for path in sorted(PANEL.glob("*.expect.yaml")):
         expect = load_expectation(path, advisor)
         brief = advisor.prepare(advisor.evaluate(load_profile(PANEL / expect.profile), expect.today), "en")
-        selection = choose(brief, advisor.templates.labels["limits"], md)
+        selection = advisor.selection(brief)
         markdown = advisor.render(brief)
         advice_rules = {r.rule_id for r in brief.recommendations}
         assert why_table_rules(markdown) & advice_rules == selection.shown_rules()
-        shown = [r for r in selection.said if r.rule_id in selection.shown_rules()]
-        assert any(r.text_in(md) in markdown for r in shown)
+        cards = {r.rule_id: [traits[c] for c in card.items] for card in selection.cares.values() for r in card.advice}
+        for rule in selection.shown_rules():
+            texts = [r.text_in(md) for r in selection.said if r.rule_id == rule]
+            assert any(t in markdown for t in texts) or any(t in markdown for t in cards.get(rule, ())), rule
+        # an item counts as shown only through a listed rule that cites it
+        verdict = judge(advisor, path, expect)
+        for code in verdict.shown:
+            assert any(code in r.source for r in selection.said if r.rule_id in selection.shown_rules()), code
 
 
 def test_review_cli_prints_the_table_and_ends_with_the_summary(capsys):
     code = main(["review", str(PANEL)])
     out = capsys.readouterr().out.rstrip("\n").splitlines()
-    assert code == 1  # below the thresholds today
+    assert code == 0  # the panel passes its thresholds
     assert out[0].startswith("| profile | expected | shown | fired only | missing | must-not violations |")
     assert re.fullmatch(
         r"\d+ profiles, \d+ expected items: fired \d+ \(\d+\.\d%, needs 95%\), shown \d+ \(\d+\.\d%, needs 90%\), "
@@ -102,7 +108,7 @@ def test_review_json_for_machines(capsys):
     main(["review", str(PANEL), "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"profiles", "expected", "fired", "shown", "must_not_violations", "thresholds", "passes"}
-    assert doc["passes"] is False and doc["thresholds"] == {"fired": 0.95, "shown": 0.9}
+    assert doc["passes"] is True and doc["thresholds"] == {"fired": 0.95, "shown": 0.9}
     first = doc["profiles"][0]
     assert set(first) == {"profile", "expected", "shown", "fired_only", "missing", "must_not_violations"}
     assert first["expected"] == len(first["shown"]) + len(first["fired_only"]) + len(first["missing"])

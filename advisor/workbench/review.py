@@ -22,11 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..api import Advisor
 from ..errors import AdvisorError, Problem, UnreadableInput, did_you_mean
-from ..escape import md
 from ..limits import DEFAULT, Limits
 from ..modelio import validate
 from ..profile import load_profile
-from ..selection import choose
 from ..yamlio import load_file
 
 EXPECT_SUFFIX = ".expect.yaml"
@@ -167,7 +165,7 @@ def judge(advisor: Advisor, path: Path, expect: Expectation, lang: str = "en", l
     """One profile's brief against its expectation."""
     profile = load_profile(path.parent / expect.profile, limits)
     brief = advisor.prepare(advisor.evaluate(profile, expect.today), lang)
-    shown_rules = choose(brief, advisor.templates.labels.get("limits", {}), md).shown_rules()
+    shown_rules = advisor.selection(brief).shown_rules()
     citing: dict[str, set[str]] = {}  # course item -> the rules of the JSON's recommendations that cite it
     for r in brief.recommendations:
         for code in r.source:
