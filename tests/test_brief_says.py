@@ -112,3 +112,25 @@ def test_brief_says_what_it_must_and_not_what_it_must_not(advisor, name):
     for rec in doc["recommendations"]:
         if rec["stakeholder"]:
             assert people[rec["stakeholder"]] in rec["text"], (rec["rule"], rec["text"])
+
+
+@pytest.mark.parametrize(
+    ("today", "en", "zh"),
+    [
+        (dt.date(2026, 11, 24), "7 days to go. Today, book the colleagues", "离拜访还有7天"),
+        (dt.date(2026, 11, 29), "Two days to go. Today, confirm the colleagues", "离拜访还有两天"),
+        (dt.date(2026, 11, 30), "One day to go. Confirm who comes with you", "明天就要拜访"),
+        (dt.date(2026, 12, 1), None, None),  # on the day, the visit's steps are the plan
+    ],
+)
+def test_brief_visit_preparation_is_graded_by_the_days_left(advisor, today, en, zh):
+    """The tax bureau's visit is on 2026-12-01: the plan a rep is told to make fits the time left."""
+    profile = load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml")
+    for lang, phrase in (("en", en), ("zh", zh)):
+        doc = json.loads(advisor.brief(profile, lang=lang, today=today, format="json"))
+        texts = [r["text"] for r in doc["recommendations"] if r["rule"] == "visit-prep-window"]
+        if phrase is None:
+            assert texts == []
+        else:
+            assert len(texts) == 1 and texts[0].startswith(phrase), texts
+            assert "{" not in texts[0] and "|" not in texts[0]

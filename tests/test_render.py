@@ -22,7 +22,8 @@ from advisor import __version__, templating
 from advisor.errors import AdvisorError
 from advisor.escape import md, mermaid_text, plain
 from advisor.profile import load_profile
-from advisor.render import BRIEF_TEMPLATE, Templates
+from advisor.cli import main
+from advisor.render import BRIEF_TEMPLATE, LABELS_FILE, Templates
 from advisor.rules import fill_parts, split_say
 from advisor.selection import choose
 from advisor.view import markdown_view
@@ -470,3 +471,19 @@ def test_render_cache_prunes_temporary_files_a_killed_start_left(cache, tmp_path
     entry.unlink()
     Templates.load(folder)  # writes an entry again, and prunes
     assert not old.exists() and recent.exists()
+
+
+def test_render_a_trait_for_an_unknown_course_item_is_an_error_at_its_line(capsys, tmp_path):
+    """labels.yaml's traits say in a few words what a person cares about, per course item: a typo in
+    a code is caught when the brief starts, at its line, with the near code, through the command."""
+    folder = templates_copy(tmp_path / "t")
+    labels = folder / LABELS_FILE
+    text = labels.read_text(encoding="utf-8")
+    assert text.count("    2.2.2.b: ") == 2
+    labels.write_text(text.replace("    2.2.2.b: ", "    2.2.2.bb: ", 1), encoding="utf-8")
+    line = next(i for i, s in enumerate(labels.read_text("utf-8").splitlines(), 1) if "2.2.2.bb:" in s)
+    code = main(["brief", str(ROOT / "profiles" / "gz-tax-bureau.yaml"), "--templates", str(folder)])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert f"{labels}:{line}:5: error: trait for unknown course item '2.2.2.bb'; did you mean '2.2.2.b'" in err
+    assert "has no zh translation" in err  # and the languages no longer match

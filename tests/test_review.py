@@ -18,11 +18,11 @@ PANEL = ROOT / "tests" / "panel"
 
 # The panel's figures (first measured: fired 179, shown 102, 14 violations): they may rise,
 # never fall. Raise them when the rules get better.
-FLOOR = {"fired": 241, "shown": 219, "violations": 0, "expected": 241, "profiles": 22}
+FLOOR = {"fired": 241, "shown": 222, "violations": 0, "expected": 241, "profiles": 22}
 # The held-out panel (tests/panel-holdout, never tuned on; first measured on the rules before the
 # panel-driven changes: fired 83, shown 62, 1 violation).
 HOLDOUT = ROOT / "tests" / "panel-holdout"
-HOLDOUT_FLOOR = {"fired": 94, "shown": 86, "violations": 0, "expected": 96, "profiles": 8}
+HOLDOUT_FLOOR = {"fired": 94, "shown": 87, "violations": 0, "expected": 96, "profiles": 8}
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,12 @@ has no cliff (each earlier point of a course topic or rule counts against the ne
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from advisor.advise import Advice, Recommendation
-from advisor.selection import RULE_REPEAT, TOPIC_REPEAT, by_relevance, select
+from advisor.selection import RULE_REPEAT, TOPIC_REPEAT, by_relevance, cares_about, select
 
 
 def rec(rule: str, code: str, score: float, *, section: str = "account", person: str | None = None) -> Recommendation:
@@ -74,3 +76,39 @@ def test_selection_ties_go_to_relevance_order_not_to_input_order(order):
     recs = [rec("a", "1.1.1.a", 4.0), rec("b", "2.1.1.a", 4.0)]
     picked = chosen(recs if order else list(reversed(recs)), 1)
     assert picked == chosen(recs, 1)
+
+
+TRAITS = frozenset({"2.2.2.b", "2.4.2.a", "2.4.3.c"})
+
+
+def person_rec(rule: str, codes: tuple[str, ...], person: str, score: float = 3.0) -> Recommendation:
+    r = rec(rule, codes[0], score, section="person", person=person)
+    return Recommendation(dataclasses.replace(r.advice, source=codes), person, r.record_id, {}, score)
+
+
+def test_selection_a_card_says_the_traits_of_advice_left_out_and_not_said_in_full():
+    shown = person_rec("price-performance", ("2.2.2.b",), "amy")
+    left_out = [
+        person_rec("price-performance-again", ("2.2.2.b",), "amy"),  # already said in full: not on the card
+        person_rec("middle-price", ("2.4.2.a",), "amy"),
+        person_rec("bring-engineer", ("2.2.2.a",), "amy"),  # no trait for 2.2.2.a: not on the card
+        person_rec("outcomes-only", ("2.4.3.c",), "zoe"),
+    ]
+    cards = cares_about(left_out, [shown], ("amy", "zoe"), True, TRAITS, limit=1)
+    assert {sid: card.items for sid, card in cards.items()} == {"amy": ("2.4.2.a",), "zoe": ("2.4.3.c",)}
+    assert [r.rule_id for r in cards["amy"].advice] == ["middle-price"]
+
+
+def test_selection_a_visit_card_is_each_attendees_and_an_account_brief_lists_the_most_relevant_people():
+    left_out = by_relevance(
+        [
+            person_rec("a", ("2.4.2.a",), "amy", score=2.0),
+            person_rec("b", ("2.4.3.c",), "bo", score=5.0),
+            person_rec("c", ("2.2.2.b",), "cy", score=4.0),
+        ]
+    )
+    # With a visit: the attendees, in the visit's order, whatever the limit.
+    assert list(cares_about(left_out, [], ("cy", "amy"), True, TRAITS, limit=1)) == ["cy", "amy"]
+    # Without one: the `limit` people the most relevant such advice is about, in the people's order.
+    assert list(cares_about(left_out, [], ("amy", "bo", "cy"), False, TRAITS, limit=2)) == ["bo", "cy"]
+    assert cares_about(left_out, [], ("amy", "bo", "cy"), False, frozenset(), limit=2) == {}

@@ -98,6 +98,7 @@ def in_the_brief(advisor: Advisor, evaluation: Evaluation, lang: str = "en") -> 
     glance = {id(r) for r in selection.glance}
     shown = selection.shown_ids()
     attending = set(brief.attendees)
+    on_card = {id(r): card.items for card in selection.cares.values() for r in card.advice}
     total = advisor.templates.labels.get("limits", {}).get("total")
     out: dict[str, list[str]] = {}
     for r in selection.said:
@@ -110,6 +111,8 @@ def in_the_brief(advisor: Advisor, evaluation: Evaluation, lang: str = "en") -> 
             fate = "not shown: about someone not attending, and not high priority (--full shows it)"
         else:
             fate = f"not shown: ranked below what fit in its part or the brief's {total} points (--full shows it)"
+        if id(r) in on_card:
+            fate += f"; their card says what they care about ({', '.join(c for c in on_card[id(r)] if c in r.source)})"
         out.setdefault(r.rule_id, []).append(f"in the brief{about}: score {r.score:.2f}, {fate}")
     said = {id(r) for r in selection.said}
     for r in brief.recommendations:
