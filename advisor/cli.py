@@ -105,12 +105,14 @@ def with_rules(
 ) -> None:
     """`--rules PATH`, the same on every command that reads rules; the project config's `rules` fills it in."""
     p.add_argument("--rules", type=Path, metavar="PATH", help=help)
+    p.set_defaults(configured=True)
 
 
 def with_templates(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--templates", type=Path, metavar="DIR", help="a folder of templates to use instead of the shipped ones"
     )
+    p.set_defaults(configured=True)
 
 
 def with_sources(p: argparse.ArgumentParser) -> None:
@@ -122,6 +124,7 @@ def with_lang(
     p: argparse.ArgumentParser, help: str = "the language of the brief (default: en, or the config's lang)"
 ) -> None:
     p.add_argument("--lang", choices=LANGS, help=help)
+    p.set_defaults(configured=True)
 
 
 def with_limits(p: argparse.ArgumentParser) -> None:
@@ -129,6 +132,7 @@ def with_limits(p: argparse.ArgumentParser) -> None:
         "--limit", dest="limits", action="append", type=_limit, metavar="NAME=N",
         help=f"raise or lower a limit (repeatable); names: {', '.join(NAMES)}; defaults: advisor --security",
     )  # fmt: skip
+    p.set_defaults(configured=True)
 
 
 def with_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
@@ -376,26 +380,30 @@ SETTING_DEFAULTS = {"lang": "en"}  # settings whose flag has a default (the othe
 def settle(args: argparse.Namespace) -> None:
     """Fill in every setting the command takes but the command line left out, from the project
     config; record where each came from (`args.settings_from`, for `advisor config`). Every command
-    that adds --rules, --templates, --lang or --limit gets this, with no code of its own."""
+    that adds --rules, --templates, --lang or --limit gets this, with no code of its own (those
+    options mark the command `configured`; the others never read the config, nor import pydantic)."""
+    args.settings_from, args.config_file = {}, None
+    if not getattr(args, "configured", False):
+        return
     from .config import SETTINGS
 
     taken = [key for key in SETTINGS if hasattr(args, key)]
     args.settings_from = {key: "command line" for key in taken if getattr(args, key)}
     if any(getattr(args, "rules_dirs", None) or ()):
         args.settings_from["rules"] = "command line"
-    found = _found(args) if taken else None
+    found = _found(args)
     for key in taken:
-        configured = getattr(found.config, key) if found else None
+        value = getattr(found.config, key)
         if key == "limits":
-            if configured:
-                args.limits = [*configured.items(), *(args.limits or ())]
+            if value:
+                args.limits = [*value.items(), *(args.limits or ())]
                 args.settings_from.setdefault(key, found.where(key))
-        elif getattr(args, key) is None and configured is not None:
-            setattr(args, key, configured)
+        elif getattr(args, key) is None and value is not None:
+            setattr(args, key, value)
             args.settings_from[key] = found.where(key)
         elif getattr(args, key) is None and key in SETTING_DEFAULTS:
             setattr(args, key, SETTING_DEFAULTS[key])
-    args.config_file = found.path if found else None
+    args.config_file = found.path
 
 
 def _found(args: argparse.Namespace):
@@ -617,7 +625,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
             options,
             progress=progress,
             report=lambda line: print(line, file=sys.stderr),
-            notice=lambda line: say(args, line),
+            notice=lambda line: print(
+                line, file=sys.stderr
+            ),  # about a flag given (--jobs capped): shown under --quiet too
             validating=meter.validating if meter else None,
         )
     except KeyboardInterrupt:

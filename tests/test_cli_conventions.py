@@ -200,12 +200,12 @@ def test_security_md_is_packaged_into_the_wheel():
 
 
 def test_help_and_version_import_nothing_heavy():
-    """--help and --version answer without loading pydantic, Jinja2, YAML or the engine (their import
+    """--help, --version and completion (which a shell may run at every start) answer without loading pydantic, Jinja2, YAML or the engine (their import
     is what made --version take half a second); the time itself is measured in bench/."""
     probe = (
         "import sys\n"
         "from advisor.cli import main\n"
-        "for argv in (['--version'], ['--help'], ['brief', '--help']):\n"
+        "for argv in (['--version'], ['--help'], ['brief', '--help'], ['completion', 'bash']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
