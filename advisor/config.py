@@ -33,7 +33,11 @@ class Config(BaseModel):
     rules: Path | None = Field(None, description="the rule folder (or one rule file) every command uses")
     templates: Path | None = Field(None, description="the templates folder briefs are rendered with")
     lang: Literal[LANGS] | None = Field(None, description="the language of briefs: en or zh")  # type: ignore[valid-type]
-    limits: dict[str, int] = Field(default={}, description="limits on what one profile may hold, by name")
+    limits: dict[str, int] = Field(
+        default={},
+        description="limits on what one profile may hold, by name (advisor --security lists the defaults)",
+        json_schema_extra={"propertyNames": {"enum": list(NAMES)}},
+    )
 
     @field_validator("limits")
     @classmethod

@@ -104,3 +104,18 @@ def test_config_option_reads_a_named_file_and_a_missing_one_is_a_usage_error(cap
     assert settings(capsys, "--config", str(named))["lang"]["value"] == "zh"
     assert main(["config", "--config", str(project / "nope.toml")]) == 2
     assert capsys.readouterr().err == f"advisor config: error: --config: no such file: {project / 'nope.toml'}\n"
+
+
+def test_config_schema_accepts_what_init_writes_and_rejects_a_misspelled_limit(capsys):
+    import tomllib
+
+    import jsonschema
+
+    from advisor.workbench.init import CONFIG
+
+    assert main(["schema", "config"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.validate(tomllib.loads(CONFIG), schema)
+    jsonschema.validate({"lang": "zh", "limits": {"stakeholders": 5000}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"limits": {"stakholders": 5000}}, schema)
