@@ -24,8 +24,7 @@ from .render import LANGS, Templates, to_json
 from .rules import RuleBase, load_rules
 from .selection import Selection, choose
 from .view import markdown_view
-
-FORMATS = ("markdown", "json")
+from .vocabulary import FORMATS
 
 
 def shipped(name: str) -> Path:

@@ -1,7 +1,11 @@
 """The `advisor` command: subcommands, exit codes, and the only place that prints.
 
 Exit codes: 0 clean; 1 problems found (bad profile or rule file, failing case); 2 usage or
-unreadable input. Tracebacks only with --debug.
+unreadable input. Tracebacks only with --debug. An error at a place in a file reads
+`path:line:col: error: message`; one with no place, `advisor COMMAND: error: message`.
+
+Only the standard library and the dependency-free vocabulary load at start: each command imports
+what it needs when it runs, so `--help`, `--version` and completion answer at once.
 """
 
 from __future__ import annotations
@@ -17,18 +21,18 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .api import FORMATS, Advisor, shipped
-from .engine import available
-from .errors import AdvisorError, EngineError, Failure, Problem, UnwritableOutput
-from .facts import Catalogue
-from .files import refuse_inputs, write_atomically
+from .errors import AdvisorError, CommandError, EngineError, Failure, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
-from .profile import load_profile
-from .vocabulary import LANGS, SCOPE_MEANING, SCOPES
+from .vocabulary import FORMATS, LANGS, SCOPE_MEANING, SCOPES
+
+if TYPE_CHECKING:
+    from .layout import RuleSource
+
+LINT_FORMATS = ("text", "json", "github", "sarif")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +40,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Security(argparse.Action):
+    """`advisor --security`: SECURITY.md, which the help points to, from the installed package."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        sys.stdout.write(security_text())
+        parser.exit(0)
+
+
+def security_text() -> str:
+    """SECURITY.md: packaged inside advisor (a wheel), or beside it (a source checkout)."""
+    from importlib import resources
+
+    inside = resources.files("advisor").joinpath("SECURITY.md")
+    if inside.is_file():
+        return inside.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "SECURITY.md").read_text(encoding="utf-8")
 
 
 def _date(text: str) -> dt.date:
@@ -68,42 +93,94 @@ def _encoding(text: str) -> str:
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    """The defaults, with every --limit (and --max-record-bytes) applied in order."""
+    """The defaults, then the config's limits, then every --limit (and --max-record-bytes) in order."""
     return DEFAULT.override(args.limits or ())
+
+
+# --- options several commands share: each is added in one place, and the config fills them in -------
+
+
+def with_rules(
+    p: argparse.ArgumentParser, help: str = "a rule folder, or one rule file (default: the shipped rules)"
+) -> None:
+    """`--rules PATH`, the same on every command that reads rules; the project config's `rules` fills it in."""
+    p.add_argument("--rules", type=Path, metavar="PATH", help=help)
+    p.set_defaults(configured=True)
+
+
+def with_templates(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--templates", type=Path, metavar="DIR", help="a folder of templates to use instead of the shipped ones"
+    )
+    p.set_defaults(configured=True)
+
+
+def with_sources(p: argparse.ArgumentParser) -> None:
+    with_rules(p)
+    with_templates(p)
+
+
+def with_lang(
+    p: argparse.ArgumentParser, help: str = "the language of the brief (default: en, or the config's lang)"
+) -> None:
+    p.add_argument("--lang", choices=LANGS, help=help)
+    p.set_defaults(configured=True)
+
+
+def with_limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--limit", dest="limits", action="append", type=_limit, metavar="NAME=N",
+        help=f"raise or lower a limit (repeatable); names: {', '.join(NAMES)}; defaults: advisor --security",
+    )  # fmt: skip
+    p.set_defaults(configured=True)
+
+
+def with_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
+    p.add_argument("--format", choices=choices, default=choices[0], help=f"output format (default: {choices[0]})")
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every subcommand takes."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="print only problems (and the output asked for)")
+    found = common.add_mutually_exclusive_group()
+    found.add_argument("--config", type=Path, metavar="FILE", help="read this advisor.toml or pyproject.toml")
+    found.add_argument("--no-config", action="store_true", help="read no project config file")
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="advisor", description="Pre-visit briefs for key accounts, from a sales course encoded as rules."
+        prog="advisor",
+        description="Pre-visit briefs for key accounts, from a sales course encoded as rules.",
+        epilog="exit codes: 0 clean; 1 problems found; 2 usage error or unreadable input. "
+        "Run `advisor COMMAND --help` for a command's options; `advisor --security` for the limits.",
     )
-    parser.add_argument("--version", action="version", version=f"advisor {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"advisor {__version__}", help="print the version and exit"
+    )
+    parser.add_argument("--security", action=_Security, help="print SECURITY.md (what is trusted, the limits) and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, help="advisor COMMAND --help shows its options"
+    )
+    common = _common()
 
     def command(
         name: str, handler: Callable[[argparse.Namespace], int], engine: bool = False, **kwargs
     ) -> argparse.ArgumentParser:
         """A subcommand that carries its own handler: main() calls args.handler, no second table.
         `engine`: it runs durable-rules, so it stops at once, in one line, where that cannot load."""
-        p = sub.add_parser(name, **kwargs)
+        kwargs.setdefault("description", kwargs.get("help"))
+        p = sub.add_parser(name, parents=[common], **kwargs)
         p.set_defaults(handler=handler, engine=engine)
         return p
 
-    def with_limits(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--limit", dest="limits", action="append", type=_limit, metavar="NAME=N",
-            help=f"raise or lower a limit (repeatable); names: {', '.join(NAMES)}; defaults in SECURITY.md",
-        )  # fmt: skip
-
-    def with_sources(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--rules", type=Path, help="a folder of rule files to use instead of the shipped ones")
-        p.add_argument("--templates", type=Path, help="a folder of templates to use instead of the shipped ones")
-
     p = command("brief", cmd_brief, engine=True, help="write the pre-visit brief for one profile")
-    p.add_argument("profile", type=Path)
-    p.add_argument("--lang", choices=LANGS, default="en")
+    p.add_argument("profile", type=Path, help="the account profile (YAML)")
+    with_lang(p)
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
-    p.add_argument("--format", choices=FORMATS, default="markdown")
+    p.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--full", action="store_true", help="show every recommendation, not only what fits the car park")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
     p.add_argument(
@@ -124,9 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="briefs for many accounts: files, folders, globs, JSON Lines, CRM CSV",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit codes: 0 every account briefed; 1 some accounts could not be read, parsed or briefed\n"
-        "(stderr and index.jsonl say which); 2 usage, or an output could not be written (disk full,\n"
-        "permission, another batch writing to OUT): the batch stopped, the index was left as it was;\n"
-        "fix the cause and rerun with --resume.",
+        "(stderr and index.jsonl say which); 2 usage, a missing input, or an output could not be written\n"
+        "(disk full, permission, another batch writing to OUT): the batch stopped, the index was left as it\n"
+        "was; fix the cause and rerun with --resume.",
     )
     p.add_argument(
         "inputs",
@@ -136,31 +213,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the output folder")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--format", default="markdown", help="markdown, json, or both: markdown,json")
-    p.add_argument("--lang", choices=LANGS, default="en")
+    p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)}, or several: markdown,json")
+    with_lang(p, "the language of the briefs (default: en, or the config's lang)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
     p.add_argument("--resume", action="store_true", help="skip accounts whose output would not change")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--max-record-bytes", dest="limits", action="append", type=_bytes, metavar="N",
                    help="the same as --limit record_bytes=N")  # fmt: skip
     with_limits(p)
     p.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="run on a Dask cluster (pip install 'advisor[dask]')")
     p.add_argument("--encoding", type=_encoding, metavar="NAME",
                    help="a CRM export's CSV encoding (utf-8, gb18030, utf-16, ...); default: told from the bytes")  # fmt: skip
+    p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                   help="when stderr is not a terminal, a progress line this often (default 10)")  # fmt: skip
     with_sources(p)
 
     p = command("new", cmd_new, help="write a commented starter profile to fill in")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="the profile to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
+    p = command("init", cmd_init, help="set up a trainers' repository: rules, profiles, templates, config, hooks")
+    p.add_argument("directory", type=Path, metavar="DIR", help="the folder to create (it must be new or empty)")
+
     p = command("facts", cmd_facts, help="list every fact rules can test")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--rules", type=Path, help="include facts derived by these rules (default: the shipped rules)")
+    with_format(p)
+    with_rules(p, "include facts derived by these rules (default: the shipped rules)")
+
+    p = command("rules", cmd_rules, help="list the rules: id, file and line, section and priority")
+    p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders or files (same as --rules)")
+    with_format(p)
+    with_rules(p)
 
     p = command("test", cmd_test, engine=True, help="run the rules' case files")
-    p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders whose *.cases.yaml to run")
-    p.add_argument("--rules", type=Path, help="a rule folder (same as RULES; default: the shipped rules)")
+    p.add_argument("rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders or files whose cases to run")
+    with_rules(p, "a rule folder or file (same as RULES; default: the shipped rules)")
     p.add_argument("--templates", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML (for CI)")
     p.add_argument(
         "--allow-base-outside", action="store_true",
         help="let case files name base profiles outside the rules' repository (the rules folder's parent)",
@@ -168,14 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("lint", cmd_lint, help="check rule files: schema, meaning, contradictions, cases, engine headroom")
     p.add_argument(
-        "rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders (default: the shipped rules)"
+        "rules_dirs", nargs="*", type=Path, metavar="RULES", help="rule folders or files (default: the shipped rules)"
     )
+    with_rules(p, "a rule folder or file (same as RULES)")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text")
-    p.add_argument("--templates", type=Path, help="templates whose tier labels count as uses of derived facts")
+    p.add_argument(
+        "--format", choices=LINT_FORMATS, default="text",
+        help="text; json; github (workflow annotations); sarif (SARIF 2.1.0, for code scanning)",
+    )  # fmt: skip
+    p.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates whose tier labels count as uses of derived facts"
+    )
 
     p = command("explain", cmd_explain, engine=True, help="why each rule did or did not fire for a profile")
-    p.add_argument("profile", type=Path)
+    p.add_argument("profile", type=Path, help="the account profile (YAML)")
     p.add_argument("--rule", action="append", metavar="ID", help="explain only this rule (repeatable)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
     p.add_argument("--fired", action="store_true", help="list only the rules that fired")
@@ -185,43 +278,65 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "coverage", cmd_coverage, help="which course items the rules encode (cited by a rule that fires in a case)"
     )
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    with_format(p)
     p.add_argument("--min", type=float, metavar="PERCENT", help="fail (exit 1) below this share of items covered")
-    p.add_argument("--rules", type=Path, help="the rule folder to measure (default: the shipped rules)")
+    with_rules(p, "the rule folder to measure (default: the shipped rules)")
 
     p = command("docs", cmd_docs, help="write the rule catalogue in Markdown, organised by the course outline")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="the folder to write")
     with_sources(p)
 
-    p = command("schema", cmd_schema, help="print the JSON Schema of profiles, rule files or case files")
-    p.add_argument("kind", choices=("profile", "rules", "cases"))
+    p = command("schema", cmd_schema, help="print a JSON Schema: of an input file, the JSON brief or index.jsonl")
+    p.add_argument(
+        "kind", choices=("profile", "rules", "cases", "policy", "labels", "brief", "index", "config"),
+        help="profile, rules, cases, policy, labels (files you edit); brief, index (what advisor writes); config",
+    )  # fmt: skip
+    with_rules(p, "list the facts derived by these rules too (the `rules` schema)")
 
     p = command(
         "review", cmd_review, engine=True, help="the expert panel: does each brief show what a trainer expects?"
     )
     p.add_argument("panel", type=Path, metavar="DIR", help="profiles, each beside its NAME.expect.yaml")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--lang", choices=LANGS, default="en", help="the language of the briefs judged")
+    with_format(p)
+    with_lang(p, "the language of the briefs judged (default: en, or the config's lang)")
     with_limits(p)
     with_sources(p)
 
     p = command("plan", cmd_plan, help="show how the rules are compiled into engine shards")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    with_format(p)
     with_sources(p)
+
+    p = command("config", cmd_config, help="show the settings in force and where each comes from")
+    with_format(p)
+    with_sources(p)
+    with_lang(p, "a language, to see how flags win over the config")
+    with_limits(p)
+
+    p = command("completion", cmd_completion, help="print a shell completion script: bash or zsh")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `advisor`: what it does and its commands
+        parser.print_help(sys.stderr)
+        return 2
     handler: Callable[[argparse.Namespace], int] = args.handler
+    prog = f"advisor {args.command}"
     try:
-        if args.engine and (problem := available()):
-            raise EngineError(problem)
+        settle(args)
+        if args.engine:
+            from .engine import available
+
+            if problem := available():
+                raise EngineError(problem)
         code = handler(args)
         _flush_stdout()  # a full disk fails here, with one line, rather than at exit with a traceback
         return code
     except Failure as exc:
-        for line in exc.lines():
+        for line in exc.lines(prog):
             print(line, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -236,16 +351,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.debug:
                 raise
             print(
-                f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+                f"{prog}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
             )
             return 1
         with contextlib.suppress(OSError, ValueError, AttributeError):  # what is buffered would fail again at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(f"advisor: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
         return 2
     except UnicodeEncodeError as exc:
         print(
-            f"advisor: error: standard output takes {exc.encoding} only, which cannot show this text; "
+            f"{prog}: error: standard output takes {exc.encoding} only, which cannot show this text; "
             "set PYTHONIOENCODING=utf-8, or write to a file",
             file=sys.stderr,
         )
@@ -253,8 +368,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if args.debug:
             raise
-        print(f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return 1
+
+
+# --- settings: flags, then the project config, then the defaults -----------------------------------
+
+SETTING_DEFAULTS = {"lang": "en"}  # settings whose flag has a default (the others default to "shipped")
+
+
+def settle(args: argparse.Namespace) -> None:
+    """Fill in every setting the command takes but the command line left out, from the project
+    config; record where each came from (`args.settings_from`, for `advisor config`). Every command
+    that adds --rules, --templates, --lang or --limit gets this, with no code of its own (those
+    options mark the command `configured`; the others never read the config, nor import pydantic)."""
+    args.settings_from, args.config_file = {}, None
+    if not getattr(args, "configured", False):
+        return
+    from .config import SETTINGS
+
+    taken = [key for key in SETTINGS if hasattr(args, key)]
+    args.settings_from = {key: "command line" for key in taken if getattr(args, key)}
+    if any(getattr(args, "rules_dirs", None) or ()):
+        args.settings_from["rules"] = "command line"
+    found = _found(args)
+    for key in taken:
+        value = getattr(found.config, key)
+        if key == "limits":
+            if value:
+                args.limits = [*value.items(), *(args.limits or ())]
+                args.settings_from.setdefault(key, found.where(key))
+        elif getattr(args, key) is None and value is not None:
+            setattr(args, key, value)
+            args.settings_from[key] = found.where(key)
+        elif getattr(args, key) is None and key in SETTING_DEFAULTS:
+            setattr(args, key, SETTING_DEFAULTS[key])
+    args.config_file = found.path
+
+
+def _found(args: argparse.Namespace):
+    from .config import Found, find, load
+
+    if args.no_config:
+        return Found()
+    path = args.config or find(Path.cwd())
+    if args.config and not args.config.is_file():
+        raise CommandError(f"--config: no such file: {args.config}")
+    return load(path) if path else Found()
+
+
+def say(args: argparse.Namespace, *lines: str) -> None:
+    """A line for the user that is not a problem (what was written, a summary): --quiet drops it."""
+    if not getattr(args, "quiet", False):
+        for line in lines:
+            print(line, file=sys.stderr)
+
+
+def rule_sources(args: argparse.Namespace) -> list[RuleSource]:
+    """The rule folders (or single rule files, see layout.py) a command reads: the positional RULES,
+    else --rules (or the config's), else the shipped rules. A path not there is a usage error (exit 2)."""
+    from .api import shipped
+    from .layout import RuleSource
+
+    paths = list(getattr(args, "rules_dirs", None) or ()) or [args.rules or shipped("rules")]
+    for path in paths:
+        if not path.exists():
+            raise CommandError(f"no such rule folder or file: {printable(str(path))}")
+    return [RuleSource.of(path) for path in paths]
+
+
+def _rule_source(args: argparse.Namespace) -> Path | None:
+    """The rule folder of a command that reads one (a single file stands for its folder; None: the
+    shipped rules), checked to exist."""
+    return rule_sources(args)[0].folder if args.rules is not None else None
 
 
 # A write that failed for want of room or a working disk: the user's to fix, not an internal error.
@@ -274,9 +460,7 @@ def _flush_stdout() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # or it fails again at exit
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
-        raise UnwritableOutput(
-            Problem("<stdout>", 1, 1, "error", f"cannot write to standard output: {reason}")
-        ) from None
+        raise CommandError(f"cannot write to standard output: {reason}") from None
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
@@ -287,11 +471,8 @@ def cmd_brief(args: argparse.Namespace) -> int:
 
 def _inputs_signature(args: argparse.Namespace) -> tuple:
     """What --watch compares: every input file's path, size and modification time."""
-    paths = [args.profile]
-    for folder in (args.rules or shipped("rules"), args.templates or shipped("templates")):
-        paths += sorted(p for p in Path(folder).rglob("*") if p.is_file())
     out = []
-    for path in paths:
+    for path in _brief_inputs(args):
         try:
             st = path.stat()
             out.append((str(path), st.st_mtime_ns, st.st_size))
@@ -311,16 +492,13 @@ def watch_brief(args: argparse.Namespace) -> int:
                 stamp = time.strftime("%H:%M:%S")
                 try:
                     render_brief(args)
-                    print(
+                    say(
+                        args,
                         f"[{stamp}] brief rendered{' to ' + str(args.output) if args.output else ''}; watching for changes (Ctrl-C stops)",
-                        file=sys.stderr,
                     )
-                except AdvisorError as exc:
-                    for problem in exc.problems:
-                        print(problem, file=sys.stderr)
-                    print(f"[{stamp}] fix the problem above; watching for changes", file=sys.stderr)
                 except Failure as exc:
-                    print(*exc.lines(), sep="\n", file=sys.stderr)
+                    print(*exc.lines("advisor brief"), sep="\n", file=sys.stderr)
+                    print(f"[{stamp}] fix the problem above; watching for changes", file=sys.stderr)
                 renders += 1
                 if args.watch_limit and renders >= args.watch_limit:
                     return 0
@@ -331,8 +509,10 @@ def watch_brief(args: argparse.Namespace) -> int:
 
 def _brief_inputs(args: argparse.Namespace) -> list[Path]:
     """Every file `brief` reads: `-o` may name none of them."""
+    from .api import shipped
+
     paths = [args.profile, *([args.portfolio] if args.portfolio else [])]
-    for folder in (args.rules or shipped("rules"), args.templates or shipped("templates")):
+    for folder in (_rule_source(args) or shipped("rules"), args.templates or shipped("templates")):
         paths += sorted(p for p in Path(folder).rglob("*") if p.is_file())
     return paths
 
@@ -343,9 +523,7 @@ def _write_stdout(text: str) -> None:
     why it could not be written (stdout closed, a full disk)."""
     stream = sys.stdout
     if stream is None:
-        raise UnwritableOutput(
-            Problem("<stdout>", 1, 1, "error", "standard output is closed; write the brief with -o FILE")
-        )
+        raise CommandError("standard output is closed; write the brief with -o FILE")
     try:
         buffer = getattr(stream, "buffer", None)
         if buffer is None:  # a text-only stream (a test's StringIO): it takes text as it is
@@ -362,12 +540,15 @@ def _write_stdout(text: str) -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
-        raise UnwritableOutput(
-            Problem("<stdout>", 1, 1, "error", f"cannot write the brief to standard output: {reason}")
-        ) from None
+        raise CommandError(f"cannot write the brief to standard output: {reason}") from None
 
 
 def render_brief(args: argparse.Namespace) -> int:
+    from .api import Advisor
+    from .files import refuse_inputs, write_atomically
+    from .profile import load_profile
+
+    rules = _rule_source(args)
     if args.output:
         refuse_inputs(args.output, _brief_inputs(args))  # before anything is read or written
     profile = load_profile(args.profile, _limits(args))
@@ -382,7 +563,7 @@ def render_brief(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    advisor = Advisor.load(args.rules, args.templates)
+    advisor = Advisor.load(rules, args.templates)
     text = advisor.brief(
         profile, lang=args.lang, today=args.today, format=args.format, portfolio=position, full=args.full
     )
@@ -407,22 +588,19 @@ def cmd_batch(args: argparse.Namespace) -> int:
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
-        print(
-            f"advisor batch: error: --format takes {', '.join(FORMATS)} (comma-separated); got {args.format!r}",
-            file=sys.stderr,
-        )
-        return 2
+        raise CommandError(f"--format takes {', '.join(FORMATS)} (comma-separated); got {args.format!r}")
     if args.jobs < 1:
-        print("advisor batch: error: --jobs must be 1 or more", file=sys.stderr)
-        return 2
+        raise CommandError("--jobs must be 1 or more")
     if args.dask is not None and not args.dask.strip():
-        print("advisor batch: error: --dask needs a scheduler address like tcp://host:8786; got ''", file=sys.stderr)
-        return 2
+        raise CommandError("--dask needs a scheduler address like tcp://host:8786; got ''")
+    missing = [i for i in args.inputs if i != "-" and not any(c in i for c in "*?[") and not os.path.lexists(i)]
+    if missing:
+        raise CommandError(f"no such file or folder: {', '.join(map(printable, missing))}")
     options = Options(
-        rules=args.rules, templates=args.templates, formats=formats, lang=args.lang, today=args.today,
+        rules=_rule_source(args), templates=args.templates, formats=formats, lang=args.lang, today=args.today,
         jobs=args.jobs, resume=args.resume, limits=_limits(args), dask=args.dask, encoding=args.encoding,
     )  # fmt: skip
-    meter = _Meter() if not args.quiet and sys.stderr.isatty() else None
+    meter = None if args.quiet else _Meter(sys.stderr.isatty(), args.progress_every)
     done = [0, 0]  # accounts done, accounts in all: what a stopped batch reports
 
     def progress(n: int, total: int) -> None:
@@ -433,7 +611,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     def stopped(how: str, code: int) -> int:
         when = f"after {done[0]} of {done[1]} accounts" if done[1] else "before any account was done"
         line = f"advisor batch: {how} {when}; the index was left as it was: rerun with --resume"
-        print(f"\n{line}" if meter else line, file=sys.stderr)  # a meter leaves its line open
+        print(f"\n{line}" if meter and meter.tty else line, file=sys.stderr)  # a meter leaves its line open
         return code
 
     def terminate(signum: int, frame: object) -> None:
@@ -447,7 +625,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
             options,
             progress=progress,
             report=lambda line: print(line, file=sys.stderr),
-            notice=lambda line: print(line, file=sys.stderr),
+            notice=lambda line: print(
+                line, file=sys.stderr
+            ),  # about a flag given (--jobs capped): shown under --quiet too
+            validating=meter.validating if meter else None,
         )
     except KeyboardInterrupt:
         return stopped("interrupted (SIGINT)", 130)
@@ -465,44 +646,91 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 + (f" ({why})" if why else ""),
                 file=sys.stderr,
             )
-        warned = f", {summary.warnings} warning{'s' * (summary.warnings != 1)}" if summary.warnings else ""
-        print(
-            f"{summary.ok} briefed ({summary.skipped} unchanged), {summary.failed} failed{warned}; index: {printable(str(args.output / 'index.jsonl'))}",
-            file=sys.stderr,
-        )
+        print(f"{done_line(summary)}; index: {printable(str(args.output / 'index.jsonl'))}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
-class _Meter:
-    """A batch's progress on a terminal: accounts done, rate and ETA, redrawn at most 5 times a second."""
+def done_line(summary) -> str:
+    """What a batch did, in words that read right: "3 briefs written, 7 unchanged (skipped), 1 failed"."""
+    written = summary.ok - summary.skipped
+    parts = [f"{written} brief{'s' * (written != 1)} written"]
+    if summary.skipped:
+        parts.append(f"{summary.skipped} unchanged since the last run (skipped)")
+    parts.append(f"{summary.failed} failed")
+    if summary.warnings:
+        parts.append(f"{summary.warnings} warning{'s' * (summary.warnings != 1)}")
+    return ", ".join(parts)
 
-    def __init__(self) -> None:
-        self.start, self.last = time.monotonic(), 0.0
+
+class _Meter:
+    """A batch's progress on stderr. On a terminal: one line redrawn at most 5 times a second, while
+    profiles are validated and then while accounts are briefed (done, rate, ETA). Elsewhere (a CI log, a
+    file): a plain line every `every` seconds, so a long run is seen to be alive without flooding."""
+
+    def __init__(self, tty: bool, every: float = 10.0) -> None:
+        self.tty, self.every = tty, every if not tty else 0.2
+        self.start = self.last = time.monotonic()
+
+    def _due(self, final: bool) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every and not (final and self.tty):
+            return False
+        self.last = now
+        return True
+
+    def _show(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            print(f"\r{text} {chr(10) if final else ''}", end="", file=sys.stderr, flush=True)
+        else:
+            print(f"advisor batch: {text}", file=sys.stderr, flush=True)
+
+    def validating(self, read: int) -> None:
+        if self._due(False):
+            self._show(f"{read} profiles validated")
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.2 and done < total:
+        if not self._due(done == total):
             return
-        self.last = now
-        rate = done / max(now - self.start, 1e-9)
+        rate = done / max(time.monotonic() - self.start, 1e-9)
         eta = (total - done) / rate if rate else 0
-        end = "\n" if done == total else ""
-        print(f"\r{done}/{total} accounts · {rate:,.0f}/s · ETA {eta:,.0f}s {end}", end="", file=sys.stderr, flush=True)
+        self._show(f"{done}/{total} accounts · {rate:,.0f}/s · ETA {eta:,.0f}s", final=done == total)
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from .api import shipped
+    from .files import write_atomically
+    from .workbench.schema import SCHEMA_FILES, SCHEMA_LINE
+
     if args.file.exists() and not args.force:
         print(f"{args.file}:1:1: error: file exists; choose another name or add --force", file=sys.stderr)
         return 2
     starter = resources.files("advisor").joinpath("data/starter-profile.yaml").read_text(encoding="utf-8")
-    write_atomically(args.file, starter)
-    print(f"wrote {args.file}: fill it in, then run: advisor brief {args.file}", file=sys.stderr)
+    # The installed schema, by its absolute path: the new file may be anywhere.
+    schema = shipped(SCHEMA_FILES["profile"][0]) / SCHEMA_FILES["profile"][1]
+    write_atomically(args.file, SCHEMA_LINE.format(schema.resolve().as_posix()) + starter)
+    say(args, f"wrote {args.file}: fill it in, then run: advisor brief {args.file}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .workbench.init import init
+
+    written = init(args.directory)
+    say(
+        args,
+        f"wrote {len(written)} files to {args.directory}; next: cd {args.directory} && advisor lint && advisor test",
+    )
     return 0
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
+    from .api import shipped
+    from .facts import Catalogue
+
     catalogue = Catalogue.base()
-    rules_dir = args.rules or shipped("rules")
+    rules_dir = _rule_source(args) or shipped("rules")
     try:
         from .course import load_course
         from .rules import load_rules
@@ -532,52 +760,62 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from .api import Advisor
     from .errors import UnreadableInput
     from .workbench.cases import case_files
     from .workbench.lint import rules_without_cases
     from .workbench.testing import run_file
 
-    folders = args.rules_dirs or [args.rules or shipped("rules")]
+    sources = rule_sources(args)
     results = []
     problems: list[Problem] = []
     unreadable = False
-    for rules_dir in folders:
+    for source in sources:
+        rules_dir = source.folder
         advisor = Advisor.load(rules_dir, args.templates)
-        for path in case_files(rules_dir):
+        for path in case_files(source.only or rules_dir):
             try:
                 results.extend(run_file(advisor, path, rules_dir, allow_base_outside=args.allow_base_outside))
             except AdvisorError as exc:
                 problems.extend(exc.problems)
                 unreadable |= isinstance(exc, UnreadableInput)
-        problems.extend(rules_without_cases(advisor.base, rules_dir))
+        problems.extend(p for p in rules_without_cases(advisor.base, rules_dir) if source.covers(p.path))
     for r in results:
         problems.extend(r.problems())
     for p in sorted(problems):
         print(p, file=sys.stderr)
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
-    print(f"{passed} passed, {failed} failed")
+    if args.junit:
+        from .files import write_atomically
+        from .workbench.reports import junit
+
+        write_atomically(args.junit, junit(results, sorted(problems), __version__))
+    if not args.quiet:
+        print(f"{passed} passed, {failed} failed")
     if unreadable:  # every problem is reported, but an input that cannot be read is exit 2, as everywhere
         return 2
     if not results and not any(p.level == "error" for p in problems):  # a broken case file is not "no cases"
-        print(
-            f"advisor: error: no cases found under {', '.join(map(str, folders))}; add *.cases.yaml beside the rule files",
-            file=sys.stderr,
+        raise CommandError(
+            f"no cases found under {', '.join(str(s.only or s.folder) for s in sources)}; add *.cases.yaml beside the rule files",
+            exit_code=1,
         )
-        return 1
     return 1 if failed or not results or any(p.level == "error" for p in problems) else 0
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from .api import shipped
     from .workbench.lint import lint
+    from .workbench.reports import github, sarif
     from .yamlio import load_file
 
+    sources = rule_sources(args)
     labels = load_file((args.templates or shipped("templates")) / "labels.yaml").data or {}
     # Derived facts a reader shows count as used: the brief's tiers, the portfolio summary's lists.
     shown = set(labels.get("tiers", {}) or {}) | set(labels.get("portfolio_lists", {}) or {})
     problems = []
-    for folder in args.rules_dirs or [shipped("rules")]:
-        problems += lint(folder, shown)
+    for source in sources:
+        problems += [p for p in lint(source.folder, shown) if source.covers(p.path)]
     errors = sum(p.level == "error" for p in problems)
     warnings = len(problems) - errors
     if args.format == "json":
@@ -587,33 +825,33 @@ def cmd_lint(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     elif args.format == "github":
-        for p in problems:
-            title = f",title={p.rule_id}" if p.rule_id else ""
-            print(f"::{p.level} file={p.path},line={p.line},col={p.col}{title}::{p.message}")
+        for line in github(problems):
+            print(line)
+    elif args.format == "sarif":
+        print(json.dumps(sarif(problems, __version__), ensure_ascii=False, indent=2))
     else:
         for p in problems:
             print(p)
-        print(
-            f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}",
-            file=sys.stderr,
-        )
+        say(args, f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}")
     return 1 if errors or (args.strict and warnings) else 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from .api import Advisor
+    from .profile import load_profile
     from .workbench.explain import explain, in_the_brief
 
     profile = load_profile(args.profile, _limits(args))
-    advisor = Advisor.load(args.rules, args.templates)
+    advisor = Advisor.load(_rule_source(args), args.templates)
     wanted = set(args.rule) if args.rule else None
-    if wanted:
-        unknown = sorted(wanted - set(advisor.base.by_id()))
-        if unknown:
-            print(
-                f"advisor explain: error: unknown rule {', '.join(unknown)}; `advisor plan` lists the rules",
-                file=sys.stderr,
-            )
-            return 2
+    known = advisor.base.by_id()
+    source = rule_sources(args)[0] if args.rules is not None else None
+    if wanted is None and source is not None and source.only is not None:  # one rule file: its rules
+        wanted = {r.id for r in advisor.base.rules if source.covers(r.path)}
+    for rule_id in sorted((wanted or set()) - set(known)):
+        raise CommandError(
+            f"--rule: unknown rule '{rule_id}'" + suggest(rule_id, known, "; `advisor rules` lists them")
+        )
     evaluation = advisor.evaluate(profile, args.today)
     fates = in_the_brief(advisor, evaluation)
     for e in explain(advisor, evaluation, wanted):
@@ -634,9 +872,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
+    from .api import Advisor, shipped
     from .workbench.coverage import measure
 
-    rules_dir = args.rules or shipped("rules")
+    rules_dir = _rule_source(args) or shipped("rules")
     advisor = Advisor.load(rules_dir)
     items, problems = measure(advisor, rules_dir)
     for p in problems:
@@ -678,31 +917,32 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     if problems:
         return 1
     if args.min is not None and share < args.min:
-        print(f"advisor: error: coverage {share:.1f}% is below --min {args.min:g}%", file=sys.stderr)
-        return 1
+        raise CommandError(f"coverage {share:.1f}% is below --min {args.min:g}%", exit_code=1)
     return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    from .api import Advisor, shipped
     from .workbench.docs import write_docs
 
-    rules_dir = args.rules or shipped("rules")
+    rules_dir = _rule_source(args) or shipped("rules")
     written = write_docs(Advisor.load(rules_dir, args.templates), rules_dir, args.output)
-    print(f"wrote {len(written)} files to {args.output}", file=sys.stderr)
+    say(args, f"wrote {len(written)} files to {args.output}")
     return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from .workbench.schema import schema_text
 
-    sys.stdout.write(schema_text(args.kind))
+    sys.stdout.write(schema_text(args.kind, _rule_source(args)))
     return 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
+    from .api import Advisor
     from .workbench.review import review, table
 
-    advisor = Advisor.load(args.rules, args.templates)
+    advisor = Advisor.load(_rule_source(args), args.templates)
     summary = review(advisor, args.panel, args.lang, _limits(args))
     if args.format == "json":
         print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
@@ -714,7 +954,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    advisor = Advisor.load(args.rules, args.templates)
+    from .api import Advisor
+
+    advisor = Advisor.load(_rule_source(args), args.templates)
     plan = advisor.plan
     if args.format == "json":
         shards = [
@@ -735,6 +977,66 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"worst fan-out {summary['max_fanout']} (budget {summary['fanout_budget']}, engine limit {summary['engine_limit']})")  # fmt: skip
     for s in plan.shards:
         print(f"  {s.name}: {len(s.rule_ids)} rules, fan-out {s.fanout}, chains {s.chains}")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from .course import load_course
+    from .rules import load_rules
+
+    course = load_course()
+    rows = []
+    for source in rule_sources(args):
+        for r in load_rules(source.folder, course).rules:
+            if not source.covers(r.path):
+                continue
+            rows.append({"id": r.id, "path": _shown(r.path), "line": r.line, "scope": r.rule.scope,
+                         "section": r.rule.section, "priority": r.rule.priority, "source": list(r.rule.source)})  # fmt: skip
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    width = max((len(row["id"]) for row in rows), default=0)
+    for row in rows:
+        section = row["section"] or "derives only"
+        print(f"{row['id']:<{width}}  {row['path']}:{row['line']}  {row['scope']}, {section}, {row['priority']}")
+    say(args, f"{len(rows)} rules")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config import SETTINGS
+
+    rows = []
+    for key in SETTINGS:
+        value = getattr(args, key)
+        if key == "limits":
+            value = dict(_limits(args).__dict__)
+        origin = args.settings_from.get(key) or ("default" if key != "rules" and key != "templates" else "shipped")
+        rows.append({"setting": key, "value": str(value) if isinstance(value, Path) else value, "from": origin})
+    if args.format == "json":
+        file = str(args.config_file) if args.config_file else None
+        print(json.dumps({"config_file": file, "settings": rows}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"config file: {args.config_file or 'none (advisor.toml or [tool.advisor] in pyproject.toml, found upward)'}")
+    for row in rows:
+        value = row["value"]
+        shown = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+        print(f"{row['setting']:<10} {shown if shown is not None else '(shipped)'}  [{row['from']}]")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from .completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
     return 0
 
 

@@ -47,8 +47,19 @@ class Failure(Exception):
 
     exit_code = 1
 
-    def lines(self) -> list[str]:
-        return [f"advisor: error: {self}"]
+    def lines(self, prog: str = "advisor") -> list[str]:
+        """What the CLI prints; `prog` is the command that failed (`advisor batch`)."""
+        return [f"{prog}: error: {self}"]
+
+
+class CommandError(Failure):
+    """An error with no position in any file (an unreachable scheduler, a closed standard output, an
+    unknown rule id): printed as `advisor COMMAND: error: message`, never as a made-up `path:1:1:`.
+    Exit 2 (usage or input the command cannot use) unless `exit_code` says otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class AdvisorError(Failure):
@@ -65,7 +76,7 @@ class AdvisorError(Failure):
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
-    def lines(self) -> list[str]:
+    def lines(self, prog: str = "advisor") -> list[str]:
         return [str(p) for p in self.problems]
 
 

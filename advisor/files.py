@@ -147,6 +147,11 @@ def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:
     return len(data)
 
 
+def folder_mode() -> int:
+    """The mode a new folder gets under the process's umask (a temporary folder is made 0700)."""
+    return 0o777 & ~_UMASK
+
+
 def _mode_of(path: Path) -> int:
     """The permissions of the file being replaced (a private 0600 brief stays private), else the usual."""
     try:

@@ -16,6 +16,7 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
+from .outputs import SCHEMA_VERSION
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS
@@ -109,7 +110,8 @@ class Templates:
                     f"template syntax: {exc.message}",
                 )
             ) from None
-        files = tuple(sorted(p for p in directory.rglob("*") if p.is_file()))
+        # Every file that shapes a brief (an editor's schema beside the labels does not).
+        files = tuple(sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(".schema.json")))
         return cls(directory, labels, env, files, template)
 
     def render(self, view: dict[str, Any]) -> str:
@@ -175,21 +177,26 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
-def _recommendation(r: Recommendation) -> dict[str, Any]:
+def _recommendation(r: Recommendation, names: dict[str, str]) -> dict[str, Any]:
     return {"rule": r.rule_id, "source": list(r.source), "section": r.section, "aspect": r.aspect,
-            "priority": r.priority, "stakeholder": r.stakeholder, "text": r.text}  # fmt: skip
+            "priority": r.priority, "stakeholder": r.stakeholder, "stakeholder_name": names.get(r.stakeholder or ""),
+            "text": r.text}  # fmt: skip
 
 
 def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) -> str:
-    """The brief's content for machines: stable keys, one object, a trailing newline. Every
-    recommendation is listed, `shown` saying whether the Markdown brief shows it in full and
-    `trait_shown` whether, not shown in full, its person's card states the trait it cites
-    (labels.yaml's `traits`: "What they care about: price-performance")."""
+    """The brief's content for machines (its format: outputs.BriefDocument, `advisor schema brief`):
+    stable keys, one object, a trailing newline. Every recommendation is listed, `shown` saying
+    whether the Markdown brief shows it in full and `trait_shown` whether, not shown in full, its
+    person's card states the trait it cites (labels.yaml's `traits`: "What they care about:
+    price-performance")."""
     shown = selection.shown_ids()
     in_cards = {id(r) for card in selection.cares.values() for r in card.advice}
     profile, evaluation = brief.profile, brief.evaluation
     account = profile.account
+    names = {s.id: s.name for s in profile.stakeholders}
+    attending = set(brief.attendees)
     doc = {
+        "schema_version": SCHEMA_VERSION,
         "advisor": {"version": version, "rules_hash": digest},
         "account": {
             "id": account.id,
@@ -214,11 +221,25 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             if profile.visit
             else None
         ),
+        "stakeholders": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "title": s.title,
+                "department": s.department,
+                "function": s.function,
+                "level": s.level,
+                "attending": s.id in attending,
+            }
+            for s in profile.stakeholders
+        ],  # fmt: skip
         "recommendations": [
-            {**_recommendation(r), "score": r.score, "shown": id(r) in shown, "trait_shown": id(r) in in_cards}
+            {**_recommendation(r, names), "score": r.score, "shown": id(r) in shown, "trait_shown": id(r) in in_cards}
             for r in brief.recommendations
         ],
         # Advice another rule's situation withdrew (an override), with the rules that withdrew it.
-        "withdrawn": [{**_recommendation(w.recommendation), "withdrawn_by": list(w.by)} for w in brief.withdrawn],
+        "withdrawn": [
+            {**_recommendation(w.recommendation, names), "withdrawn_by": list(w.by)} for w in brief.withdrawn
+        ],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -13,6 +13,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     create_model,
     field_validator,
@@ -95,12 +98,18 @@ class _ConditionForm(_Model):
         return getattr(self, yaml_field(name))
 
 
+# The pydantic type of each kind of value an operator takes (vocabulary.VALUE_KINDS).
+_Scalar = StrictBool | StrictInt | StrictFloat | str
+VALUE_TYPES: dict[str, Any] = {
+    "scalar": _Scalar, "scalars": list[_Scalar], "number": StrictInt | StrictFloat, "bool": StrictBool, "word": str,
+}  # fmt: skip
+
 # One optional field per YAML operator: adding an operator to the vocabulary adds it here.
 Condition = create_model(
     "Condition",
     __base__=_ConditionForm,
     __doc__=_ConditionForm.__doc__,
-    **{yaml_field(n): (OPERATORS[n].value | None, Field(None, alias=n)) for n in YAML_OPERATORS},
+    **{yaml_field(n): (VALUE_TYPES[OPERATORS[n].value] | None, Field(None, alias=n)) for n in YAML_OPERATORS},
 )
 
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import StrictBool, StrictFloat, StrictInt
-
 LANGS: tuple[str, ...] = ("en", "zh")
+# The formats a brief is written in (`brief --format`, `batch --format`).
+FORMATS: tuple[str, ...] = ("markdown", "json")
 Lang = Literal[LANGS]  # type: ignore[valid-type]
 # How each language joins a list quoted in a rule's text (a person's interests): a Chinese list takes 、.
 LIST_SEPARATORS: dict[str, str] = {"en": ", ", "zh": "、"}
@@ -51,9 +51,9 @@ Stance = Literal[STANCES]  # type: ignore[valid-type]
 # How explain and docs write the value of a fact the profile leaves unknown.
 UNKNOWN_VALUE: dict[str, str] = {"en": "unknown", "zh": "未知"}
 
-# The value a YAML operator takes.
-Scalar = StrictBool | StrictInt | StrictFloat | str
-Number = StrictInt | StrictFloat
+# The kinds of value a YAML operator takes (rules.py gives each its pydantic type): named here, so that
+# this module imports no pydantic and the command line starts fast.
+VALUE_KINDS: tuple[str, ...] = ("scalar", "scalars", "number", "bool", "word")
 
 
 def member_key(key: str, member: Any) -> str:
@@ -84,7 +84,7 @@ class Operator:
     words: dict[str, str]  # by language, as explain and docs write it: "<fact> <words> <value>"
     holds: Callable[[Any, Any], bool]  # reference evaluation: (known value, wanted value) -> bool
     durable: Callable[[str, Any], dict]  # durable-rules form: (engine key, wanted value) -> pattern
-    value: Any = None  # the pydantic type of its YAML value
+    value: str | None = None  # the kind of its YAML value (VALUE_KINDS); None: not written in YAML
     presence: bool = False  # tests whether the fact is known: holds also for an unknown (None) value
     admits: Callable[[Any], tuple] | None = None  # the enum values it admits, for discriminating tests
     from_yaml: Callable[[Any], tuple[str, Any]] | None = None  # YAML value -> (operator, value)
@@ -99,28 +99,28 @@ OPERATORS: dict[str, Operator] = {
     o.name: o
     for o in (
         _op("equals", "not_equals", ("enum", "bool", "int"), "equals", "等于", _equal,
-            lambda key, want: {key: want}, value=Scalar, admits=lambda want: (want,)),
+            lambda key, want: {key: want}, value="scalar", admits=lambda want: (want,)),
         _op("not_equals", "equals", ("enum", "int"), "differs from", "不等于",
-            lambda value, want: not _equal(value, want), _compare("$neq"), value=Scalar),
+            lambda value, want: not _equal(value, want), _compare("$neq"), value="scalar"),
         # One regex node instead of an $or of equalities: enum values are plain words, and $mt is
         # a full match, so "(a|b)" matches exactly a or b.
         _op("in", "not_in", ("enum",), "is one of", "属于", lambda value, want: value in want,
-            lambda key, want: {"$mt": {key: "(" + "|".join(want) + ")"}}, value=list[Scalar], admits=tuple),
+            lambda key, want: {"$mt": {key: "(" + "|".join(want) + ")"}}, value="scalars", admits=tuple),
         _op("not_in", "in", ("enum",), "is none of", "不属于", lambda value, want: value not in want,
-            lambda key, want: {"$and": [{"$neq": {key: x}} for x in want]}, value=list[Scalar]),
-        _op("lt", "gte", _ORDERED[1:], "<", "<", operator.lt, _compare("$lt"), value=Number),
-        _op("lte", "gt", _ORDERED[1:], "<=", "<=", operator.le, _compare("$lte"), value=Number),
-        _op("gt", "lte", _ORDERED[1:], ">", ">", operator.gt, _compare("$gt"), value=Number),
-        _op("gte", "lt", _ORDERED[1:], ">=", ">=", operator.ge, _compare("$gte"), value=Number),
+            lambda key, want: {"$and": [{"$neq": {key: x}} for x in want]}, value="scalars"),
+        _op("lt", "gte", _ORDERED[1:], "<", "<", operator.lt, _compare("$lt"), value="number"),
+        _op("lte", "gt", _ORDERED[1:], "<=", "<=", operator.le, _compare("$lte"), value="number"),
+        _op("gt", "lte", _ORDERED[1:], ">", ">", operator.gt, _compare("$gt"), value="number"),
+        _op("gte", "lt", _ORDERED[1:], ">=", ">=", operator.ge, _compare("$gte"), value="number"),
         _op("known", "unknown", ("enum", "bool", "int", "number"), "is known", "已知",
-            lambda value, want: value is not None, lambda key, want: {"$ex": {key: 1}}, value=StrictBool,
+            lambda value, want: value is not None, lambda key, want: {"$ex": {key: 1}}, value="bool",
             presence=True, from_yaml=lambda v: ("known" if v else "unknown", None)),
         _op("unknown", "known", (), "is unknown", "未知", lambda value, want: value is None,
             lambda key, want: {"$nex": {key: 1}}, presence=True),
         _op("contains", "not_contains", ("set",), "contains", "包含", lambda value, want: want in value,
-            lambda key, want: {member_key(key, want): True}, value=str),
+            lambda key, want: {member_key(key, want): True}, value="word"),
         _op("not_contains", "contains", ("set",), "does not contain", "不包含", lambda value, want: want not in value,
-            lambda key, want: {member_key(key, want): False}, value=str),
+            lambda key, want: {member_key(key, want): False}, value="word"),
     )
 }  # fmt: skip
 

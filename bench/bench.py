@@ -182,12 +182,12 @@ def batch_rate(inputs: list[str], out: Path, jobs: int) -> tuple[float, float]:
     return n / elapsed, max(peak, before) / 1024
 
 
-def cold_start(profile: Path, runs: int = 7) -> float:
-    """Median seconds of a whole `advisor brief` process, as a rep's second run finds it: after one
-    warm-up run has written Python's bytecode and the compiled-template cache (an environment with
-    PYTHONDONTWRITEBYTECODE set would otherwise recompile advisor on every start)."""
+def cold_start(profile: Path | None, runs: int = 7, argv: tuple[str, ...] = ()) -> float:
+    """Median seconds of a whole `advisor brief` process (or `advisor ARGV...`), as a rep's second run
+    finds it: after one warm-up run has written Python's bytecode and the compiled-template cache (an
+    environment with PYTHONDONTWRITEBYTECODE set would otherwise recompile advisor on every start)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    cmd = [sys.executable, "-m", "advisor", "brief", str(profile)]
+    cmd = [sys.executable, "-m", "advisor", *(argv or ("brief", str(profile)))]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
     times = []
     for _ in range(runs):
@@ -328,6 +328,8 @@ def main() -> None:
                 rate, peak = batch_rate(inputs, work / f"out-{jobs}", jobs)
                 print(f"  {label:<10} --jobs {jobs}: {rate:7.0f}/s   peak RSS {peak:.0f} MB")
         print(f"\ncold start of `advisor brief` (median of 7, after a warm-up run): {cold_start(paths[0]):.2f} s")
+        for argv in (("--version",), ("--help",), ("brief", "--help")):
+            print(f"  `advisor {' '.join(argv)}`: {cold_start(None, argv=argv):.2f} s (it imports no dependency)")
         print(f"\nmemory over {args.memory} briefs in one process (briefs, RSS MB):")
         print("  " + ", ".join(f"{n}: {mb:.0f}" for n, mb in memory_over(advisor, texts, args.memory)))
         profiles = [parse_profile(load_text(t, "s.yaml")) for t in texts[:100]]

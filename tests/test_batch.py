@@ -129,7 +129,7 @@ def test_batch_resume_skips_what_would_not_change(capsys, tmp_path):
     assert batch(capsys, str(src), "-o", str(out))[0] == 0
     first = tree(out)
     main(["batch", str(src), "-o", str(out), "--today", TODAY, "--resume"])
-    assert "10 briefed (10 unchanged), 0 failed" in capsys.readouterr().err
+    assert "0 briefs written, 10 unchanged since the last run (skipped), 0 failed" in capsys.readouterr().err
     assert tree(out) == first
     # A changed profile is briefed again; its revenue moves the portfolio, so tiers that changed are too.
     path = src / "gd-provincial-museum.yaml"
@@ -138,10 +138,10 @@ def test_batch_resume_skips_what_would_not_change(capsys, tmp_path):
         encoding="utf-8",
     )
     main(["batch", str(src), "-o", str(out), "--today", TODAY, "--resume"])
-    assert "10 briefed (9 unchanged), 0 failed" in capsys.readouterr().err
+    assert "1 brief written, 9 unchanged since the last run (skipped), 0 failed" in capsys.readouterr().err
     # A different language changes every hash.
     main(["batch", str(src), "-o", str(out), "--today", TODAY, "--resume", "--lang", "zh"])
-    assert "10 briefed (0 unchanged), 0 failed" in capsys.readouterr().err
+    assert "10 briefs written, 0 failed" in capsys.readouterr().err
 
 
 def test_batch_brief_with_portfolio_index_gets_the_batch_tier(capsys, tmp_path):

@@ -491,12 +491,12 @@ def closed_port() -> int:
     [
         ("", "advisor batch: error: --dask needs a scheduler address like tcp://host:8786; got ''"),
         ("   ", "advisor batch: error: --dask needs a scheduler address like tcp://host:8786; got ''"),
-        ("garbage", "--dask:1:1: error: cannot reach the Dask scheduler at garbage: ValueError: missing port number in address 'garbage'"),
-        ("tcp://", "--dask:1:1: error: cannot reach the Dask scheduler at tcp://: ValueError: missing port number in address ''"),
-        ("::::", "--dask:1:1: error: cannot reach the Dask scheduler at ::::: ValueError: invalid address '::::'; maybe: ipv6 needs brackets like [::1]"),
-        ("tls://127.0.0.1:1", "--dask:1:1: error: cannot reach the Dask scheduler at tls://127.0.0.1:1: only tcp:// addresses are supported; got tls://"),
-        ("tcp://127.0.0.1:PORT", "--dask:1:1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:PORT: ConnectionRefusedError: [Errno 111] Connection refused"),
-        ("127.0.0.1:PORT\n--dask:1:1: error: forged", "--dask:1:1: error: cannot reach the Dask scheduler at 127.0.0.1:PORT\\n--dask:1:1: error: forged: ValueError: "),
+        ("garbage", "advisor batch: error: cannot reach the Dask scheduler at garbage: ValueError: missing port number in address 'garbage'"),
+        ("tcp://", "advisor batch: error: cannot reach the Dask scheduler at tcp://: ValueError: missing port number in address ''"),
+        ("::::", "advisor batch: error: cannot reach the Dask scheduler at ::::: ValueError: invalid address '::::'; maybe: ipv6 needs brackets like [::1]"),
+        ("tls://127.0.0.1:1", "advisor batch: error: cannot reach the Dask scheduler at tls://127.0.0.1:1: only tcp:// addresses are supported; got tls://"),
+        ("tcp://127.0.0.1:PORT", "advisor batch: error: cannot reach the Dask scheduler at tcp://127.0.0.1:PORT: ConnectionRefusedError: [Errno 111] Connection refused"),
+        ("127.0.0.1:PORT\n--dask:1:1: error: forged", "advisor batch: error: cannot reach the Dask scheduler at 127.0.0.1:PORT\\n--dask:1:1: error: forged: ValueError: "),
     ],
 )  # fmt: skip
 def test_batch_bad_dask_address_is_one_line_exit_2_fast(capsys, tmp_path, address, message):
@@ -636,7 +636,7 @@ def test_batch_dask_scheduler_dying_mid_run_is_one_line(tmp_path, capsys):
     assert time.monotonic() - start < 15
     assert batch_proc.returncode == 2, err
     assert err == (
-        f"--dask:1:1: error: lost the Dask scheduler at tcp://127.0.0.1:{port} mid-run (FutureCancelledError)"
+        f"advisor batch: error: lost the Dask scheduler at tcp://127.0.0.1:{port} mid-run (FutureCancelledError)"
         "; the batch stopped: fix this, then rerun with --resume\n"
     )
     assert not [p for p in listing(out) if ".work-" in p or p.endswith(".tmp")]

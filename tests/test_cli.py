@@ -36,7 +36,8 @@ def test_cli_brief_json_carries_every_recommendation_with_provenance(capsys):
     assert doc["lang"] == "zh" and doc["as_of"] == "2026-12-01" and doc["as_of_source"] == "visit"
     assert doc["recommendations"], "the tax bureau gets advice"
     for rec in doc["recommendations"]:
-        assert set(rec) == {"rule", "source", "section", "aspect", "priority", "stakeholder", "text", "score", "shown"}
+        assert set(rec) == {"rule", "source", "section", "aspect", "priority", "stakeholder", "stakeholder_name",
+                            "text", "score", "shown", "trait_shown"}  # fmt: skip
         assert rec["source"] and rec["text"]
 
 

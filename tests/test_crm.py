@@ -320,7 +320,7 @@ def test_crm_summary_line_counts_rows(capsys, tmp_path):
         "accounts.csv: 2 rows read, 0 unreadable, 0 skipped",
         "contacts.csv: 3 rows read, 0 unreadable, 1 skipped (unknown account: 1)",
         "interactions.csv: 1 rows read, 0 unreadable, 0 skipped",
-        f"2 briefed (0 unchanged), 0 failed, 1 warning; index: {tmp_path / 'out' / 'index.jsonl'}",
+        f"2 briefs written, 0 failed, 1 warning; index: {tmp_path / 'out' / 'index.jsonl'}",
     ]
 
 

@@ -34,6 +34,6 @@ def test_dask_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
     assert code == 2  # usage: exit 2, like every input that cannot be reached
     assert (
         err
-        == "--dask:1:1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ConnectionRefusedError: [Errno 111] Connection refused\n"
+        == "advisor batch: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ConnectionRefusedError: [Errno 111] Connection refused\n"
     )
     assert "Traceback" not in err

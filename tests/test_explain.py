@@ -63,4 +63,4 @@ def test_explain_cli_names_the_failed_test_and_its_value(capsys):
 
 def test_explain_cli_unknown_rule_is_a_usage_error(capsys):
     assert main(["explain", str(ROOT / "profiles" / "gz-tax-bureau.yaml"), "--rule", "no-such-rule"]) == 2
-    assert "unknown rule no-such-rule" in capsys.readouterr().err
+    assert "unknown rule 'no-such-rule'" in capsys.readouterr().err

@@ -520,16 +520,16 @@ def test_hardening_closed_stdout_is_one_line(tmp_path):
         capture_output=False, stderr=subprocess.PIPE, timeout=TIME_CAP, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 2
-    one_line(done.stderr.decode(), "<stdout>:1:1: error: standard output is closed; write the brief with -o FILE")
+    one_line(done.stderr.decode(), "advisor brief: error: standard output is closed; write the brief with -o FILE")
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["brief", TAX], "<stdout>:1:1: error: cannot write the brief to standard output: No space left on device"),
-        (["schema", "profile"], "advisor: error: cannot write the output: No space left on device"),
-        (["facts"], "advisor: error: cannot write the output: No space left on device"),
+        (["brief", TAX], "advisor brief: error: cannot write the brief to standard output: No space left on device"),
+        (["schema", "profile"], "advisor schema: error: cannot write the output: No space left on device"),
+        (["facts"], "advisor facts: error: cannot write the output: No space left on device"),
     ],
     ids=["brief", "schema", "facts"],
 )

@@ -157,5 +157,5 @@ def test_lint_docs_and_schema_work_without_the_engine(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0
     assert proc.stderr.splitlines()[-1] == "[0, 0, 0, 1]"
-    assert "advisor: error: durable-rules is not installed" in proc.stderr
+    assert "advisor brief: error: durable-rules is not installed" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -84,7 +84,7 @@ def test_rule_failure_action_raises_in_brief_names_the_rule_and_writes_nothing(
     code, stdout, err = run(capsys, "brief", str(TAX), "--rules", str(one_rule), "--today", TODAY, "-o", str(out))
     assert code == 1 and stdout == ""
     assert err == (
-        f"advisor: error: rule always-care ({one_rule / 'care.yaml'}:2:5) failed while firing: "
+        f"advisor brief: error: rule always-care ({one_rule / 'care.yaml'}:2:5) failed while firing: "
         "RuntimeError: cannot record the firing\n"
     )
     assert not out.exists() and not list(tmp_path.glob(".*"))  # no brief, no temp file
@@ -93,7 +93,7 @@ def test_rule_failure_action_raises_in_brief_names_the_rule_and_writes_nothing(
 def test_rule_failure_action_raises_in_explain(capsys, one_rule, raising_action):
     code, stdout, err = run(capsys, "explain", str(TAX), "--rules", str(one_rule), "--today", TODAY)
     assert code == 1 and stdout == ""
-    assert err.startswith("advisor: error: rule always-care (") and err.count("\n") == 1
+    assert err.startswith("advisor explain: error: rule always-care (") and err.count("\n") == 1
 
 
 def test_rule_failure_action_raises_fails_only_the_cases_that_fire_it(capsys, one_rule, raising_action):
@@ -115,7 +115,7 @@ def test_rule_failure_action_raises_in_batch_fails_each_account_and_the_batch_go
                        "--today", TODAY, "--quiet")  # fmt: skip
     assert code == 1
     assert err == (
-        f"advisor: error: account 'gz-tax-bureau': rule always-care ({one_rule / 'care.yaml'}:2:5) "
+        f"advisor batch: error: account 'gz-tax-bureau': rule always-care ({one_rule / 'care.yaml'}:2:5) "
         "failed while firing: RuntimeError: cannot record the firing\n"
     )
     assert sorted(p.name for p in (out / "briefs").iterdir()) == ["sd-huarui-appliance.md"]
@@ -212,7 +212,7 @@ def test_rule_failure_runaway_firings_stop_with_the_rules_named(capsys, one_rule
     code, _, err = run(capsys, "brief", str(TAX), "--rules", str(one_rule), "--today", TODAY)
     assert code == 1
     assert err == (
-        f"advisor: error: rule always-care ({one_rule / 'care.yaml'}:2:5) fired more than 0 times on 1 records, "
+        f"advisor brief: error: rule always-care ({one_rule / 'care.yaml'}:2:5) fired more than 0 times on 1 records, "
         "more than the conditions of rule always-care allow; the engine was stopped instead of running on: "
         "please report it\n"
     )

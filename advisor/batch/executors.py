@@ -20,17 +20,15 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from ..errors import AdvisorError, Problem, printable
+from ..errors import CommandError, printable
 from .options import Options
 from .tasks import advisor_for
 
 CONNECT_TIMEOUT = 3  # seconds to reach a Dask scheduler (or to reconnect to a lost one) before giving up
 
 
-class Stopped(AdvisorError):
-    """The work cannot go on (a worker process died, the Dask scheduler is unreachable or lost): exit 2."""
-
-    exit_code = 2
+class Stopped(CommandError):
+    """The work cannot go on (the Dask scheduler is unreachable or lost): exit 2, with no file position."""
 
 
 class WorkerDied(Exception):
@@ -110,10 +108,10 @@ def cluster(address: str | None) -> Iterator[Any]:
         from distributed import Client
         from distributed.comm.addressing import parse_address, parse_host_port
     except ImportError:
-        raise Stopped(Problem("--dask", 1, 1, "error", "Dask is not installed: pip install 'advisor[dask]'")) from None
+        raise Stopped("--dask needs Dask, which is not installed: pip install 'advisor[dask]'") from None
 
     def refuse(why: str) -> Stopped:
-        return Stopped(Problem("--dask", 1, 1, "error", f"cannot reach the Dask scheduler at {shown}: {why}"))
+        return Stopped(f"cannot reach the Dask scheduler at {shown}: {why}")
 
     try:
         scheme, where = parse_address(address.strip())
@@ -167,9 +165,7 @@ def _gather(client, fn: Callable, chunk: list, shown: str) -> list:
     try:
         return client.gather(client.map(fn, chunk, pure=False))
     except Exception as exc:  # noqa: BLE001 - CancelledError, CommClosedError, TimeoutError, ...: the cluster is gone
-        raise Stopped(
-            Problem("--dask", 1, 1, "error", f"lost the Dask scheduler at {shown} mid-run ({type(exc).__name__})")
-        ) from None
+        raise Stopped(f"lost the Dask scheduler at {shown} mid-run ({type(exc).__name__})") from None
 
 
 def _close(client) -> None:

@@ -57,6 +57,7 @@ from .tasks import Task, advisor_for, brief_one, content_hash, parse_source, wri
 
 Report = Callable[[str], None]  # one line per failed account (or, as `notice`, about the run)
 Progress = Callable[[int, int], None]  # accounts done, accounts in all
+Validating = Callable[[int], None]  # records read and validated so far (their number is not known before)
 
 
 @dataclass
@@ -77,9 +78,11 @@ def run(
     progress: Progress | None = None,
     report: Report | None = None,
     notice: Report | None = None,
+    validating: Validating | None = None,
 ) -> Summary:
     """The whole batch. `report` receives one line per failed account, `progress` (done, total)
-    after each account, `notice` a line about the run (workers capped); none prints anything here
+    after each account, `validating` (records read) during the first pass, `notice` a line about the
+    run (workers capped); none prints anything here
     (the CLI decides where they go).
 
     Raises UnwritableOutput (exit 2) when an output cannot be written, or Stopped when the work
@@ -87,7 +90,7 @@ def run(
     advisor = advisor_for(options, Advisor.load(options.rules, options.templates))  # fail fast on bad rules
     template = portfolio_template(advisor.templates)  # and on a bad summary template, before any work
     with cluster(options.dask) as client:  # and on a Dask scheduler that is not there
-        return _in(out, inputs, options, advisor, template, client, progress, report, notice)
+        return _in(out, inputs, options, advisor, template, client, progress, report, notice, validating)
 
 
 def _in(
@@ -100,6 +103,7 @@ def _in(
     progress: Progress | None,
     report: Report | None,
     notice: Report | None,
+    validating: Validating | None = None,
 ) -> Summary:
     """The batch, once its rules, templates and cluster are known to be there: OUT's part."""
     try:
@@ -115,7 +119,15 @@ def _in(
         clear_leftovers(out)
         try:
             summary = _run(
-                inputs, out, options, advisor, client, progress or _quiet, report or _quiet, notice or _quiet
+                inputs,
+                out,
+                options,
+                advisor,
+                client,
+                progress or _quiet,
+                report or _quiet,
+                notice or _quiet,
+                validating or _quiet,
             )
             write_atomically(
                 out / PORTFOLIO, render_portfolio(template, advisor.templates, summary.entries, options.lang)
@@ -143,6 +155,7 @@ def _run(
     progress: Progress,
     report: Report,
     notice: Report,
+    validating: Validating,
 ) -> Summary:
     before = previous(out)  # what the last run listed: its stale outputs are removed at the end
     earlier = before if options.resume else {}
@@ -161,6 +174,7 @@ def _run(
         try:
             with spill.open("x", encoding="utf-8") as handle:
                 for result in ordered_map(partial(parse_source, limits=options.limits), records, first, client=client):
+                    validating(len(parsed) + 1)
                     if "note" in result:  # a warning or a file's tally: no account
                         parsed.append(result)
                         continue
@@ -306,14 +320,10 @@ def _cores() -> int:
 
 def _stopped(exc: UnwritableOutput | Stopped) -> UnwritableOutput | Stopped:
     """The same problem, saying what happened to the batch and how to finish it."""
-    return type(exc)(
-        [
-            Problem(
-                p.path, p.line, p.col, p.level, f"{p.message}; the batch stopped: fix this, then rerun with --resume"
-            )
-            for p in exc.problems
-        ]
-    )
+    then = "the batch stopped: fix this, then rerun with --resume"
+    if isinstance(exc, Stopped):
+        return Stopped(f"{exc}; {then}")
+    return type(exc)([Problem(p.path, p.line, p.col, p.level, f"{p.message}; {then}") for p in exc.problems])
 
 
 def _refuse_special_files(inputs: list[str]) -> Iterator[tuple[str, Source | None]]:

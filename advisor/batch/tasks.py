@@ -112,10 +112,10 @@ def brief_one(task: Task) -> dict[str, Any]:
         outputs, recs = advisor.render_all(evaluation, lang=options.lang, formats=options.formats)
         summary = account_summary(profile, evaluation)
     except EngineError as exc:  # one account's failure never stops the batch
-        return {"error": f"advisor: error: account '{profile.account.id}': {exc}"}
+        return {"error": f"advisor batch: error: account '{profile.account.id}': {exc}"}
     except Exception as exc:  # noqa: BLE001 - a bug shows on its account, and the batch goes on
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-        return {"error": f"advisor: internal error: account '{profile.account.id}': {detail}"}
+        return {"error": f"advisor batch: internal error: account '{profile.account.id}': {detail}"}
     result: dict[str, Any] = {"outputs": outputs}
     if out is not None:
         try:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from pydantic_core import PydanticCustomError
 
 from ..errors import AdvisorError, Problem, UnreadableInput
+from ..layout import RuleSource, cases_of
 from ..modelio import WORDED, validate
 from ..profile import parse_profile
 from ..rules import RULE_ID, bad_rule_id, read_authored
@@ -66,6 +67,9 @@ class CaseFile(BaseModel):
 
 
 def case_files(directory: Path) -> list[Path]:
+    """The case files under a rules folder; for a single rule file, its own (`x.yaml` -> `x.cases.yaml`)."""
+    if directory.is_file():
+        return [own] if (own := cases_of(directory)).is_file() else []
     return sorted(directory.rglob("*.cases.yaml"))
 
 
@@ -78,7 +82,7 @@ def load_cases(path: Path) -> tuple[Located, CaseFile]:
 
 def repository(rules_dir: Path) -> Path:
     """The folder that holds the rules folder (and the profiles their cases use): case bases stay in it."""
-    return rules_dir.resolve().parent
+    return RuleSource.of(rules_dir).folder.resolve().parent
 
 
 def load_base(doc: Located, at: tuple, written: str, repo: Path | None) -> Located:
