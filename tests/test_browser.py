@@ -75,7 +75,7 @@ def pages(advisor, tmp_path_factory):
 
 
 # What the page measures of itself, in one call: the numbers the checks below judge.
-MEASURE = """() => {
+MEASURE = """(minPx) => {
   const root = document.documentElement;
   const small = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -85,7 +85,7 @@ MEASURE = """() => {
     const style = getComputedStyle(el);
     if (style.display === 'none' || style.visibility === 'hidden' || !el.getClientRects().length) continue;
     const px = parseFloat(style.fontSize);
-    if (px < %d) small.push(`${el.tagName.toLowerCase()} ${px}px: ${node.textContent.trim().slice(0, 40)}`);
+    if (px < minPx) small.push(`${el.tagName.toLowerCase()} ${px}px: ${node.textContent.trim().slice(0, 40)}`);
   }
   const svg = document.querySelector('svg.org-chart');
   const box = svg ? svg.getBoundingClientRect() : null;
@@ -103,7 +103,7 @@ MEASURE = """() => {
     outside, small,
     glanceTop: glance ? glance.getBoundingClientRect().top : null,
   };
-}""" % MIN_TEXT_PX
+}"""
 
 
 def problems(m: dict, headings: list[str], people: int, phone: bool) -> list[str]:
@@ -149,12 +149,12 @@ def test_browser_brief_reads_well_at_phone_and_desktop_sizes(browser, pages, adv
     try:
         people = len(load_profile(path).stakeholders)
         headings = expected_headings(advisor, path, lang)
-        found = problems(page.evaluate(MEASURE), headings, people, phone=size[0] == 390)
+        found = problems(page.evaluate(MEASURE, MIN_TEXT_PX), headings, people, phone=size[0] == 390)
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTEFACTS / f"{path.stem}-{lang}-{size[0]}.png"))
         # Every folded part opened, one tap each: what it holds fits too.
         page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-        found += [f"opened: {p}" for p in problems(page.evaluate(MEASURE), headings, people, phone=False)]
+        found += [f"opened: {p}" for p in problems(page.evaluate(MEASURE, MIN_TEXT_PX), headings, people, phone=False)]
         assert requests == [html.as_uri()], f"requests left the page: {requests[1:]}"
     finally:
         page.close()
@@ -192,7 +192,9 @@ def test_browser_checks_catch_a_table_that_overflows_and_a_missing_section(brows
     page, _ = open_page(browser, broken, 390, 844)
     try:
         people = len(load_profile(path).stakeholders)
-        found = problems(page.evaluate(MEASURE), expected_headings(advisor, path, "en"), people, phone=True)
+        found = problems(
+            page.evaluate(MEASURE, MIN_TEXT_PX), expected_headings(advisor, path, "en"), people, phone=True
+        )
     finally:
         page.close()
     assert any(p.startswith("scrolls sideways: ") for p in found), found

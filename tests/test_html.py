@@ -55,13 +55,13 @@ def test_html_says_what_the_markdown_says_and_folds_what_full_adds(advisor, path
 def test_html_is_one_self_contained_file_and_the_same_bytes_every_time(advisor, path):
     html = html_of(advisor, path)
     assert html == html_of(advisor, path)
-    assert html.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    assert html.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert html_of(advisor, path, "zh").startswith('<!DOCTYPE html>\n<html lang="zh-Hans">')
     for fetching in ("<script", "<link", "<img", "<iframe", "src=", "@import", "http://", "https://"):
         assert fetching not in html.replace('xmlns="http://www.w3.org/2000/svg"', ""), fetching
     assert re.findall(r"url\(([^)]*)\)", html) == ["#arrow"] * html.count('class="reports"'), "only the map's own arrow"
     assert all(href.startswith("#") for href in re.findall(r'href="([^"]*)"', html))
-    svg = html.split('<svg', 1)[1].split("</svg>", 1)[0]
+    svg = html.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert svg.count('<g class="node') == len(load_profile(path).stakeholders)
 
 
@@ -81,7 +81,7 @@ def test_html_hostile_text_cannot_change_the_structure_of_the_page(name, advisor
 
 def test_html_markup_scripts_and_links_from_a_profile_stay_text(advisor):
     html = html_of(advisor, FIXTURES / "profiles" / "markdown-html-text.yaml")
-    for raw in ("<script", "<img", "<iframe", "<b>", "href=\"javascript"):  # text may say javascript:, never link it
+    for raw in ("<script", "<img", "<iframe", "<b>", 'href="javascript'):  # text may say javascript:, never link it
         assert raw not in html.lower(), raw
     assert html.count("<style>") == 1 and html.count("</style>") == 1
     page = read(html)
@@ -129,7 +129,10 @@ def test_html_template_follows_templates_and_its_errors_are_positioned(tmp_path,
     line = next(n for n, s in enumerate(page.read_text("utf-8").splitlines(), 1) if "peple" in s)
     code, out, err = run(capsys, "brief", profile, "--format", "html", "--templates", templates)
     assert (code, out) == (1, "")
-    assert err == f"{page}:{line}:1: error: undefined 'peple'; check the spelling against the brief's data (see labels.yaml and the template)\n"
+    assert (
+        err
+        == f"{page}:{line}:1: error: undefined 'peple'; check the spelling against the brief's data (see labels.yaml and the template)\n"
+    )
     page.write_text(text.replace("{% endfor %}", "", 1), "utf-8")
     code, _, err = run(capsys, "brief", profile, "--format", "html", "--templates", templates)
     assert code == 1 and err.startswith(f"{page}:") and "template syntax" in err and len(err.splitlines()) == 1
@@ -140,7 +143,10 @@ def test_html_template_follows_templates_and_its_errors_are_positioned(tmp_path,
     assert run(capsys, "brief", profile, "--templates", templates)[0] == 0
     code, _, err = run(capsys, "brief", profile, "--format", "html", "--templates", templates)
     assert code == 2
-    assert err == f"{page}:1:1: error: template not found; copy it from the shipped templates folder to make HTML and PDF briefs\n"
+    assert (
+        err
+        == f"{page}:1:1: error: template not found; copy it from the shipped templates folder to make HTML and PDF briefs\n"
+    )
 
 
 def test_html_labels_are_checked_in_both_languages(tmp_path, capsys):
@@ -148,14 +154,18 @@ def test_html_labels_are_checked_in_both_languages(tmp_path, capsys):
     shutil.copytree(ROOT / "templates", templates)
     labels = templates / "labels.yaml"
     labels.write_text(labels.read_text("utf-8").replace("    people_table: 全部人员\n", ""), "utf-8")
-    code, _, err = run(capsys, "brief", ROOT / "profiles" / "gz-tax-bureau.yaml", "--format", "html", "--templates", templates)
+    code, _, err = run(
+        capsys, "brief", ROOT / "profiles" / "gz-tax-bureau.yaml", "--format", "html", "--templates", templates
+    )
     assert code == 1
     assert "label 'html.people_table' has no zh translation; add it under zh" in err
 
 
 def test_html_batch_writes_html_beside_markdown(tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "batch", ROOT / "profiles" / "gz-tax-bureau.yaml", "-o", out, "--format", "markdown,html", "--quiet")
+    code, _, err = run(
+        capsys, "batch", ROOT / "profiles" / "gz-tax-bureau.yaml", "-o", out, "--format", "markdown,html", "--quiet"
+    )
     assert code == 0, err
     html = (out / "briefs" / "gz-tax-bureau.html").read_text("utf-8")
     assert html.startswith("<!DOCTYPE html>") and (out / "briefs" / "gz-tax-bureau.md").is_file()
