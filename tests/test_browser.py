@@ -87,6 +87,21 @@ MEASURE = """(minPx) => {
     const px = parseFloat(style.fontSize);
     if (px < minPx) small.push(`${el.tagName.toLowerCase()} ${px}px: ${node.textContent.trim().slice(0, 40)}`);
   }
+  // Words broken across lines: what a column too narrow for its text does (one letter per line) when
+  // overflow-wrap keeps it from overflowing. CJK text may break anywhere; a Latin word may not.
+  const broken = [];
+  // Text kept for screen readers only (a table head clipped to a pixel) is not read on the screen.
+  const tiny = el => { for (let a = el; a; a = a.parentElement) if (a.getBoundingClientRect().width <= 2) return true; return false; };
+  const cells = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = cells.nextNode(); node && broken.length < 5; node = cells.nextNode()) {
+    if (node.parentElement.closest('svg') || !node.parentElement.getClientRects().length || tiny(node.parentElement)) continue;
+    for (const m of node.textContent.matchAll(/[A-Za-z]{4,}/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1) { broken.push(`${m[0]} in ${node.parentElement.tagName.toLowerCase()}`); break; }
+    }
+  }
   const svg = document.querySelector('svg.org-chart');
   const box = svg ? svg.getBoundingClientRect() : null;
   const outside = [...document.querySelectorAll('svg.org-chart g.node')].filter(g => {
@@ -100,7 +115,7 @@ MEASURE = """(minPx) => {
     sections: [...document.querySelectorAll('main > section')].map(s => [s.id, s.querySelector('h2').textContent.trim(), s.getBoundingClientRect().height > 0]),
     map: box ? [box.width, box.height, getComputedStyle(svg).visibility] : null,
     nodes: document.querySelectorAll('svg.org-chart g.node').length,
-    outside, small,
+    outside, small, broken,
     glanceTop: glance ? glance.getBoundingClientRect().top : null,
   };
 }"""
@@ -120,6 +135,7 @@ def problems(m: dict, headings: list[str], people: int, phone: bool) -> list[str
         out.append(f"the map has {m['nodes']} boxes for {people} people")
     out += [f"a name or title overflows its box: {text}" for text in m["outside"]]
     out += [f"text under {MIN_TEXT_PX} px: {s}" for s in m["small"]]
+    out += [f"a word broken across lines (a column too narrow?): {word}" for word in m["broken"]]
     if phone and (m["glanceTop"] is None or m["glanceTop"] > m["innerHeight"]):
         out.append(f"'at a glance' starts at {m['glanceTop']} px, below the first screen ({m['innerHeight']} px)")
     return out
@@ -182,7 +198,8 @@ def test_browser_axe_finds_no_wcag_aa_violation(browser, pages, path, lang, sche
 
 
 def test_browser_checks_catch_a_table_that_overflows_and_a_missing_section(browser, pages, advisor, tmp_path):
-    """The checks can fail: a table forced wider than the phone, and a section taken out, are both named."""
+    """The checks can fail: a table forced wider than the phone, a table squeezed into the phone's
+    width (its words broken letter by letter), and a section taken out are each named."""
     path = ROOT / "profiles" / "gz-tax-bureau.yaml"
     html = pages["gz-tax-bureau", "en"].read_text(encoding="utf-8")
     broken = tmp_path / "broken.html"
@@ -199,3 +216,18 @@ def test_browser_checks_catch_a_table_that_overflows_and_a_missing_section(brows
         page.close()
     assert any(p.startswith("scrolls sideways: ") for p in found), found
     assert any(p.startswith("sections [") for p in found), found
+    squeezed = tmp_path / "squeezed.html"
+    squeezed.write_text(
+        html.replace("@media (max-width:40rem)", "@media (max-width:1px)").replace(
+            "table{min-width:900px}", "th,td{overflow-wrap:anywhere}"
+        ),
+        encoding="utf-8",
+    )
+    page, _ = open_page(browser, squeezed, 390, 844)
+    try:
+        found = problems(
+            page.evaluate(MEASURE, MIN_TEXT_PX), expected_headings(advisor, path, "en"), people, phone=True
+        )
+    finally:
+        page.close()
+    assert any(p.startswith("a word broken across lines") for p in found), found
