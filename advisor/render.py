@@ -43,7 +43,7 @@ def fmt(text: str, **values: Any) -> Markup:
 
 @dataclass(frozen=True)
 class Templates:
-    """The brief template and its labels, loaded once."""
+    """The brief templates (Markdown, and HTML for the page and the PDF) and their labels, loaded once."""
 
     directory: Path
     labels: dict[str, Any]
