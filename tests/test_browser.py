@@ -21,7 +21,7 @@ from htmlpage import markdown_items
 
 from advisor.profile import load_profile
 
-from conftest import ROOT
+from conftest import ROOT, missing
 
 SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))
 LANGS = ("en", "zh")
@@ -35,13 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 MIN_TEXT_PX = 14
-
-
-def missing(what: str) -> None:
-    """A part the browser tests need is missing: a failure in CI, a skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what}; .ci/run installs it", pytrace=False)
-    pytest.skip(what)
 
 
 @pytest.fixture(scope="module")

@@ -19,19 +19,11 @@ from htmlpage import read
 from advisor.cli import main
 from advisor.pdf import INSTALL
 
-from conftest import ROOT
+from conftest import ROOT, missing
 
 TAX = ROOT / "profiles" / "gz-tax-bureau.yaml"
 SHIPPED = sorted((ROOT / "profiles").glob("*.yaml"))
 LANGS = ("en", "zh")
-
-
-def missing(what: str) -> None:
-    import os
-
-    if os.environ.get("CI"):
-        pytest.fail(f"{what}; .ci/run installs it", pytrace=False)
-    pytest.skip(what)
 
 
 @pytest.fixture(scope="module", autouse=True)
