@@ -16,6 +16,7 @@ from .course import Course, load_course
 from .engine import Engine, Plan, compile_rules
 from .escape import md
 from .facts import derive
+from .pdf import PAPERS, to_pdf
 from .policy import Policy, load_policy
 from .portfolio import Position
 from .profile import Profile
@@ -23,7 +24,7 @@ from .relevance import Relevance, load_relevance
 from .render import LANGS, Templates, to_json
 from .rules import RuleBase, load_rules
 from .selection import Selection, choose
-from .view import markdown_view
+from .view import html_view, markdown_view
 from .vocabulary import FORMATS
 
 
@@ -111,44 +112,59 @@ class Advisor:
         format: str = "markdown",
         portfolio: Position | None = None,
         full: bool = False,
-    ) -> str:
-        """The pre-visit brief (or account brief, with no visit) for `profile`, as text.
+        paper: str = "a4",
+    ) -> str | bytes:
+        """The pre-visit brief (or account brief, with no visit) for `profile`: text, or bytes for "pdf".
 
         `portfolio` is the account's place in a whole portfolio (see portfolio.py), when known;
-        `full` shows every recommendation in a Markdown brief, not only what fits.
+        `full` shows every recommendation in a Markdown brief, not only what fits; `paper` is the
+        HTML's print size and the PDF's page size (pdf.PAPERS).
         """
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
-        return self.render(self.prepare(self.evaluate(profile, today, portfolio), lang), format=format, full=full)
+        brief = self.prepare(self.evaluate(profile, today, portfolio), lang)
+        return self.render(brief, format=format, full=full, paper=paper)
 
-    def render(self, brief: Brief, *, format: str = "markdown", full: bool = False) -> str:
-        """The brief as text, in one format (`full`: a Markdown brief shows every recommendation)."""
-        if format not in FORMATS:
+    def render(self, brief: Brief, *, format: str = "markdown", full: bool = False, paper: str = "a4") -> str | bytes:
+        """The brief in one format (`full`: every recommendation shown, none folded away)."""
+        return self._render_all(brief, (format,), self.selection(brief, full=full), paper)[format]
+
+    def _render_all(
+        self, brief: Brief, formats: tuple[str, ...], selection: Selection, paper: str = "a4"
+    ) -> dict[str, str | bytes]:
+        """The brief in each of `formats`, each worked out once (the PDF is the HTML, laid out)."""
+        if any(f not in FORMATS for f in formats):
             raise ValueError(f"format must be one of {FORMATS}")
-        return self._render(brief, format, self.selection(brief, full=full))
-
-    def _render(self, brief: Brief, format: str, selection: Selection) -> str:
-        if format == "json":
-            return to_json(brief, selection, version=__version__, digest=self.digest)
-        view = markdown_view(
-            brief, selection, self.templates.labels, self.course, version=__version__, digest=self.digest
-        )
-        return self.templates.render(view)
+        if paper not in PAPERS:
+            raise ValueError(f"paper must be one of {PAPERS}")
+        out: dict[str, str | bytes] = {}
+        stamp = {"version": __version__, "digest": self.digest}
+        if "json" in formats:
+            out["json"] = to_json(brief, selection, **stamp)
+        if "markdown" in formats:
+            view = markdown_view(brief, selection, self.templates.labels, self.course, **stamp)
+            out["markdown"] = self.templates.render(view)
+        if "html" in formats or "pdf" in formats:
+            # What the HTML folds away is what --full adds: the full selection, less what this one shows.
+            full = self.selection(brief, full=True)
+            view = html_view(brief, selection, full, self.templates.labels, self.course, paper=paper, **stamp)
+            page = self.templates.render(view, html=True)
+            out["html"] = page
+            if "pdf" in formats:
+                out["pdf"] = to_pdf(page)
+        return {f: out[f] for f in formats}
 
     def selection(self, brief: Brief, *, full: bool = False) -> Selection:
         """What the Markdown brief shows of `brief` (JSON marks it `shown`; the panel counts it)."""
         return choose(brief, self.templates.labels.get("limits", {}), md, full=full, traits=self.templates.traits)
 
     def render_all(
-        self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",)
-    ) -> tuple[dict[str, str], list[Recommendation]]:
+        self, evaluation: Evaluation, *, lang: str = "en", formats: tuple[str, ...] = ("markdown",), paper: str = "a4"
+    ) -> tuple[dict[str, str | bytes], list[Recommendation]]:
         """The brief in each of `formats`, and its plain recommendations (to count them): what a
         pipeline needs, with the brief worked out once for every format and the count."""
-        if any(f not in FORMATS for f in formats):
-            raise ValueError(f"format must be one of {FORMATS}")
         brief = self.prepare(evaluation, lang)
-        selection = self.selection(brief)  # once, for every format
-        return {fmt: self._render(brief, fmt, selection) for fmt in formats}, brief.recommendations
+        return self._render_all(brief, formats, self.selection(brief), paper), brief.recommendations
 
 
 def _digest(rules_dir: Path, rule_files, templates_dir: Path, template_files, course: Course) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .errors import AdvisorError, CommandError, EngineError, Failure, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
+from .pdf import PAPERS
 from .vocabulary import FORMATS, LANGS, SCOPE_MEANING, SCOPES
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_lang(p)
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
     p.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")
+    p.add_argument("--paper", choices=PAPERS, default="a4", help="the page size of a PDF, or of an HTML brief printed")
     p.add_argument("--full", action="store_true", help="show every recommendation, not only what fits the car park")
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
     p.add_argument(
@@ -213,7 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the output folder")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)}, or several: markdown,json")
+    p.add_argument(
+        "--format", default="markdown", help=f"one or more of {', '.join(FORMATS)}, comma-separated: markdown,json"
+    )
+    p.add_argument("--paper", choices=PAPERS, default="a4", help="the page size of PDF (and printed HTML) briefs")
     with_lang(p, "the language of the briefs (default: en, or the config's lang)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
     p.add_argument("--resume", action="store_true", help="skip accounts whose output would not change")
@@ -517,21 +522,25 @@ def _brief_inputs(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
-def _write_stdout(text: str) -> None:
+def _write_stdout(text: str | bytes) -> None:
     """The brief on standard output, as UTF-8 whatever the locale says (it is the same document -o
     writes; an ASCII or Latin-1 terminal encoding cannot hold a Chinese brief), or one line saying
     why it could not be written (stdout closed, a full disk)."""
     stream = sys.stdout
     if stream is None:
         raise CommandError("standard output is closed; write the brief with -o FILE")
+    if isinstance(text, bytes) and getattr(stream, "isatty", lambda: False)():
+        raise CommandError("a PDF is not for the terminal; write it with -o FILE")
     try:
         buffer = getattr(stream, "buffer", None)
+        if buffer is None and isinstance(text, bytes):
+            raise CommandError("standard output takes text only; write the PDF with -o FILE")
         if buffer is None:  # a text-only stream (a test's StringIO): it takes text as it is
             stream.write(text)
             stream.flush()
         else:
             stream.flush()
-            buffer.write(text.encode("utf-8"))
+            buffer.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             buffer.flush()
     except BrokenPipeError:
         raise
@@ -565,8 +574,9 @@ def render_brief(args: argparse.Namespace) -> int:
             return 2
     advisor = Advisor.load(rules, args.templates)
     text = advisor.brief(
-        profile, lang=args.lang, today=args.today, format=args.format, portfolio=position, full=args.full
-    )
+        profile, lang=args.lang, today=args.today, format=args.format, portfolio=position, full=args.full,
+        paper=args.paper,
+    )  # fmt: skip
     if args.output:
         write_atomically(args.output, text)
     else:
@@ -599,6 +609,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     options = Options(
         rules=_rule_source(args), templates=args.templates, formats=formats, lang=args.lang, today=args.today,
         jobs=args.jobs, resume=args.resume, limits=_limits(args), dask=args.dask, encoding=args.encoding,
+        paper=args.paper,
     )  # fmt: skip
     meter = None if args.quiet else _Meter(sys.stderr.isatty(), args.progress_every)
     done = [0, 0]  # accounts done, accounts in all: what a stopped batch reports

@@ -114,3 +114,9 @@ def one_of(choices: Iterable[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class MissingExtra(Failure):
+    """An optional part (WeasyPrint for PDF) is not installed: one line naming what to install; exit 2."""
+
+    exit_code = 2

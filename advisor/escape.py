@@ -1,9 +1,11 @@
-"""Profile text made safe for where it goes: one plain line, inert Markdown, a quoted Mermaid label."""
+"""Profile text made safe for where it goes: one plain line, inert Markdown or HTML, a quoted Mermaid label."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from markupsafe import Markup
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#|!~])")
 # Bidi embeddings, overrides and isolates: one in a name would visually reorder the rest of its
@@ -60,3 +62,16 @@ _MERMAID_ENTITIES = str.maketrans({"#": "#35;", '"': "#quot;", "<": "#lt;", ">":
 def mermaid_text(text: Any) -> str:
     """Text safe inside a quoted Mermaid label: no quotes, brackets, pipes, backticks or line breaks."""
     return plain(text).translate(_MERMAID_ENTITIES)
+
+
+# Text a mail or chat app turns into a link by itself even in HTML: a URL's "://" and "www.", and an
+# e-mail address's "@", become numeric references, which show the same and are never a link.
+_HTML_AUTOLINK = re.compile(r"://|(?<=www)\.|@", re.IGNORECASE)
+_HTML_ENTITY = {"://": "&#58;//", ".": "&#46;", "@": "&#64;"}
+
+
+def html(text: Any) -> Markup:
+    """Profile text as inert HTML text (one line, no bidi controls): it cannot open a tag, an entity,
+    an attribute or a link, and reads the same. Markup, so an autoescaping template never escapes it twice."""
+    escaped = str(Markup.escape(plain(text)))
+    return Markup(_HTML_AUTOLINK.sub(lambda m: _HTML_ENTITY[m[0].lower()], escaped))

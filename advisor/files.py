@@ -108,7 +108,7 @@ def refuse_inputs(output: Path, inputs: Iterable[Path]) -> None:
             )  # fmt: skip
 
 
-def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:
+def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> int:
     """Write a temporary file in the same folder, flush it to disk, then rename it over `path`;
     return the number of bytes written. A symbolic link is written through, and a FIFO or a
     character device written in place (see `_destination`).
@@ -121,7 +121,7 @@ def write_atomically(path: Path, text: str, *, durable: bool = True) -> int:
     may leave it empty. Batch writes briefs that way, records their sizes so `--resume` notices a
     brief the disk lost, and flushes everything once before its index.
     """
-    data = text.encode("utf-8")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")  # bytes: a PDF
     path, in_place = _destination(Path(path))
     if in_place:
         return _write_in_place(path, data)

@@ -1,4 +1,4 @@
-"""A brief as text: the Markdown template (sandboxed Jinja2) and its labels, loaded once, and the JSON form."""
+"""A brief as text: the Markdown and HTML templates (sandboxed Jinja2) and their labels, loaded once, and the JSON form."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from .advise import Recommendation
 from .brief import Brief
@@ -24,6 +25,7 @@ from .wording import fill_parts, split_say
 from .yamlio import load_file
 
 BRIEF_TEMPLATE = "brief.md.j2"
+HTML_TEMPLATE = "brief.html.j2"
 LABELS_FILE = "labels.yaml"
 
 
@@ -33,15 +35,23 @@ def fill(text: str, **values: Any) -> str:
     return fill_parts(split_say(str(text)), values)
 
 
+def fmt(text: str, **values: Any) -> Markup:
+    """A label with named fields, in an HTML template: `{{ L.kv | fmt(k=..., v=p.name) }}`. The label is
+    text (escaped); each value is escaped unless it is already (the view's profile text is), so
+    nothing is escaped twice and nothing escapes."""
+    return escape(str(text)).format(**values)
+
+
 @dataclass(frozen=True)
 class Templates:
-    """The brief template and its labels, loaded once."""
+    """The brief templates (Markdown, and HTML for the page and the PDF) and their labels, loaded once."""
 
     directory: Path
     labels: dict[str, Any]
     env: Sandbox
     files: tuple[Path, ...]
     template: jinja2.Template  # the brief's, compiled once (Jinja's own look-up costs a little each brief)
+    html: jinja2.Template | None = None  # the HTML brief's (None: a templates folder made before there was one)
 
     @property
     def traits(self) -> frozenset[str]:
@@ -93,32 +103,29 @@ class Templates:
                     "template not found; copy the shipped templates folder",
                 )
             )
-        env = environment(directory, {"md": md, "fill": fill})
-        try:
-            template = env.get_template(BRIEF_TEMPLATE)
-        except TemplateLimit as exc:
-            raise AdvisorError(
-                Problem(str(directory / BRIEF_TEMPLATE), 1, 1, "error", f"template limit: {exc}")
-            ) from None
-        except jinja2.TemplateSyntaxError as exc:
-            raise AdvisorError(
-                Problem(
-                    str(directory / (exc.name or BRIEF_TEMPLATE)),
-                    exc.lineno or 1,
-                    1,
-                    "error",
-                    f"template syntax: {exc.message}",
-                )
-            ) from None
+        template = _compile(environment(directory, {"md": md, "fill": fill}), directory, BRIEF_TEMPLATE)
+        html = None
+        if (directory / HTML_TEMPLATE).is_file():
+            html_env = environment(directory, {"fill": fill, "fmt": fmt}, autoescape=True)
+            html = _compile(html_env, directory, HTML_TEMPLATE)
         # Every file that shapes a brief (an editor's schema beside the labels does not).
         files = tuple(sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(".schema.json")))
-        return cls(directory, labels, env, files, template)
+        return cls(directory, labels, template.environment, files, template, html)
 
-    def render(self, view: dict[str, Any]) -> str:
-        """The brief, under the limits of templating.Budget: a template that would take too long or too
-        much memory (a loop in a loop, `9**9**9`, a macro calling itself) is an error at its line."""
+    def render(self, view: dict[str, Any], *, html: bool = False) -> str:
+        """The brief (`html`: the HTML brief), under the limits of templating.Budget: a template that
+        would take too long or too much memory (a loop in a loop, `9**9**9`, a macro calling itself)
+        is an error at its line."""
+        template = self.template
+        if html:
+            if self.html is None:
+                raise UnreadableInput(
+                    Problem(str(self.directory / HTML_TEMPLATE), 1, 1, "error",
+                            "template not found; copy it from the shipped templates folder to make HTML and PDF briefs")
+                )  # fmt: skip
+            template = self.html
         try:
-            return self.template.render(view, **{BUDGET: Budget()})
+            return template.render(view, **{BUDGET: Budget()})
         except TemplateLimit as exc:
             path, line = self._where(exc)
             raise AdvisorError(Problem(path, line, 1, "error", f"template limit: {exc}")) from None
@@ -166,6 +173,18 @@ class Templates:
             if frame.filename.endswith(".j2"):
                 return frame.filename, frame.lineno or 1
         return str(self.directory / BRIEF_TEMPLATE), 1
+
+
+def _compile(env: Sandbox, directory: Path, name: str) -> jinja2.Template:
+    """The template `name` of `directory`, compiled; its syntax errors and size limit as positioned problems."""
+    try:
+        return env.get_template(name)
+    except TemplateLimit as exc:
+        raise AdvisorError(Problem(str(directory / name), 1, 1, "error", f"template limit: {exc}")) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise AdvisorError(
+            Problem(str(directory / (exc.name or name)), exc.lineno or 1, 1, "error", f"template syntax: {exc.message}")
+        ) from None
 
 
 def _keys(tree: Any, prefix: str = "") -> set[str]:

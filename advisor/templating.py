@@ -371,16 +371,18 @@ def _plain_fields(fmt: str) -> bool:
     )
 
 
-def environment(directory: Path, filters: dict[str, Any], cache: bool = True) -> Sandbox:
+def environment(directory: Path, filters: dict[str, Any], cache: bool = True, autoescape: bool = False) -> Sandbox:
     """The environment for a folder of templates, with our `filters`: strict about undefined names,
-    no autoescape (the view is escaped for Markdown already), templates compiled once per process
-    and, when a private cache folder can be had, once per template text (see CompiledTemplates)."""
+    templates compiled once per process and, when a private cache folder can be had, once per
+    template text (see CompiledTemplates). Markdown templates take no autoescape (their view is
+    escaped for Markdown already); HTML templates do (`autoescape`): the view's profile text comes
+    escaped as Markup, and every other text (labels, course titles) is escaped as it is written."""
     env = Sandbox(
         loader=_BoundedLoader(str(directory)),
         finalize=_counted_output,
         optimized=False,  # the optimizer works out constant expressions while compiling, unbounded
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
+        autoescape=autoescape,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -1,19 +1,21 @@
-"""A brief -> everything the Markdown template shows, selected, ordered and escaped: templates only lay it out.
+"""A brief -> everything a brief template shows, selected, ordered and escaped: templates only lay it out.
 
-One function per part of the brief. Every text from the profile or from advice passes through
-`md` here (advice fills its quoted values in Markdown's escaping), so no name can change the
-brief's structure.
+One function per part of the brief, shared by the Markdown and the HTML brief. Every text from the
+profile or from advice passes through the format's escaping here (`md`, or `html`: see Escaping),
+so no name can change the brief's structure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .advise import Recommendation
 from .brief import Brief
 from .course import Course, code_order
-from .escape import md, mermaid_text
+from .escape import html, md, mermaid_text, plain
+from .orgchart import org_chart
 from .profile import Profile, Stakeholder
 from .selection import Selection
 from .vocabulary import ASPECTS, SECTIONS
@@ -21,11 +23,29 @@ from .vocabulary import ASPECTS, SECTIONS
 LISTED_SECTIONS = ("penetration", "gaps", "competitors", "checklist", "after_visit")
 
 
+@dataclass(frozen=True)
+class Escaping:
+    """How one output format makes text inert: `text` escapes one profile text; `whole_advice` says
+    whether a piece of advice is escaped whole (HTML: the rule's own words are text too) or only in
+    the values it quotes (Markdown: a rule may write Markdown)."""
+
+    text: Callable[[Any], str]
+    whole_advice: bool
+
+
+MARKDOWN = Escaping(md, whole_advice=False)
+HTML = Escaping(html, whole_advice=True)
+
+
 class _Escaped(dict):
-    """md(text), worked out once per distinct text in one brief: names recur across its sections."""
+    """A text escaped, worked out once per distinct text in one brief: names recur across its sections."""
+
+    def __init__(self, escape: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.escape = escape
 
     def __missing__(self, text: str) -> str:
-        escaped = self[text] = md(text)
+        escaped = self[text] = self.escape(text)
         return escaped
 
 
@@ -35,15 +55,18 @@ class _Context:
 
     brief: Brief
     L: dict[str, Any]  # the labels in the brief's language
-    esc: _Escaped = field(default_factory=_Escaped)
+    escaping: Escaping = MARKDOWN
     person_views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.esc = _Escaped(self.escaping.text)
         self.values = self.L["values"]
         self.people = {s.id: s for s in self.brief.profile.stakeholders}
         self.attending = set(self.brief.attendees)
 
     def text(self, r: Recommendation) -> str:
+        if self.escaping.whole_advice:
+            return self.esc[r.text_in(plain)]
         return r.text_in(self.esc.__getitem__)
 
     def person(self, sid: str) -> dict[str, Any]:
@@ -70,8 +93,55 @@ class _Context:
 def markdown_view(
     brief: Brief, shown: Selection, labels: dict[str, Any], course: Course, *, version: str, digest: str
 ) -> dict[str, Any]:
-    """Everything the brief template shows of `brief`, given what it shows (selection.choose)."""
+    """Everything the Markdown brief template shows of `brief`, given what it shows (selection.choose)."""
     cx = _Context(brief, labels[brief.lang])
+    view = _brief_view(cx, shown, labels, course, version=version, digest=digest)
+    view["mermaid"] = relationship_map(brief.profile, list(brief.attendees), cx.values)
+    return view
+
+
+def html_view(
+    brief: Brief,
+    shown: Selection,
+    full: Selection,
+    labels: dict[str, Any],
+    course: Course,
+    *,
+    version: str,
+    digest: str,
+    paper: str = "a4",
+) -> dict[str, Any]:
+    """Everything the HTML brief template shows: the Markdown brief's view, escaped for HTML, with the
+    relationship map drawn as SVG and, under `folded`, what `full` (the --full selection) adds, part by part."""
+    cx = _Context(brief, labels[brief.lang], HTML)
+    view = _brief_view(cx, shown, labels, course, version=version, digest=digest)
+    view["org_chart"] = org_chart(
+        brief.profile, brief.attendees, cx.values, cx.esc.__getitem__, cx.L["sections"]["map"]
+    )
+    view["folded"] = _folded(cx, shown, full)
+    view["paper"] = paper
+    return view
+
+
+def _folded(cx: _Context, shown: Selection, full: Selection) -> dict[str, Any]:
+    """What the full selection shows beyond `shown`, by part, in the full brief's order."""
+    seen = shown.shown_ids()
+    extra = {section: [r for r in rs if id(r) not in seen] for section, rs in full.shown_in.items()}
+    about = [r for r in extra.get("person", ()) if r.stakeholder]
+    return {
+        "account_groups": cx.by_aspect(extra.get("account", [])),
+        "attendees": {sid: cx.by_aspect([r for r in about if r.stakeholder == sid]) for sid in cx.brief.attendees},
+        "others": [{**cx.person(r.stakeholder), "entries": [cx.item(r)]} for r in about if r.stakeholder not in cx.attending],
+        "cadence": _cadence(cx, extra.get("cadence", ())),
+        **{name: [cx.item(r) for r in extra.get(name, ())] for name in LISTED_SECTIONS},
+    }  # fmt: skip
+
+
+def _brief_view(
+    cx: _Context, shown: Selection, labels: dict[str, Any], course: Course, *, version: str, digest: str
+) -> dict[str, Any]:
+    """What every brief template shows, escaped the context's way."""
+    brief = cx.brief
     shown_in = shown.shown_in
     attendees, others = _people_sections(cx, shown_in.get("person", ()), shown.more)
     traits = cx.L.get("traits") or {}
@@ -96,7 +166,6 @@ def markdown_view(
         if brief.attendees
         else [{**cx.person(sid), "cares": traits} for sid, traits in cares.items()],
         "people": [cx.person(s.id) for s in brief.profile.stakeholders],
-        "mermaid": relationship_map(brief.profile, list(brief.attendees), cx.values),
         "cadence": _cadence(cx, shown_in.get("cadence", ())),
         "competitor_table": _competitor_table(cx),
         **{name: [cx.item(r) for r in shown_in.get(name, ())] for name in LISTED_SECTIONS},

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 LANGS: tuple[str, ...] = ("en", "zh")
 # The formats a brief is written in (`brief --format`, `batch --format`).
-FORMATS: tuple[str, ...] = ("markdown", "json")
+FORMATS: tuple[str, ...] = ("markdown", "json", "html", "pdf")
 Lang = Literal[LANGS]  # type: ignore[valid-type]
 # How each language joins a list quoted in a rule's text (a person's interests): a Chinese list takes 、.
 LIST_SEPARATORS: dict[str, str] = {"en": ", ", "zh": "、"}

@@ -1,4 +1,4 @@
-"""What one `advisor batch` run is asked to do: rules, templates, formats, language, date, workers, limits, CSV encoding."""
+"""What one `advisor batch` run is asked to do: rules, templates, formats, language, date, workers, limits, CSV encoding, paper."""
 
 from __future__ import annotations
 
@@ -21,3 +21,4 @@ class Options:
     limits: Limits = DEFAULT  # record size, stakeholders, interactions, nesting, aliases, values
     dask: str | None = None  # a Dask scheduler address: run the work on that cluster
     encoding: str | None = None  # a CRM export's CSV encoding; None: told from the bytes
+    paper: str = "a4"  # the page size of PDF briefs (pdf.PAPERS)

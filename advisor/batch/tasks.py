@@ -23,8 +23,8 @@ from ..yamlio import Located, beyond, load_text
 from .options import Options
 from .summary import account_summary
 
-BRIEFS = "briefs"  # OUT/briefs/ACCOUNT.md, ACCOUNT.json
-EXTENSIONS = {"markdown": "md", "json": "json"}
+BRIEFS = "briefs"  # OUT/briefs/ACCOUNT.md, ACCOUNT.json, ACCOUNT.html, ACCOUNT.pdf
+EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "pdf": "pdf"}
 
 
 # --- pass 1: parse and validate ----------------------------------------------------------------
@@ -90,7 +90,7 @@ def content_hash(
     h = hashlib.sha256()
     as_of = str(options.today) if options.today else f"clock {clock or dt.date.today()}"
     for part in (profile_json, json.dumps(position.as_dict() if position else None, sort_keys=True), digest,
-                 options.lang, ",".join(options.formats), as_of, __version__):  # fmt: skip
+                 options.lang, ",".join(options.formats), as_of, __version__, options.paper):  # fmt: skip
         h.update(part.encode("utf-8") + b"\0")
     return h.hexdigest()[:16]
 
@@ -109,7 +109,7 @@ def brief_one(task: Task) -> dict[str, Any]:
     profile = Profile.model_validate_json(profile_json)
     try:
         evaluation = advisor.evaluate(profile, options.today, position)
-        outputs, recs = advisor.render_all(evaluation, lang=options.lang, formats=options.formats)
+        outputs, recs = advisor.render_all(evaluation, lang=options.lang, formats=options.formats, paper=options.paper)
         summary = account_summary(profile, evaluation)
     except EngineError as exc:  # one account's failure never stops the batch
         return {"error": f"advisor batch: error: account '{profile.account.id}': {exc}"}
@@ -133,7 +133,7 @@ def brief_one(task: Task) -> dict[str, Any]:
     }
 
 
-def write_outputs(out: Path, account_id: str, outputs: dict[str, str]) -> dict[str, int]:
+def write_outputs(out: Path, account_id: str, outputs: dict[str, str | bytes]) -> dict[str, int]:
     """Write one account's briefs under OUT; their paths (relative to OUT) and sizes in bytes."""
     sizes = {}
     for fmt, text in outputs.items():
