@@ -124,9 +124,14 @@ class Advisor:
 
     def render(self, brief: Brief, *, format: str = "markdown", full: bool = False) -> str:
         """The brief as text, in one format (`full`: a Markdown brief shows every recommendation)."""
+        return self.show(brief, format=format, full=full)[0]
+
+    def show(self, brief: Brief, *, format: str = "markdown", full: bool = False) -> tuple[str, Selection]:
+        """The brief as text, and what it shows (the ledger records that as impressions)."""
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}")
-        return self._render(brief, format, self.selection(brief, full=full))
+        selection = self.selection(brief, full=full)
+        return self._render(brief, format, selection), selection
 
     def _render(self, brief: Brief, format: str, selection: Selection) -> str:
         if format == "json":

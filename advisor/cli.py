@@ -208,6 +208,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("plan", cmd_plan, help="show how the rules are compiled into engine shards")
     p.add_argument("--format", choices=("text", "json"), default="text")
     with_sources(p)
+
+    def with_db(p: argparse.Namespace) -> None:
+        p.add_argument("--db", metavar="URL", help="the ledger: a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB "
+                       "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
+
+    p = command("report", cmd_report, help="what reps did with the advice: per rule, course item and account")
+    with_db(p)
+    p.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    p.add_argument(
+        "--min-shown", type=int, default=3, metavar="N", help="'shown often' means N impressions or more (default 3)"
+    )
+    p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+
+    p = command(
+        "serve", cmd_serve, engine=True, help="serve the JSON API and pages over profiles, recording to the ledger"
+    )
+    p.add_argument(
+        "profiles", nargs="+", type=Path, metavar="PROFILES", help="profile files, or folders of *.yaml profiles"
+    )
+    with_db(p)
+    p.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
+    with_sources(p)
+
+    p = command("token", cmd_token, help="create, list or revoke the tokens a server bound beyond this machine accepts")
+    p.add_argument("action", choices=("add", "list", "revoke"))
+    p.add_argument("user", nargs="?", help="whose token (add, revoke)")
+    with_db(p)
     return parser
 
 
@@ -735,6 +764,76 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"worst fan-out {summary['max_fanout']} (budget {summary['fanout_budget']}, engine limit {summary['engine_limit']})")  # fmt: skip
     for s in plan.shards:
         print(f"  {s.name}: {len(s.rule_ids)} rules, fan-out {s.fanout}, chains {s.chains}")
+    return 0
+
+
+def _ledger(db: str | None, extra: str = "ledger"):
+    """The ledger at `db`, or one line saying which extra to install."""
+    try:
+        from .ledger.store import Ledger
+    except ImportError as exc:
+        raise Failure(f"{exc.name} is not installed; pip install 'advisor[{extra}]'") from None
+    return Ledger.open(db)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    ledger = _ledger(args.db)
+    from .ledger.report import build, render
+
+    if args.min_shown < 1:
+        print("advisor report: error: --min-shown must be 1 or more", file=sys.stderr)
+        return 2
+    with ledger.transaction() as conn:  # one snapshot for both counts
+        counts = ledger.impression_counts(conn), ledger.reaction_counts(conn)
+    text = render(build(*counts, min_shown=args.min_shown), args.format)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        _write_stdout(text)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    if args.action != "list" and not args.user:
+        print(f"advisor token: error: {args.action} needs a USER", file=sys.stderr)
+        return 2
+    ledger = _ledger(args.db)
+    if args.action == "add":
+        print(ledger.add_token(args.user))
+        print(f"a token for {args.user}; it is shown once: send it as 'Authorization: Bearer TOKEN'", file=sys.stderr)
+    elif args.action == "revoke":
+        print(f"revoked {ledger.revoke_tokens(args.user)} token(s) of {args.user}", file=sys.stderr)
+    else:
+        for user in ledger.token_users():
+            print(user)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .serve.accounts import Served
+        from .serve.app import LOOPBACK, create_app
+    except ImportError as exc:
+        raise Failure(f"{exc.name} is not installed; pip install 'advisor[serve]'") from None
+    from .ledger.reasons import Reasons
+
+    served = Served.load(args.profiles)
+    advisor = Advisor.load(args.rules, args.templates)
+    reasons = Reasons.load(args.templates or shipped("templates"))
+    ledger = _ledger(args.db, "serve")
+    loopback = args.host in LOOPBACK
+    if not loopback and not ledger.token_users():
+        print(f"advisor serve: error: bound to {args.host}, the server needs tokens and the ledger has none; "
+              f"create one with `advisor token add USER{' --db ' + args.db if args.db else ''}`, or serve on 127.0.0.1", file=sys.stderr)  # fmt: skip
+        return 2
+    app = create_app(
+        advisor, served, ledger, reasons, auth=not loopback, hosts=LOOPBACK if loopback else None, today=args.today
+    )
+    print(f"advisor serve: {len(served.paths)} accounts on http://{args.host}:{args.port}/ "
+          f"({'tokens required' if not loopback else 'this machine only'}); Ctrl-C stops", file=sys.stderr)  # fmt: skip
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
