@@ -134,7 +134,18 @@ def create_app(
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_user: User) -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(document())
+
+    def document() -> dict:
+        """The OpenAPI document; it declares the bearer token only where the server asks for one."""
+        doc = app.openapi()
+        if not auth:
+            doc = {**doc, "components": {k: v for k, v in doc.get("components", {}).items() if k != "securitySchemes"}}
+            doc["paths"] = {
+                path: {method: {k: v for k, v in op.items() if k != "security"} for method, op in ops.items()}
+                for path, ops in doc["paths"].items()
+            }
+        return doc
 
     @app.get("/api/accounts", response_model=list[Account], responses=ERRORS, summary="The served accounts")
     def accounts(_user: User) -> list[dict]:
