@@ -814,7 +814,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .serve.accounts import Served
-        from .serve.app import LOOPBACK, create_app
+        from .serve.app import LOCAL_NAMES, LOOPBACK, create_app
     except ImportError as exc:
         raise Failure(f"{exc.name} is not installed; pip install 'advisor[serve]'") from None
     from .ledger.reasons import Reasons
@@ -829,7 +829,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"create one with `advisor token add USER{' --db ' + args.db if args.db else ''}`, or serve on 127.0.0.1", file=sys.stderr)  # fmt: skip
         return 2
     app = create_app(
-        advisor, served, ledger, reasons, auth=not loopback, hosts=LOOPBACK if loopback else None, today=args.today
+        advisor, served, ledger, reasons, auth=not loopback, hosts=LOCAL_NAMES if loopback else None, today=args.today
     )
     print(f"advisor serve: {len(served.paths)} accounts on http://{args.host}:{args.port}/ "
           f"({'tokens required' if not loopback else 'this machine only'}); Ctrl-C stops", file=sys.stderr)  # fmt: skip

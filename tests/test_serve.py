@@ -22,7 +22,7 @@ from advisor.ledger import schema
 from advisor.ledger.reasons import Reasons
 from advisor.ledger.store import Ledger
 from advisor.serve.accounts import Served
-from advisor.serve.app import CSRF_COOKIE, LOOPBACK, create_app
+from advisor.serve.app import CSRF_COOKIE, LOCAL_NAMES, create_app
 
 from conftest import ROOT
 
@@ -205,8 +205,10 @@ def test_login_form_needs_its_csrf_token(advisor, served, tmp_path):
 
 
 def test_only_local_host_names_on_loopback(advisor, served, tmp_path):
-    api, _ = make_client(advisor, served, str(tmp_path / "l.sqlite"), hosts=(*LOOPBACK, "testserver"))
+    api, _ = make_client(advisor, served, str(tmp_path / "l.sqlite"), hosts=(*LOCAL_NAMES, "testserver"))
     assert api.get("/api/reasons").status_code == 200
+    assert api.get("/api/reasons", headers={"host": "[::1]:8000"}).status_code == 200
+    assert api.get("/api/reasons", headers={"host": "localhost:8000"}).status_code == 200
     assert api.get("/api/reasons", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
 
 

@@ -34,7 +34,9 @@ from .models import Account, Error, ReactionIn, ReactionOut, ReasonOut
 
 # How each brief format is served; a format FORMATS gains (html) needs its line here.
 MEDIA = {"markdown": "text/markdown; charset=utf-8", "json": "application/json", "html": "text/html; charset=utf-8"}
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # --host values that keep the server on this machine
+# The Host headers a server on loopback answers (a Host header writes an IPv6 address in brackets).
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 TOKEN_COOKIE, CSRF_COOKIE = "advisor_token", "advisor_csrf"
 # Pages load nothing from elsewhere, run no script and cannot be framed.
 SECURITY_HEADERS = {
