@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -831,9 +832,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(
         advisor, served, ledger, reasons, auth=not loopback, hosts=LOCAL_NAMES if loopback else None, today=args.today
     )
+    try:  # bound here, so that an address in use is our one line and exit 2, before we say we are serving
+        family, kind, proto, _, address = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as exc:
+        print(f"advisor serve: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+              "choose another --port or --host", file=sys.stderr)  # fmt: skip
+        return 2
     print(f"advisor serve: {len(served.paths)} accounts on http://{args.host}:{args.port}/ "
           f"({'tokens required' if not loopback else 'this machine only'}); Ctrl-C stops", file=sys.stderr)  # fmt: skip
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     return 0
 
 

@@ -302,3 +302,15 @@ def test_serve_command_answers_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_serve_port_in_use_is_one_line(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", str(ROOT / "profiles"), "--db", str(tmp_path / "l.sqlite"), "--port", str(port)])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"advisor serve: error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port or --host\n"
+    )
