@@ -27,6 +27,7 @@ from .engine import available
 from .errors import AdvisorError, EngineError, Failure, Problem, UnwritableOutput
 from .facts import Catalogue
 from .files import refuse_inputs, write_atomically
+from .ledger.report import MIN_SHOWN, REPORT_FORMATS
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .profile import load_profile
 from .vocabulary import LANGS, SCOPE_MEANING, SCOPES
@@ -210,15 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     with_sources(p)
 
-    def with_db(p: argparse.Namespace) -> None:
+    def with_db(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", metavar="URL", help="the ledger: a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB "
                        "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
 
     p = command("report", cmd_report, help="what reps did with the advice: per rule, course item and account")
     with_db(p)
-    p.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="md")
     p.add_argument(
-        "--min-shown", type=int, default=3, metavar="N", help="'shown often' means N impressions or more (default 3)"
+        "--min-shown",
+        type=int,
+        default=MIN_SHOWN,
+        metavar="N",
+        help="'shown often' means N impressions or more (default %(default)s)",
     )
     p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 

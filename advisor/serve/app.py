@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 import jinja2
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -201,10 +201,10 @@ def create_app(
         return ledger.react(row, clock())
 
     @app.get("/api/report", responses=ERRORS, summary="The ledger report (advisor report --format json)")
-    def report(_user: User, min_shown: int = MIN_SHOWN) -> dict:
+    def report(_user: User, min_shown: Annotated[int, Query(ge=1, le=1_000_000)] = MIN_SHOWN) -> dict:
         with ledger.transaction() as conn:
             counts = ledger.impression_counts(conn), ledger.reaction_counts(conn)
-        return build(*counts, min_shown=max(min_shown, 1)).as_dict()
+        return build(*counts, min_shown=min_shown).as_dict()
 
     pages = _pages()
 

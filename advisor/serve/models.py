@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..vocabulary import Reaction
 
-Text = Field(min_length=1, max_length=200)
+
+def _text():
+    """A short, non-empty text field (ids, names)."""
+    return Field(min_length=1, max_length=200)
 
 
 class Error(BaseModel):
@@ -33,13 +36,13 @@ class ReactionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    account_id: str = Text
-    rule_id: str = Text
+    account_id: str = _text()
+    rule_id: str = _text()
     reaction: Reaction
     reason: str | None = Field(
         None, max_length=200, description="a code or text from GET /api/reasons; refusals need one"
     )
-    user: str = Text
+    user: str = _text()
     brief_id: str | None = Field(None, max_length=32, description="the X-Brief-Id of the brief it was shown in")
     stakeholder: str | None = Field(None, max_length=200, description="the person the advice is about")
     note: str | None = Field(None, max_length=2000)
