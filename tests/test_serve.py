@@ -122,6 +122,9 @@ def test_reaction_stored_with_what_the_server_fills_in(client, advisor):
         ({"stakeholder": "nobody"}, 422, "unknown stakeholder 'nobody' in account 'gz-tax-bureau'"),
         ({"colour": "red"}, 422, "colour: Extra inputs are not permitted"),
         ({"user": ""}, 422, "user: String should have at least 1 character"),
+        ({"account_id": "a\nb"}, 422, "unknown account 'a\\nb'; GET /api/accounts lists them"),
+        ({"rule_id": "x" * 150}, 422, f"unknown rule '{'x' * 80}…'"),
+        ({"bad\nkey": 1}, 422, "bad\\nkey: Extra inputs are not permitted"),
     ],
 )  # fmt: skip
 def test_reaction_refused_in_one_line(client, fields, status, detail):

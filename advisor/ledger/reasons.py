@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import Problem, UnreadableInput, one_of, suggest
+from ..errors import Problem, UnreadableInput, echo, one_of, suggest
 from ..modelio import validate
 from ..vocabulary import LANGS, REACTIONS, REFUSALS
 from ..yamlio import load_file
@@ -65,7 +65,7 @@ class Reasons:
         """The code of the reason `given` (a code or a text) for `reaction`; refusals need one."""
         if reaction not in REACTIONS:
             raise UnknownChoice(
-                f"unknown reaction '{reaction}'" + suggest(reaction, REACTIONS, f"; use {one_of(REACTIONS)}")
+                f"unknown reaction '{echo(reaction)}'" + suggest(reaction, REACTIONS, f"; use {one_of(REACTIONS)}")
             )
         if given is None or not given.strip():
             if reaction in REFUSALS:
@@ -76,7 +76,8 @@ class Reasons:
             if wanted == r.code or any(wanted == getattr(r, lang) for lang in LANGS):
                 return r.code
         raise UnknownChoice(
-            f"unknown reason '{wanted}'" + suggest(wanted, self.codes(), f"; use one of: {', '.join(self.codes())}")
+            f"unknown reason '{echo(wanted)}'"
+            + suggest(wanted, self.codes(), f"; use one of: {', '.join(self.codes())}")
         )
 
     def codes(self) -> list[str]:

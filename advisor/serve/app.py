@@ -22,7 +22,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
 from ..api import FORMATS, Advisor
-from ..errors import AdvisorError, one_of, suggest
+from ..errors import AdvisorError, echo, one_of, suggest
 from ..ledger.reasons import Reasons, UnknownChoice
 from ..ledger.report import MIN_SHOWN, build
 from ..ledger.shown import showing
@@ -99,7 +99,8 @@ def create_app(
         if account_id not in served.paths:
             raise HTTPException(
                 status,
-                f"unknown account '{account_id}'" + suggest(account_id, served.paths, "; GET /api/accounts lists them"),
+                f"unknown account '{echo(account_id)}'"
+                + suggest(account_id, served.paths, "; GET /api/accounts lists them"),
             )
         return account_id
 
@@ -183,7 +184,9 @@ def create_app(
         rule = rules.get(body.rule_id)
         if rule is None:
             raise HTTPException(
-                422, f"unknown rule '{body.rule_id}'" + suggest(body.rule_id, rules, "; `advisor docs` lists the rules")
+                422,
+                f"unknown rule '{echo(body.rule_id)}'"
+                + suggest(body.rule_id, rules, "; `advisor docs` lists the rules"),
             )
         try:
             reason = reasons.code_of(body.reason, body.reaction)
@@ -192,7 +195,7 @@ def create_app(
         if body.stakeholder is not None:
             people = [s.id for s in served.profile(body.account_id).stakeholders]
             if body.stakeholder not in people:
-                raise HTTPException(422, f"unknown stakeholder '{body.stakeholder}' in account '{body.account_id}'"
+                raise HTTPException(422, f"unknown stakeholder '{echo(body.stakeholder)}' in account '{body.account_id}'"
                                     + suggest(body.stakeholder, people, f"; use one of: {one_of(people)}"))  # fmt: skip
         row = {
             **body.model_dump(), "reason": reason, "rules_hash": advisor.digest,
@@ -251,10 +254,10 @@ def validation_line(exc: RequestValidationError) -> str:
         if err.get("type") == "json_invalid":
             parts.append("the body is not valid JSON")
             continue
-        where = dotted(loc) if loc else "the body"
+        where = echo(dotted(loc)) if loc else "the body"  # a key the client sent may be anything
         if err.get("type") == "literal_error":  # one of a vocabulary's words (reaction, lang, format)
             choices = [c.strip().strip("'") for c in err["ctx"]["expected"].replace(" or ", ",").split(",")]
-            got = str(err.get("input"))
+            got = echo(err.get("input"))
             parts.append(f"{where} must be {one_of(choices)}; got '{got}'" + suggest(got, choices, ""))
             continue
         parts.append(f"{where}: {err.get('msg', 'invalid').removeprefix('Value error, ')}")
