@@ -181,6 +181,14 @@ def test_concurrent_reactions_none_lost_or_doubled(ledger_url):
     assert len(set(ids)) == WRITERS * EACH
 
 
+def test_reaction_time_is_utc_on_every_database(ledger_url):
+    ledger = Ledger.open(ledger_url)
+    row = ledger.react(
+        reaction("rule-a", "adopted"), dt.datetime(2026, 12, 1, 17, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    )
+    assert row["at"] == "2026-12-01T09:30:00+00:00"
+
+
 def test_ledger_errors_are_one_line(tmp_path):
     from advisor.ledger.store import LedgerError
 

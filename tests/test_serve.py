@@ -317,3 +317,15 @@ def test_serve_port_in_use_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"advisor serve: error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port or --host\n"
     )
+
+
+def test_token_command_adds_lists_and_revokes(tmp_path, capsys):
+    db = str(tmp_path / "l.sqlite")
+    assert main(["token", "add", "ann", "--db", db]) == 0
+    token = capsys.readouterr().out.strip()
+    assert Ledger.open(db).user_of(token) == "ann"
+    assert main(["token", "list", "--db", db]) == 0 and capsys.readouterr().out == "ann\n"
+    assert main(["token", "revoke", "ann", "--db", db]) == 0
+    assert Ledger.open(db).user_of(token) is None
+    assert main(["token", "add", "--db", db]) == 2
+    assert capsys.readouterr().err.endswith("advisor token: error: add needs a USER\n")

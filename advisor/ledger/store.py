@@ -57,6 +57,15 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def utc(at: dt.datetime | None) -> dt.datetime:
+    """`at` (default: now) in UTC, as the ledger stores every time (SQLite would drop the offset)."""
+    if at is None:
+        return now()
+    if at.tzinfo is None:
+        raise ValueError("the ledger takes times with a zone")
+    return at.astimezone(dt.UTC)
+
+
 class Ledger:
     """One ledger database. Safe to share between threads; open one per process."""
 
@@ -110,7 +119,7 @@ class Ledger:
 
     def record(self, showing: Showing, at: dt.datetime | None = None) -> str:
         """Record one brief's impressions; returns its brief id."""
-        at = at or now()
+        at = utc(at)
         rows = [
             {
                 "brief_id": showing.brief_id,
@@ -132,7 +141,7 @@ class Ledger:
 
     def react(self, row: dict[str, Any], at: dt.datetime | None = None) -> dict[str, Any]:
         """Store one (already checked) reaction; returns the stored row."""
-        values = {**row, "at": at or now()}
+        values = {**row, "at": utc(at)}
         with self.transaction() as conn:
             new_id = conn.execute(schema.reactions.insert().returning(schema.reactions.c.id), values).scalar_one()
             stored = conn.execute(sa.select(schema.reactions).where(schema.reactions.c.id == new_id)).one()
@@ -177,8 +186,9 @@ class Ledger:
 def reaction_dict(row: Any) -> dict[str, Any]:
     """A stored reaction as the API returns it."""
     at = row["at"]
-    if at.tzinfo is None:  # SQLite keeps no zone: every time the ledger writes is UTC
-        at = at.replace(tzinfo=dt.UTC)
+    # Every time the ledger writes is UTC: SQLite gives it back without a zone, PostgreSQL in the
+    # session's zone; either way the API says UTC.
+    at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
     out = {
         k: row[k]
         for k in (
