@@ -127,7 +127,14 @@ class Advisor:
 
     def render(self, brief: Brief, *, format: str = "markdown", full: bool = False, paper: str = "a4") -> str | bytes:
         """The brief in one format (`full`: every recommendation shown, none folded away)."""
-        return self._render_all(brief, (format,), self.selection(brief, full=full), paper)[format]
+        return self.show(brief, format=format, full=full, paper=paper)[0]
+
+    def show(
+        self, brief: Brief, *, format: str = "markdown", full: bool = False, paper: str = "a4"
+    ) -> tuple[str | bytes, Selection]:
+        """The brief in one format, and what it shows (the ledger records that as impressions)."""
+        selection = self.selection(brief, full=full)
+        return self._render_all(brief, (format,), selection, paper)[format], selection
 
     def _render_all(
         self, brief: Brief, formats: tuple[str, ...], selection: Selection, paper: str = "a4"

@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from . import __version__
 from .errors import AdvisorError, CommandError, EngineError, Failure, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .pdf import PAPERS
-from .vocabulary import FORMATS, LANGS, SCOPE_MEANING, SCOPES
+from .vocabulary import FORMATS, LANGS, MIN_SHOWN, REPORT_FORMATS, SCOPE_MEANING, SCOPES
 
 if TYPE_CHECKING:
     from .layout import RuleSource
@@ -319,6 +320,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("completion", cmd_completion, help="print a shell completion script: bash or zsh")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
+
+    def with_db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", metavar="URL", help="the ledger: a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB "
+                       "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
+
+    p = command("report", cmd_report, help="what reps did with the advice: per rule, course item and account")
+    with_db(p)
+    p.add_argument("--format", choices=REPORT_FORMATS, default="md")
+    p.add_argument(
+        "--min-shown",
+        type=int,
+        default=MIN_SHOWN,
+        metavar="N",
+        help="'shown often' means N impressions or more (default %(default)s)",
+    )
+    p.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+
+    p = command(
+        "serve", cmd_serve, engine=True, help="serve the JSON API and pages over profiles, recording to the ledger"
+    )
+    p.add_argument(
+        "profiles", nargs="+", type=Path, metavar="PROFILES", help="profile files, or folders of *.yaml profiles"
+    )
+    with_db(p)
+    p.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
+    with_sources(p)
+
+    p = command("token", cmd_token, help="create, list or revoke the tokens a server bound beyond this machine accepts")
+    p.add_argument("action", choices=("add", "list", "revoke"))
+    p.add_argument("user", nargs="?", help="whose token (add, revoke)")
+    with_db(p)
     return parser
 
 
@@ -1048,6 +1082,82 @@ def cmd_completion(args: argparse.Namespace) -> int:
     from .completion import script
 
     sys.stdout.write(script(args.shell, build_parser()))
+    return 0
+
+
+def _ledger(db: str | None, extra: str = "ledger"):
+    """The ledger at `db`, or one line saying which extra to install."""
+    try:
+        from .ledger.store import Ledger
+    except ImportError as exc:
+        raise Failure(f"{exc.name} is not installed; pip install 'advisor[{extra}]'") from None
+    return Ledger.open(db)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.min_shown < 1:
+        raise CommandError("--min-shown must be 1 or more")
+    ledger = _ledger(args.db)
+    from .files import write_atomically
+    from .ledger.report import build, render
+
+    with ledger.transaction() as conn:  # one snapshot for both counts
+        counts = ledger.impression_counts(conn), ledger.reaction_counts(conn)
+    text = render(build(*counts, min_shown=args.min_shown), args.format)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        _write_stdout(text)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    if args.action != "list" and not args.user:
+        raise CommandError(f"{args.action} needs a USER")
+    ledger = _ledger(args.db)
+    if args.action == "add":
+        print(ledger.add_token(args.user))
+        print(f"a token for {args.user}; it is shown once: send it as 'Authorization: Bearer TOKEN'", file=sys.stderr)
+    elif args.action == "revoke":
+        print(f"revoked {ledger.revoke_tokens(args.user)} token(s) of {args.user}", file=sys.stderr)
+    else:
+        for user in ledger.token_users():
+            print(user)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .serve.accounts import Served
+        from .serve.app import LOCAL_NAMES, LOOPBACK, create_app
+    except ImportError as exc:
+        raise Failure(f"{exc.name} is not installed; pip install 'advisor[serve]'") from None
+    from .api import Advisor, shipped
+    from .ledger.reasons import Reasons
+
+    served = Served.load(args.profiles)
+    advisor = Advisor.load(_rule_source(args), args.templates)
+    reasons = Reasons.load(args.templates or shipped("templates"))
+    ledger = _ledger(args.db, "serve")
+    loopback = args.host in LOOPBACK
+    if not loopback and not ledger.token_users():
+        raise CommandError(f"bound to {args.host}, the server needs tokens and the ledger has none; create one "
+                           f"with `advisor token add USER{' --db ' + args.db if args.db else ''}`, or serve on 127.0.0.1")
+    app = create_app(
+        advisor, served, ledger, reasons, auth=not loopback, hosts=LOCAL_NAMES if loopback else None, today=args.today
+    )
+    try:  # bound here, so that an address in use is our one line and exit 2, before we say we are serving
+        family, kind, proto, _, address = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; choose another --port or --host") from None
+    print(f"advisor serve: {len(served.paths)} accounts on http://{args.host}:{args.port}/ "
+          f"({'tokens required' if not loopback else 'this machine only'}); Ctrl-C stops", file=sys.stderr)  # fmt: skip
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     return 0
 
 

@@ -41,6 +41,13 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def echo(text: str, limit: int = 80) -> str:
+    """A value a user sent, to quote back in one line: printable (see above) and at most `limit`
+    characters (a server must not mirror a megabyte of input into its answer)."""
+    text = str(text)
+    return printable(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 class Failure(Exception):
     """The one base of every error the CLI prints without a traceback: `lines()` is what it prints,
     `exit_code` what it returns."""

@@ -21,7 +21,15 @@ from typing import Any, Literal
 LANGS: tuple[str, ...] = ("en", "zh")
 # The formats a brief is written in (`brief --format`, `batch --format`).
 FORMATS: tuple[str, ...] = ("markdown", "json", "html", "pdf")
+# The formats of `advisor report`, and what "shown often" means there: at least this many impressions.
+REPORT_FORMATS: tuple[str, ...] = ("md", "json", "csv")
+MIN_SHOWN = 3
 Lang = Literal[LANGS]  # type: ignore[valid-type]
+# What a rep did with a piece of advice (the ledger's reactions, in the order reports list them); the
+# refusals must say why, with a reason from the trainers' list (templates/reasons.yaml).
+REACTIONS: tuple[str, ...] = ("adopted", "done", "not_applicable", "rejected")
+Reaction = Literal[REACTIONS]  # type: ignore[valid-type]
+REFUSALS: tuple[str, ...] = ("not_applicable", "rejected")
 # How each language joins a list quoted in a rule's text (a person's interests): a Chinese list takes 、.
 LIST_SEPARATORS: dict[str, str] = {"en": ", ", "zh": "、"}
 

@@ -67,3 +67,37 @@ def with_peak_memory(run: Callable[[], Any]) -> tuple[Any, int]:
     finally:
         tracemalloc.stop()
     return result, peak
+
+
+POSTGRES_ENV = "ADVISOR_TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> str:
+    """The PostgreSQL server to test the ledger against; in CI (CI=true) there must be one."""
+    import os
+
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{POSTGRES_ENV} is not set; in CI the ledger must be tested against PostgreSQL (.ci/run sets it)")
+    pytest.skip(f"set {POSTGRES_ENV}=postgresql://USER:PASSWORD@HOST/DB to test the ledger against PostgreSQL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty ledger database: a fresh SQLite file, or the test PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite")
+    url = _postgres_url()
+    import sqlalchemy as sa
+
+    from advisor.ledger.schema import metadata
+    from advisor.ledger.store import url_of
+
+    engine = sa.create_engine(url_of(url))
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    return url
