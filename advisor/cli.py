@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler, engine=engine)
         return p
 
+    def with_db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", metavar="URL", help="the ledger: a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB "
+                       "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
+
     p = command("brief", cmd_brief, engine=True, help="write the pre-visit brief for one profile")
     p.add_argument("profile", type=Path, help="the account profile (YAML)")
     with_lang(p)
@@ -192,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="INDEX",
         help="a batch's index.jsonl: use the 80/20 tiers computed across that portfolio",
     )
+    p.add_argument("--db", metavar="URL", help="record in the ledger what this brief shows, to learn what reps do with it: "
+                   "a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB")  # fmt: skip
     p.add_argument("--watch", action="store_true", help="re-render whenever the profile, a rule or a template changes")
     p.add_argument("--watch-limit", type=int, default=0, help=argparse.SUPPRESS)  # for tests: stop after N renders
     with_limits(p)
@@ -321,13 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("completion", cmd_completion, help="print a shell completion script: bash or zsh")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
 
-    def with_db(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", metavar="URL", help="the ledger: a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB "
-                       "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
-
     p = command("report", cmd_report, help="what reps did with the advice: per rule, course item and account")
     with_db(p)
-    p.add_argument("--format", choices=REPORT_FORMATS, default="md")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="md", help="md (default), json or csv")
     p.add_argument(
         "--min-shown",
         type=int,
@@ -345,12 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_db(p)
     p.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
     p.add_argument("--today", type=_date, help="the date to advise as of (default: each visit date, else today)")
     with_sources(p)
 
     p = command("token", cmd_token, help="create, list or revoke the tokens a server bound beyond this machine accepts")
-    p.add_argument("action", choices=("add", "list", "revoke"))
+    p.add_argument(
+        "action", choices=("add", "list", "revoke"), help="add a token for USER, list who has one, or revoke USER's"
+    )
     p.add_argument("user", nargs="?", help="whose token (add, revoke)")
     with_db(p)
     return parser
@@ -503,6 +507,8 @@ def _flush_stdout() -> None:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
+    if args.watch and args.db:
+        raise CommandError("--db records a brief a rep is given; it does not go with --watch")
     if args.watch:
         return watch_brief(args)
     return render_brief(args)
@@ -607,14 +613,19 @@ def render_brief(args: argparse.Namespace) -> int:
             )
             return 2
     advisor = Advisor.load(rules, args.templates)
-    text = advisor.brief(
-        profile, lang=args.lang, today=args.today, format=args.format, portfolio=position, full=args.full,
-        paper=args.paper,
-    )  # fmt: skip
+    ledger = _ledger(args.db) if args.db else None  # opened (and migrated) before anything is written
+    brief = advisor.prepare(advisor.evaluate(profile, args.today, position), args.lang)
+    text, selection = advisor.show(brief, format=args.format, full=args.full, paper=args.paper)
     if args.output:
         write_atomically(args.output, text)
     else:
         _write_stdout(text)
+    if ledger is not None:
+        from .ledger.shown import showing
+
+        shown = showing(brief, selection, advisor.digest)
+        ledger.record(shown)
+        say(args, f"the ledger has brief {shown.brief_id}: {len(shown.items)} recommendations shown")
     return 0
 
 
@@ -1143,8 +1154,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ledger = _ledger(args.db, "serve")
     loopback = args.host in LOOPBACK
     if not loopback and not ledger.token_users():
-        raise CommandError(f"bound to {args.host}, the server needs tokens and the ledger has none; create one "
-                           f"with `advisor token add USER{' --db ' + args.db if args.db else ''}`, or serve on 127.0.0.1")
+        raise CommandError(
+            f"bound to {args.host}, the server needs tokens and the ledger has none; create one "
+            f"with `advisor token add USER{' --db ' + args.db if args.db else ''}`, or serve on 127.0.0.1"
+        )
     app = create_app(
         advisor, served, ledger, reasons, auth=not loopback, hosts=LOCAL_NAMES if loopback else None, today=args.today
     )
@@ -1154,7 +1167,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; choose another --port or --host") from None
+        raise CommandError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; choose another --port or --host"
+        ) from None
     print(f"advisor serve: {len(served.paths)} accounts on http://{args.host}:{args.port}/ "
           f"({'tokens required' if not loopback else 'this machine only'}); Ctrl-C stops", file=sys.stderr)  # fmt: skip
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])

@@ -106,7 +106,7 @@ def test_batch_progress_lines_when_stderr_is_not_a_terminal(capsys, tmp_path):
 
 def test_rules_option_is_on_every_command_that_reads_rules():
     reads_rules = {"brief", "batch", "facts", "rules", "test", "lint", "explain", "coverage", "docs", "schema",
-                   "review", "plan", "config"}  # fmt: skip
+                   "review", "plan", "config", "serve"}  # fmt: skip
     for name, p in subcommands(build_parser()).items():
         has = any("--rules" in a.option_strings for a in p._actions)
         assert has == (name in reads_rules), name

@@ -197,3 +197,37 @@ def test_ledger_errors_are_one_line(tmp_path):
     with pytest.raises(LedgerError) as caught:
         Ledger.open("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_brief_with_db_records_what_it_showed(ledger_url, tmp_path, capsys):
+    """`advisor brief --db` records the impressions of the brief it wrote: what its JSON marks shown or
+    trait_shown, under the id it prints; without --db nothing is recorded."""
+    from advisor.cli import main
+
+    profile = str(ROOT / "profiles" / "gz-tax-bureau.yaml")
+    out = tmp_path / "brief.json"
+    assert main(["brief", profile, "--today", "2026-12-01", "--format", "json", "-o", str(out)]) == 0
+    with Ledger.open(ledger_url).transaction() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.impressions)).scalar() == 0
+    capsys.readouterr()
+    assert (
+        main(["brief", profile, "--today", "2026-12-01", "--format", "json", "-o", str(out), "--db", ledger_url]) == 0
+    )
+    said = capsys.readouterr().err
+    marked = json.loads(out.read_text(encoding="utf-8"))["recommendations"]
+    expected = sorted((r["rule"], r["stakeholder"] or "", SHOWN if r["shown"] else TRAIT)
+                      for r in marked if r["shown"] or r["trait_shown"])  # fmt: skip
+    with Ledger.open(ledger_url).transaction() as conn:
+        rows = conn.execute(sa.select(schema.impressions)).mappings().all()
+    assert sorted((r["rule_id"], r["stakeholder"] or "", r["kind"]) for r in rows) == expected
+    (brief_id,) = {r["brief_id"] for r in rows}
+    assert f"brief {brief_id}: {len(expected)} recommendations shown" in said
+
+
+def test_brief_db_does_not_go_with_watch(tmp_path, capsys):
+    from advisor.cli import main
+
+    db = str(tmp_path / "l.sqlite")
+    assert main(["brief", str(ROOT / "profiles" / "gz-tax-bureau.yaml"), "--watch", "--db", db]) == 2
+    assert "does not go with --watch" in capsys.readouterr().err
+    assert not (tmp_path / "l.sqlite").exists()

@@ -118,6 +118,6 @@ def test_pdf_without_weasyprint_says_what_to_install_in_one_line(tmp_path, capsy
     pdf = tmp_path / "brief.pdf"
     code, out, err = run(capsys, "brief", TAX, "--format", "pdf", "-o", pdf)
     assert (code, out) == (2, "")
-    assert err == f"advisor: error: {INSTALL}\n"
+    assert err == f"advisor brief: error: {INSTALL}\n"
     assert "pip install 'advisor[pdf]'" in err and "fonts-noto-cjk" in err
     assert not pdf.exists()

@@ -19,10 +19,10 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from strategies import SETTINGS
 
 from advisor import __version__, templating
+from advisor.cli import main
 from advisor.errors import AdvisorError
 from advisor.escape import md, mermaid_text, plain
 from advisor.profile import load_profile
-from advisor.cli import main
 from advisor.render import BRIEF_TEMPLATE, HTML_TEMPLATE, LABELS_FILE, Templates
 from advisor.rules import fill_parts, split_say
 from advisor.selection import choose

@@ -30,8 +30,8 @@ class LedgerError(Failure):
 
     exit_code = 2
 
-    def lines(self) -> list[str]:
-        return [f"advisor: error: ledger: {self}"]
+    def lines(self, prog: str = "advisor") -> list[str]:
+        return [f"{prog}: error: ledger: {self}"]
 
 
 def url_of(db: str | None) -> str:
