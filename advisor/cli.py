@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import AdvisorError, CommandError, EngineError, Failure, Problem, printable, suggest
+from .errors import AdvisorError, CommandError, EngineError, Failure, MissingExtra, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .pdf import PAPERS
 from .vocabulary import FORMATS, LANGS, MIN_SHOWN, REPORT_FORMATS, SCOPE_MEANING, SCOPES
@@ -1101,7 +1101,7 @@ def _ledger(db: str | None, extra: str = "ledger"):
     try:
         from .ledger.store import Ledger
     except ImportError as exc:
-        raise Failure(f"{exc.name} is not installed; pip install 'advisor[{extra}]'") from None
+        raise MissingExtra(f"{exc.name} is not installed; pip install 'advisor[{extra}]'") from None
     return Ledger.open(db)
 
 
@@ -1144,7 +1144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .serve.accounts import Served
         from .serve.app import LOCAL_NAMES, LOOPBACK, create_app
     except ImportError as exc:
-        raise Failure(f"{exc.name} is not installed; pip install 'advisor[serve]'") from None
+        raise MissingExtra(f"{exc.name} is not installed; pip install 'advisor[serve]'") from None
     from .api import Advisor, shipped
     from .ledger.reasons import Reasons
 

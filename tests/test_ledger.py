@@ -231,3 +231,19 @@ def test_brief_db_does_not_go_with_watch(tmp_path, capsys):
     assert main(["brief", str(ROOT / "profiles" / "gz-tax-bureau.yaml"), "--watch", "--db", db]) == 2
     assert "does not go with --watch" in capsys.readouterr().err
     assert not (tmp_path / "l.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["report"], ["token", "list"], ["brief", "profiles/gz-tax-bureau.yaml", "--db", "l.sqlite"]]
+)
+def test_without_the_ledger_extra_one_line_names_it(tmp_path, command):
+    """Where SQLAlchemy is not installed, a command that needs the ledger says which extra to install."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['sqlalchemy'] = None; from advisor.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = [str(ROOT / a) if a.startswith("profiles/") else a for a in command]
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == f"advisor {command[0]}: error: sqlalchemy is not installed; pip install 'advisor[ledger]'\n"
+    assert not list(tmp_path.iterdir())  # no ledger file, no brief half-written
