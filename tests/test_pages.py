@@ -5,8 +5,8 @@ and the trainer report counting what reps did."""
 from __future__ import annotations
 
 import base64
-import difflib
 import datetime as dt
+import difflib
 import hashlib
 import re
 import shutil
