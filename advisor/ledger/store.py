@@ -152,7 +152,9 @@ class Ledger:
         item done (already checked rows); returns the visit's id."""
         at = utc(at)
         with self.transaction() as conn:
-            new_id = conn.execute(schema.visits.insert().returning(schema.visits.c.id), {**visit, "at": at}).scalar_one()
+            new_id = conn.execute(
+                schema.visits.insert().returning(schema.visits.c.id), {**visit, "at": at}
+            ).scalar_one()
             if done:
                 conn.execute(schema.reactions.insert(), [{**row, "at": at} for row in done])
         return new_id
