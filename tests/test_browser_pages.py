@@ -83,7 +83,7 @@ def check(page, base: str, requests: list[str], name: str, width: int) -> list[s
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
     found += [f"{name}: {v}" for v in page.evaluate(SERIOUS)]
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTEFACTS / f"pages-{name}-{width}.png"), full_page=name != "account")
+    page.screenshot(path=str(ARTEFACTS / f"pages-{name}-{width}.png"))
     return found
 
 
@@ -114,6 +114,8 @@ def test_browser_pages_rep_and_trainer_loop(browser, server, size):  # noqa: F81
         rule = first.locator('input[name="rule_id"]').get_attribute("value")
         first.locator("summary").click()
         first.locator('select[name="reason"]').select_option("wrong_time")
+        first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTEFACTS / f"pages-account-form-{width}.png"))
         first.locator('button[value="rejected"]').click()
         page.wait_for_load_state()
         done = page.locator(f'details.react:has(input[name="rule_id"][value="{rule}"])').first
