@@ -18,6 +18,7 @@ import threading
 import time
 
 import pytest
+from test_browser import ARTEFACTS, AXE, browser  # noqa: F401 - the browser fixture
 
 from advisor.ledger.reasons import Reasons
 from advisor.ledger.store import Ledger
@@ -26,7 +27,6 @@ from advisor.serve.accounts import Served
 from advisor.serve.app import create_app
 
 from conftest import ROOT, missing
-from test_browser import ARTEFACTS, AXE, browser  # noqa: F401 - the browser fixture
 
 TAX = "gz-tax-bureau"
 SIZES = {"phone": (360, 740), "desktop": (1280, 800)}

@@ -29,7 +29,7 @@ from ..modelio import dotted
 from .accounts import Served, account_item
 from .models import Account, Error, Lang, ReactionIn, ReactionOut, ReasonOut
 from .reacting import reaction_row
-from .site import TOKEN_COOKIE, Site, check_csrf, csrf_of, mount, one, read_form, with_csrf
+from .site import TOKEN_COOKIE, Site, brief_csp, check_csrf, csrf_of, mount, one, read_form, with_csrf
 
 # How each brief format is served; a format FORMATS gains needs its line here (a test checks).
 MEDIA = {
@@ -171,7 +171,10 @@ def create_app(
         prepared = advisor.prepare(evaluation, lang)
         text, selection = advisor.show(prepared, format=format, full=full)
         brief_id = ledger.record(showing(prepared, selection, advisor.digest), clock())
-        return Response(text, media_type=MEDIA[format], headers={"X-Brief-Id": brief_id})
+        headers = {"X-Brief-Id": brief_id}
+        if format == "html":  # its one inline stylesheet, allowed by its hash
+            headers["Content-Security-Policy"] = brief_csp(text)
+        return Response(text, media_type=MEDIA[format], headers=headers)
 
     @app.get("/api/reasons", response_model=list[ReasonOut], responses=ERRORS, summary="The trainers' reasons")
     def reason_list(_user: User) -> list[dict]:
