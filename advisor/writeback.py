@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 
 BOM = b"\xef\xbb\xbf"
+LAYOUT = "the profile's layout cannot take the visit as an insertion; add it to the file by hand"
 
 
 class WriteBackError(AdvisorError):
@@ -106,7 +107,10 @@ def edited(
     new_text = text
     for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         new_text = new_text[: e.start] + e.text + new_text[e.end :]
-    after = load_text(new_text, where, limits)
+    try:
+        after = load_text(new_text, where, limits)
+    except UnreadableInput:  # the layout fooled the insertion (a comment ending in a comma, say)
+        raise _refuse(where, 1, LAYOUT) from None
     profile = parse_profile(after, limits)  # the edited profile is checked like any other
     expected = dict(before.data)
     expected["interactions"] = [*(before.data.get("interactions") or []), _loaded(item)]
@@ -114,7 +118,7 @@ def edited(
     if visit is not None:
         expected["visit"] = _loaded(visit)
     if after.data != expected:
-        raise _refuse(where, 1, "the profile's layout cannot take the visit as an insertion; add it by hand")
+        raise _refuse(where, 1, LAYOUT)
     return new_text, profile
 
 
@@ -151,7 +155,8 @@ def _visit_edit(text: str, found: tuple | None, visit: dict | None, nl: str) -> 
         indent = value.start_mark.column
         after_key = text.find("\n", key.end_mark.index)  # the key's line stays, comment and all
         return _Edit(after_key + 1, end, _block_map(visit, indent, nl))
-    return _Edit(value.start_mark.index, value.end_mark.index, _flow(visit))
+    gap = " " if _empty(value) else ""  # `visit:` with nothing after it: the colon needs its space
+    return _Edit(value.start_mark.index, value.end_mark.index, gap + _flow(visit))
 
 
 def _line_end(text: str, node: yaml.Node) -> int:

@@ -130,6 +130,21 @@ def test_writeback_visit_removed_or_replaced_and_the_rest_kept():
     )
 
 
+def test_writeback_empty_visit_key_takes_the_next_visit():
+    new = run(HEAD + "visit:\ninteractions: []\n", visit=NEXT)
+    assert new.startswith(
+        HEAD + "visit: {date: 2027-01-15, objective: sign the renewal, purpose: renewal, attendees: [ann]}\n"
+    )
+
+
+def test_writeback_layout_it_cannot_edit_is_refused_not_broken():
+    with pytest.raises(AdvisorError) as caught:
+        run(HEAD + "interactions: [{date: 2026-10-01, kind: call}  # a comment,\n]\n")
+    assert caught.value.lines() == [
+        "p.yaml:1:1: error: the profile's layout cannot take the visit as an insertion; add it to the file by hand"
+    ]
+
+
 def test_writeback_notes_with_quotes_colons_and_chinese_read_back_as_written():
     said = Interaction(
         date=dt.date(2026, 12, 1),
