@@ -343,7 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", cmd_serve, engine=True, help="serve the JSON API and pages over profiles, recording to the ledger"
     )
     p.add_argument(
-        "profiles", nargs="+", type=Path, metavar="PROFILES", help="profile files, or folders of *.yaml profiles"
+        "profiles",
+        nargs="+",
+        type=Path,
+        metavar="PROFILES",
+        help="profile files, or folders of *.yaml profiles (the after-visit form writes visits into them)",
     )
     with_db(p)
     p.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1: this machine only)")
