@@ -12,6 +12,7 @@ import re
 import shutil
 import typing
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -131,8 +132,13 @@ def test_pages_forms_need_the_csrf_token(site):
     assert ledger.reactions_of(TAX) == {} and (folder / f"{TAX}.yaml").read_bytes() == before
 
 
-def test_pages_after_visit_writes_the_profile_and_the_ledger(site):
+def test_pages_after_visit_writes_the_profile_and_the_ledger(site, advisor):
     client, ledger, folder = site
+
+    def facts() -> dict:
+        return advisor.evaluate(load_profile(folder / f"{TAX}.yaml"), TODAY).about("stakeholder", "liu-min")
+
+    counted = facts()
     before_heading = client.get(f"/accounts/{TAX}").text.split("<h1>")[1]
     form_page = client.get(f"/accounts/{TAX}/visit").text
     done = fields(form_page, "done")
@@ -174,7 +180,10 @@ def test_pages_after_visit_writes_the_profile_and_the_ledger(site):
         visit["checklist_done"] == rule
         and ledger.reactions_of(TAX)[rule, done[0].split("|")[1] or None]["reaction"] == "done"
     )
-    # The next brief knows: no visit planned any more, so an account brief.
+    # The next brief knows: the visit counts as contact, and none is planned any more (an account brief).
+    now = facts()
+    assert now["account.contacts_90d"] == counted["account.contacts_90d"] + 1 and now["account.days_since_contact"] == 0
+    assert now["stakeholder.contacts_90d"] == counted["stakeholder.contacts_90d"] + 1 and not now["account.has_visit"]
     heading = client.get(f"/accounts/{TAX}").text.split("<h1>")[1].split("</h1>")[0]
     assert heading.startswith("Account brief") and "Pre-visit brief" in before_heading
 
@@ -232,3 +241,19 @@ def test_pages_trainer_report_counts_reactions_and_filters(site, advisor):
     assert page.status_code == 200 and f'id="L{loaded.line}" class="here"' in page.text
     assert re.search(rf'<pre class="explain"[^>]*>{re.escape(rule)}  \(.*:{loaded.line}\)  (fired|quiet)', page.text)
     assert client.get("/trainer/rules/no-such-rule").status_code == 404
+
+
+def test_pages_two_after_visit_forms_at_once_lose_neither(site):
+    client, ledger, folder = site
+    app = client.app
+
+    def send(n: int) -> int:
+        with TestClient(app) as own:
+            own.cookies.set(CSRF_COOKIE, f"token-{n}")
+            form = {"csrf": f"token-{n}", "date": "2026-12-01", "kind": "call", "form": f"call {n}"}
+            return own.post(f"/accounts/{TAX}/visit", data=form, follow_redirects=False).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(send, range(6))) == [303] * 6
+    forms = [i.form for i in load_profile(folder / f"{TAX}.yaml").interactions if i.form.startswith("call ")]
+    assert sorted(forms) == [f"call {n}" for n in range(6)] and len(ledger.visits_of(TAX)) == 6
