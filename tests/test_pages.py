@@ -23,7 +23,7 @@ from advisor.ledger.store import Ledger
 from advisor.profile import InteractionKind, load_profile
 from advisor.serve.accounts import Served
 from advisor.serve.app import create_app
-from advisor.serve.site import ATTENTION, CSRF_COOKIE
+from advisor.serve.site import ATTENTION, CSRF_COOKIE, TOKEN_COOKIE
 from advisor.serve.words import WORDS
 from advisor.vocabulary import LANGS, REACTIONS
 
@@ -257,3 +257,31 @@ def test_pages_two_after_visit_forms_at_once_lose_neither(site):
         assert list(pool.map(send, range(6))) == [303] * 6
     forms = [i.form for i in load_profile(folder / f"{TAX}.yaml").interactions if i.form.startswith("call ")]
     assert sorted(forms) == [f"call {n}" for n in range(6)] and len(ledger.visits_of(TAX)) == 6
+
+
+def test_pages_beyond_this_machine_need_a_signed_in_user(advisor, tmp_path):
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    ledger = Ledger.open(str(tmp_path / "ledger.sqlite"))
+    served = Served.load([tmp_path / "profiles"])
+    client = TestClient(create_app(advisor, served, ledger, Reasons.load(ROOT / "templates"), today=TODAY, auth=True))
+    for path in ("/", f"/accounts/{TAX}", f"/accounts/{TAX}/visit", "/trainer", "/trainer/rules/x"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login", path
+    client.cookies.set(CSRF_COOKIE, "t")
+    form = {"csrf": "t", "rule_id": "gov-incumbent-continuity", "reaction": "adopted"}
+    assert client.post(f"/accounts/{TAX}/reactions", data=form).status_code == 401
+    client.cookies.set(TOKEN_COOKIE, ledger.add_token("ann"))
+    assert client.post(f"/accounts/{TAX}/reactions", data=form, follow_redirects=False).status_code == 303
+    assert ledger.reactions_of(TAX)["gov-incumbent-continuity", None]["user"] == "ann"
+
+
+def test_pages_trainer_report_filters_by_rule_file(site, advisor):
+    client, _, _ = site
+    client.get(f"/accounts/{TAX}")
+    shown = re.findall(r'<td data-label="File"><a href="[^"]*"><code>([^<:]+):\d+</code>', client.get("/trainer").text)
+    assert len(set(shown)) > 1
+    only = re.findall(
+        r'<td data-label="File"><a href="[^"]*"><code>([^<:]+):\d+</code>',
+        client.get("/trainer", params={"file": shown[0]}).text,
+    )
+    assert only and set(only) == {shown[0]}
