@@ -239,7 +239,10 @@ def test_pages_trainer_report_counts_reactions_and_filters(site, advisor):
     assert f'/trainer/rules/{rule}?lang=en">{rule}</a></td>' not in other
     page = client.get(f"/trainer/rules/{rule}", params={"account": TAX})
     assert page.status_code == 200 and f'id="L{loaded.line}" class="here"' in page.text
-    assert re.search(rf'<pre class="explain"[^>]*>{re.escape(rule)}  \(.*:{loaded.line}\)  (fired|quiet)', page.text)
+    assert re.search(
+        rf'<pre class="explain"[^>]*>{re.escape(rule)}  \(rules/[a-z_/-]+\.yaml:{loaded.line}\)  (fired|quiet)',
+        page.text,
+    )
     assert client.get("/trainer/rules/no-such-rule").status_code == 404
 
 
