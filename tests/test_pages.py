@@ -288,3 +288,16 @@ def test_pages_trainer_report_filters_by_rule_file(site, advisor):
         client.get("/trainer", params={"file": shown[0]}).text,
     )
     assert only and set(only) == {shown[0]}
+
+
+def test_pages_after_visit_on_a_profile_broken_since_the_start_writes_nothing(site):
+    client, ledger, folder = site
+    client.get(f"/accounts/{TAX}/visit")
+    path = folder / f"{TAX}.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "interactions: [oops\n", encoding="utf-8")
+    before = path.read_bytes()
+    form = {"csrf": client.cookies[CSRF_COOKIE], "date": "2026-12-01", "kind": "call"}
+    answer = client.post(f"/accounts/{TAX}/visit", data=form)
+    assert answer.status_code == 500 and "\n" not in answer.json()["detail"]
+    assert answer.json()["detail"].startswith(f"{path}:") and "invalid YAML" in answer.json()["detail"]
+    assert path.read_bytes() == before and ledger.visits_of(TAX) == []

@@ -208,7 +208,7 @@ class Site:
             evaluation = self.advisor.evaluate(self.served.profile(account), self.today, self.served.positions.get(account))  # fmt: skip
             # The rule's place as the trainer knows it, not the server's folders.
             explained = "\n".join(explain_lines(self.advisor, evaluation, {rule_id})).replace(
-                f"({loaded.path}:", "({}:".format(self.rule_places()[rule_id][0])
+                f"({loaded.path}:", f"({self.rule_places()[rule_id][0]}:"
             )
         names = [(acc, self.served.profile(acc).account.name) for acc in self.served.paths]
         return self.render(
