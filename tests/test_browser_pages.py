@@ -147,6 +147,8 @@ def test_browser_pages_rep_and_trainer_loop(browser, server, size):  # noqa: F81
         found += check(page, base, requests, "trainer", width)
         page.goto(f"{base}/trainer?lang=en&industry=government")
         found += check(page, base, requests, "trainer-filtered", width)
+        page.goto(f"{base}/accounts/{TAX}?lang=en&full=true")
+        found += check(page, base, requests, "account-full", width)
         page.goto(f"{base}/trainer/rules/{rule}?lang=en&account={TAX}")
         found += check(page, base, requests, "rule", width)
         assert re.search(rf"{re.escape(rule)} .*(fired|quiet)", page.locator("pre.explain").inner_text())
