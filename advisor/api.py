@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .advise import Recommendation, Sayings, Withdrawers, recommend, sayings, withdraw
@@ -130,14 +132,28 @@ class Advisor:
         return self.show(brief, format=format, full=full, paper=paper)[0]
 
     def show(
-        self, brief: Brief, *, format: str = "markdown", full: bool = False, paper: str = "a4"
+        self,
+        brief: Brief,
+        *,
+        format: str = "markdown",
+        full: bool = False,
+        paper: str = "a4",
+        selection: Selection | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> tuple[str | bytes, Selection]:
-        """The brief in one format, and what it shows (the ledger records that as impressions)."""
-        selection = self.selection(brief, full=full)
-        return self._render_all(brief, (format,), selection, paper)[format], selection
+        """The brief in one format, and what it shows (the ledger records that as impressions).
+        `selection`: what to show, when worked out already (self.selection); `extra`: more for the
+        HTML template (the server's reaction forms: see serve/reacting.py)."""
+        selection = selection or self.selection(brief, full=full)
+        return self._render_all(brief, (format,), selection, paper, extra)[format], selection
 
     def _render_all(
-        self, brief: Brief, formats: tuple[str, ...], selection: Selection, paper: str = "a4"
+        self,
+        brief: Brief,
+        formats: tuple[str, ...],
+        selection: Selection,
+        paper: str = "a4",
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, str | bytes]:
         """The brief in each of `formats`, each worked out once (the PDF is the HTML, laid out)."""
         if any(f not in FORMATS for f in formats):
@@ -155,6 +171,7 @@ class Advisor:
             # What the HTML folds away is what --full adds: the full selection, less what this one shows.
             full = self.selection(brief, full=True)
             view = html_view(brief, selection, full, self.templates.labels, self.course, paper=paper, **stamp)
+            view.update(extra or {})
             page = self.templates.render(view, html=True)
             out["html"] = page
             if "pdf" in formats:

@@ -343,7 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", cmd_serve, engine=True, help="serve the JSON API and pages over profiles, recording to the ledger"
     )
     p.add_argument(
-        "profiles", nargs="+", type=Path, metavar="PROFILES", help="profile files, or folders of *.yaml profiles"
+        "profiles",
+        nargs="+",
+        type=Path,
+        metavar="PROFILES",
+        help="profile files, or folders of *.yaml profiles (the after-visit form writes visits into them)",
     )
     with_db(p)
     p.add_argument("--host", default="127.0.0.1", help="the address to bind (default 127.0.0.1: this machine only)")
@@ -895,7 +899,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .api import Advisor
     from .profile import load_profile
-    from .workbench.explain import explain, in_the_brief
+    from .workbench.explain import explain_lines
 
     profile = load_profile(args.profile, _limits(args))
     advisor = Advisor.load(_rule_source(args), args.templates)
@@ -909,21 +913,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"--rule: unknown rule '{rule_id}'" + suggest(rule_id, known, "; `advisor rules` lists them")
         )
     evaluation = advisor.evaluate(profile, args.today)
-    fates = in_the_brief(advisor, evaluation)
-    for e in explain(advisor, evaluation, wanted):
-        if args.fired and not e.fired:
-            continue
-        state = f"fired for {', '.join(e.fired_for)}" if e.fired else "quiet"
-        print(f"{e.rule_id}  ({e.path}:{e.line})  {state}")
-        for fate in fates.get(e.rule_id, ()):
-            print(f"    {fate}")
-        if wanted or e.fired or len(e.details) <= 3:
-            for d in e.details:
-                print(f"    {d}")
-        else:
-            for d in e.details[:2]:
-                print(f"    {d}")
-            print(f"    … and {len(e.details) - 2} more (use --rule {e.rule_id})")
+    for line in explain_lines(advisor, evaluation, wanted, fired_only=args.fired):
+        print(line)
     return 0
 
 

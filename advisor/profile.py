@@ -217,6 +217,8 @@ class Interaction(_Model):
     with_: list[Slug] = Field(default=[], alias="with")
     form: Note = Field("", description="what exactly: a site visit, a training session, tickets to a forum…")
     value: float | None = Field(None, ge=0, le=1e12, description="money value of a gift or meal, in the rep's currency")
+    agreed: Note = Field("", description="what was agreed (the after-visit form writes it)")
+    note: Note = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

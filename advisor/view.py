@@ -80,7 +80,7 @@ class _Context:
         who = self.esc[self.people[r.stakeholder].name] if r.stakeholder else ""
         text = self.text(r)
         return {"text": text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
-                "who": who if who and who not in text else ""}  # fmt: skip
+                "who": who if who and who not in text else "", "slot": slot(r.rule_id, r.stakeholder)}  # fmt: skip
 
     def by_aspect(self, items: list[Recommendation]) -> list[dict[str, Any]]:
         return [
@@ -88,6 +88,11 @@ class _Context:
             for aspect in ASPECTS  # the order the brief groups them in
             if any(r.aspect == aspect for r in items)
         ]  # fmt: skip
+
+
+def slot(rule_id: str, stakeholder: str | None) -> str:
+    """One piece of advice in a brief, as a key: the server hangs its reaction form on it."""
+    return f"{rule_id}|{stakeholder or ''}"
 
 
 def markdown_view(
@@ -250,7 +255,8 @@ def _cadence(cx: _Context, shown: list[Recommendation]) -> list[dict[str, Any]]:
             contacts = cx.brief.evaluation.about("stakeholder", r.stakeholder).get("stakeholder.contacts_90d", "")
         else:
             row, contacts = {"name": "", "days_since_contact": None}, ""
-        rows.append({**row, "contacts_90d": contacts, "text": cx.text(r), "rule": r.rule_id})
+        rows.append({**row, "contacts_90d": contacts, "text": cx.text(r), "rule": r.rule_id,
+                     "slot": slot(r.rule_id, r.stakeholder)})  # fmt: skip
     return rows
 
 

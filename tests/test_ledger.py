@@ -39,8 +39,8 @@ def test_ledger_created_and_migrated_on_first_use(ledger_url):
     Ledger.open(ledger_url)
     again = Ledger.open(ledger_url)  # a second open finds the schema current and changes nothing
     with again.transaction() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
-        assert set(sa.inspect(conn).get_table_names()) >= {"impressions", "reactions", "tokens"}
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert set(sa.inspect(conn).get_table_names()) >= {"impressions", "reactions", "tokens", "visits"}
 
 
 def test_impressions_are_what_the_brief_showed(advisor, ledger_url):

@@ -22,7 +22,8 @@ from advisor.ledger import schema
 from advisor.ledger.reasons import Reasons
 from advisor.ledger.store import Ledger
 from advisor.serve.accounts import Served
-from advisor.serve.app import CSRF_COOKIE, LOCAL_NAMES, MEDIA, create_app
+from advisor.serve.app import LOCAL_NAMES, MEDIA, create_app
+from advisor.serve.site import CSRF_COOKIE
 
 from conftest import ROOT
 

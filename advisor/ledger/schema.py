@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -49,4 +49,23 @@ tokens = Table(
     Column("user", String(200), nullable=False, index=True),
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created", DateTime(timezone=True), nullable=False),
+)
+
+# One row per visit a rep recorded with the after-visit form (migration 0002), tied to the brief shown
+# before it; the checklist items done are also reactions `done`, so the report counts them.
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(200), nullable=False, index=True),
+    Column("brief_id", String(32), index=True),
+    Column("user", String(200), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("attendees", Text, nullable=False),  # stakeholder ids, space-separated
+    Column("agreed", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("checklist_done", Text, nullable=False),  # rule ids, space-separated
+    Column("next_visit", Date),
+    Column("at", DateTime(timezone=True), nullable=False),
 )

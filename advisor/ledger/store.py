@@ -147,6 +147,32 @@ class Ledger:
             stored = conn.execute(sa.select(schema.reactions).where(schema.reactions.c.id == new_id)).one()
         return reaction_dict(stored._mapping)
 
+    def record_visit(self, visit: dict[str, Any], done: list[dict[str, Any]], at: dt.datetime | None = None) -> int:
+        """Store one recorded visit and, in the same transaction, a reaction `done` for each checklist
+        item done (already checked rows); returns the visit's id."""
+        at = utc(at)
+        with self.transaction() as conn:
+            new_id = conn.execute(
+                schema.visits.insert().returning(schema.visits.c.id), {**visit, "at": at}
+            ).scalar_one()
+            if done:
+                conn.execute(schema.reactions.insert(), [{**row, "at": at} for row in done])
+        return new_id
+
+    def reactions_of(self, account_id: str) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """The latest reaction to each (rule, stakeholder) of one account: what the rep already did."""
+        t = schema.reactions
+        with self.transaction() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.account_id == account_id).order_by(t.c.id)).all()
+        return {(r.rule_id, r.stakeholder): reaction_dict(r._mapping) for r in rows}
+
+    def visits_of(self, account_id: str) -> list[dict[str, Any]]:
+        """The visits recorded for one account, newest first."""
+        t = schema.visits
+        with self.transaction() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.account_id == account_id).order_by(t.c.id.desc())).all()
+        return [dict(r._mapping) for r in rows]
+
     def impression_counts(self, conn: Connection) -> list[tuple]:
         """(rule, course items, account, kind, count), grouped."""
         t = schema.impressions

@@ -47,6 +47,7 @@ class Served:
 
     paths: dict[str, Path]
     positions: dict[str, Position]
+    roots: tuple[Path, ...] = ()  # the folders and files named at start: all the server may write
 
     @classmethod
     def load(cls, inputs: list[Path]) -> Served:
@@ -73,7 +74,7 @@ class Served:
             revenues.append((acc, profile.account.annual_revenue))
         if problems:
             raise AdvisorError(problems)
-        return cls(dict(sorted(paths.items())), tiers(revenues))
+        return cls(dict(sorted(paths.items())), tiers(revenues), tuple(p.resolve() for p in inputs))
 
     def profile(self, account_id: str) -> Profile:
         return load_profile(self.paths[account_id])

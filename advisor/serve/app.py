@@ -6,11 +6,9 @@ FastAPI reads the parameters' annotations, some of them local to create_app, at 
 """
 
 import datetime as dt
-import secrets
 from collections.abc import Callable
 from importlib import resources
 from typing import Annotated, Literal
-from urllib.parse import parse_qs
 
 import jinja2
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -23,14 +21,15 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import __version__
 from ..api import FORMATS, Advisor
 from ..errors import AdvisorError, echo, one_of, suggest
-from ..ledger.reasons import Reasons, UnknownChoice
+from ..ledger.reasons import Reasons
 from ..ledger.report import MIN_SHOWN, build
 from ..ledger.shown import showing
 from ..ledger.store import Ledger, LedgerError, now
 from ..modelio import dotted
-from ..vocabulary import LANGS
 from .accounts import Served, account_item
-from .models import Account, Error, ReactionIn, ReactionOut, ReasonOut
+from .models import Account, Error, Lang, ReactionIn, ReactionOut, ReasonOut
+from .reacting import reaction_row
+from .site import TOKEN_COOKIE, Site, brief_csp, check_csrf, csrf_of, mount, one, read_form, with_csrf
 
 # How each brief format is served; a format FORMATS gains needs its line here (a test checks).
 MEDIA = {
@@ -42,16 +41,15 @@ MEDIA = {
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # --host values that keep the server on this machine
 # The Host headers a server on loopback answers (a Host header writes an IPv6 address in brackets).
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
-TOKEN_COOKIE, CSRF_COOKIE = "advisor_token", "advisor_csrf"
 # Pages load nothing from elsewhere, run no script and cannot be framed.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+ASSETS = ("pages.css", "react.css")  # the stylesheets the pages link to, served from the package
 ERRORS = {code: {"model": Error} for code in (401, 403, 404, 415, 422)}
 
-Lang = Literal[LANGS]  # type: ignore[valid-type]
 Format = Literal[FORMATS]  # type: ignore[valid-type]
 
 
@@ -74,7 +72,6 @@ def create_app(
     )  # fmt: skip
     if hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
-    rules = advisor.base.by_id()
     bearer = HTTPBearer(auto_error=False)
 
     def page_user(request: Request) -> str | None:
@@ -120,7 +117,8 @@ def create_app(
                 response.headers.update(SECURITY_HEADERS)
                 return response
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        for name, value in SECURITY_HEADERS.items():  # a page may set its own policy (the brief's inline style)
+            response.headers.setdefault(name, value)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -173,7 +171,10 @@ def create_app(
         prepared = advisor.prepare(evaluation, lang)
         text, selection = advisor.show(prepared, format=format, full=full)
         brief_id = ledger.record(showing(prepared, selection, advisor.digest), clock())
-        return Response(text, media_type=MEDIA[format], headers={"X-Brief-Id": brief_id})
+        headers = {"X-Brief-Id": brief_id}
+        if format == "html":  # its one inline stylesheet, allowed by its hash
+            headers["Content-Security-Policy"] = brief_csp(text)
+        return Response(text, media_type=MEDIA[format], headers=headers)
 
     @app.get("/api/reasons", response_model=list[ReasonOut], responses=ERRORS, summary="The trainers' reasons")
     def reason_list(_user: User) -> list[dict]:
@@ -185,27 +186,7 @@ def create_app(
     def react(body: ReactionIn, user: User) -> dict:
         if user is not None and body.user != user:
             raise HTTPException(403, f"user must be '{user}', whose token this is")
-        known(body.account_id, 422)
-        rule = rules.get(body.rule_id)
-        if rule is None:
-            raise HTTPException(
-                422,
-                f"unknown rule '{echo(body.rule_id)}'"
-                + suggest(body.rule_id, rules, "; `advisor docs` lists the rules"),
-            )
-        try:
-            reason = reasons.code_of(body.reason, body.reaction)
-        except UnknownChoice as exc:
-            raise HTTPException(422, str(exc)) from None
-        if body.stakeholder is not None:
-            people = [s.id for s in served.profile(body.account_id).stakeholders]
-            if body.stakeholder not in people:
-                raise HTTPException(422, f"unknown stakeholder '{echo(body.stakeholder)}' in account '{body.account_id}'"
-                                    + suggest(body.stakeholder, people, f"; use one of: {one_of(people)}"))  # fmt: skip
-        row = {
-            **body.model_dump(), "reason": reason, "rules_hash": advisor.digest,
-            "course_items": " ".join(rule.rule.source),
-        }  # fmt: skip
+        row = reaction_row(advisor, served, reasons, body)
         return ledger.react(row, clock())
 
     @app.get("/api/report", responses=ERRORS, summary="The ledger report (advisor report --format json)")
@@ -215,38 +196,30 @@ def create_app(
         return build(*counts, min_shown=min_shown).as_dict()
 
     pages = _pages()
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def portfolio(request: Request, lang: Lang = "en") -> Response:
-        if auth and page_user(request) is None:
-            return RedirectResponse("/login", 303)
-        items = [account_item(advisor, served, acc, today) for acc in served.paths]
-        return HTMLResponse(pages.get_template("portfolio.html.j2").render(lang=lang, accounts=items, langs=LANGS))
+    mount(app, Site(advisor, served, ledger, reasons, auth, today, clock, pages))
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, failed: bool = False) -> Response:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        response = HTMLResponse(pages.get_template("login.html.j2").render(csrf=csrf, failed=failed))
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
-        return response
+        csrf = csrf_of(request)
+        return with_csrf(HTMLResponse(pages.get_template("login.html.j2").render(csrf=csrf, failed=failed)), csrf)
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         """A form post, guarded by a CSRF token: the cookie's value must come back in the form."""
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not cookie or not secrets.compare_digest(cookie, form.get("csrf", "")):
-            raise HTTPException(403, "the form's CSRF token does not match; reload the login page and try again")
-        token = form.get("token", "").strip()
+        form = await read_form(request)
+        check_csrf(request, form, "reload the login page and try again")
+        token = one(form, "token")
         if not token or ledger.user_of(token) is None:
             return RedirectResponse("/login?failed=true", 303)
         response = RedirectResponse("/", 303)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
 
-    @app.get("/assets/pages.css", include_in_schema=False)
-    def stylesheet() -> Response:
-        return Response(_asset("pages.css"), media_type="text/css")
+    @app.get("/assets/{name}", include_in_schema=False)
+    def stylesheet(name: str) -> Response:
+        if name not in ASSETS:  # a name, never a path
+            raise HTTPException(404, f"no asset '{echo(name)}'")
+        return Response(_asset(name), media_type="text/css")
 
     return app
 

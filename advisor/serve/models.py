@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..vocabulary import Reaction
+from ..vocabulary import LANGS, Reaction
+
+TIERS = ("a", "b", "c")  # portfolio.tiers' 80/20 classes
+Lang = Literal[LANGS]  # type: ignore[valid-type]
 
 
 def _text():
@@ -23,7 +26,7 @@ class Error(BaseModel):
 class Account(BaseModel):
     id: str
     name: str
-    tier: Literal["a", "b", "c"] | None = Field(
+    tier: Literal[TIERS] | None = Field(  # type: ignore[valid-type]
         description="80/20 class across the served portfolio; None: revenue unknown"
     )
     value_tiers: list[str] = Field(description="the value tiers the rules derived (labels.yaml's tiers)")

@@ -123,3 +123,24 @@ def in_the_brief(advisor: Advisor, evaluation: Evaluation, lang: str = "en") -> 
         about = f" about {r.stakeholder}" if r.stakeholder else ""
         out.setdefault(r.rule_id, []).append(f"in the brief{about}: withdrawn by {', '.join(w.by)}")
     return out
+
+
+def explain_lines(
+    advisor: Advisor, evaluation: Evaluation, wanted: set[str] | None = None, *, fired_only: bool = False
+) -> list[str]:
+    """What `advisor explain` prints (and the trainer's rule page shows): per rule, where it is, whether
+    it fired, its fate in the brief, and the facts that decided it."""
+    fates = in_the_brief(advisor, evaluation)
+    lines = []
+    for e in explain(advisor, evaluation, wanted):
+        if fired_only and not e.fired:
+            continue
+        state = f"fired for {', '.join(e.fired_for)}" if e.fired else "quiet"
+        lines.append(f"{e.rule_id}  ({e.path}:{e.line})  {state}")
+        lines += [f"    {fate}" for fate in fates.get(e.rule_id, ())]
+        if wanted or e.fired or len(e.details) <= 3:
+            lines += [f"    {d}" for d in e.details]
+        else:
+            lines += [f"    {d}" for d in e.details[:2]]
+            lines.append(f"    … and {len(e.details) - 2} more (use --rule {e.rule_id})")
+    return lines
