@@ -523,9 +523,13 @@ real = b.brief_one
 def slow(task):
     time.sleep(0.15)
     flag = os.environ.get("KILL_WORKER")
-    if flag and os.getpid() != parent and os.path.exists(flag):
-        os.unlink(flag)
-        os.kill(os.getpid(), 9)
+    if flag and os.getpid() != parent:
+        try:
+            os.unlink(flag)  # the one worker that removes the flag is killed; the others go on
+        except FileNotFoundError:
+            pass
+        else:
+            os.kill(os.getpid(), 9)
     return real(task)
 
 b.brief_one = slow

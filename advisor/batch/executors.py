@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -87,10 +89,35 @@ def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int) -
             try:
                 results = pending.popleft().result()
             except BrokenProcessPool:
+                _drain_call_queue(pool)
                 raise WorkerDied("a worker process was killed (out of memory, or by a signal)") from None
             yield from results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _drain_call_queue(pool: Any) -> None:
+    """Let a broken pool shut down. When a worker is killed, Python (3.11; fixed in 3.12 as gh-94777)
+    may hang in shutdown: the queue's feeder thread is blocked writing chunks into a full pipe that
+    only the dead workers read, and shutdown waits for that thread. Reading the pipe empty, through a
+    descriptor of our own (the pool closes its own), lets the feeder finish; it ends at end of file,
+    when the feeder closes the pipe."""
+    reader = getattr(getattr(pool, "_call_queue", None), "_reader", None)
+    try:
+        fd = os.dup(reader.fileno())
+    except (AttributeError, OSError, ValueError):  # no such pipe, or closed already: nothing blocks on it
+        return
+
+    def drain() -> None:
+        try:
+            while os.read(fd, 1 << 16):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    threading.Thread(target=drain, name="advisor-drain", daemon=True).start()
 
 
 @contextlib.contextmanager
