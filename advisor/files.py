@@ -119,7 +119,7 @@ def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> 
     `durable=False` skips the flush to disk (fsync, about a millisecond a file, and it stalls
     other writes): a kill of this process still leaves the file whole or absent, but a power cut
     may leave it empty. Batch writes briefs that way, records their sizes so `--resume` notices a
-    brief the disk lost, and flushes everything once before its index.
+    brief the disk lost, and flushes the files it wrote (and their folders) once, before its index.
     """
     data = text if isinstance(text, bytes) else text.encode("utf-8")  # bytes: a PDF
     path, in_place = _destination(Path(path))
@@ -160,11 +160,34 @@ def _mode_of(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
-def flush_to_disk() -> None:
-    """Ask the OS to put every written file on disk (where it can: os.sync is Unix-only)."""
-    sync = getattr(os, "sync", None)
-    if sync is not None:
-        sync()
+def flush_files(paths: Iterable[Path]) -> None:
+    """Put these files, and the folders that name them (their renames), on disk: fsync each, never
+    a system-wide sync, which would wait for every other program's writes too. A file that is gone
+    or has become a link or special file since is skipped (it is not ours to flush); a failing
+    flush (a disk error) raises UnwritableOutput naming the file."""
+    folders: dict[Path, None] = {}
+    for path in paths:
+        _fsync(path, os.O_RDONLY)
+        folders[path.parent] = None
+    directory = getattr(os, "O_DIRECTORY", None)
+    if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
+        for folder in folders:
+            _fsync(folder, os.O_RDONLY | directory)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return  # absent, a link, or not ours to open: nothing of this run's to flush
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            os.fsync(fd)
+    except OSError as exc:
+        raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot flush to disk: {_reason(exc)}")) from None
+    finally:
+        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:

@@ -97,28 +97,24 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _read_owned(path: Path) -> str | None:
-    """An owned file's text, or None when it is absent."""
-    try:
-        fd = open_owned(path, os.O_RDONLY)
-    except UnwritableOutput:
-        if not os.path.lexists(path):
-            return None
-        raise
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read().decode("utf-8", errors="replace")
-
-
 def _lines(out: Path, names: Iterable[str]) -> Iterator[dict]:
+    """The JSON objects of owned JSON Lines files, read a line at a time (an index or journal of
+    100,000 accounts is never held whole); an absent file has none."""
     for name in names:
-        text = _read_owned(out / name)
-        for line in (text or "").splitlines():
-            try:  # NaN and Infinity are not JSON: a line holding one is not ours to trust
-                entry = json.loads(line, parse_constant=_not_json)
-            except ValueError:
-                continue  # a line torn by a kill
-            if isinstance(entry, dict):
-                yield entry
+        try:
+            fd = open_owned(out / name, os.O_RDONLY)
+        except UnwritableOutput:
+            if not os.path.lexists(out / name):
+                continue
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            for line in handle:  # split at "\n" only: a U+2028 inside a string is not a line break
+                try:  # NaN and Infinity are not JSON: a line holding one is not ours to trust
+                    entry = json.loads(line.decode("utf-8", errors="replace"), parse_constant=_not_json)
+                except ValueError:
+                    continue  # a line torn by a kill
+                if isinstance(entry, dict):
+                    yield entry
 
 
 def _not_json(word: str) -> None:
@@ -147,6 +143,16 @@ def previous(out: Path) -> dict[str, dict]:
         else:  # "writing": its outputs were being replaced when the run stopped
             done.pop(entry["id"], None)
     return done
+
+
+def journaled_outputs(out: Path) -> Iterator[Path]:
+    """Every output the journal lists as written: this run's briefs, and those of an interrupted
+    run that this one keeps. Outputs the last index listed were flushed before it was written."""
+    for entry in _lines(out, (JOURNAL,)):
+        if entry.get("status") == "ok" and isinstance(entry.get("id"), str):
+            for rel in entry.get("outputs") or ():
+                if isinstance(rel, str) and rel in _outputs_of(entry["id"]):
+                    yield out / rel
 
 
 def remove_stale(out: Path, before: dict[str, dict], entries: list[dict]) -> None:

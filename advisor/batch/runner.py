@@ -7,9 +7,9 @@ processes when --jobs > 1, each with its own Advisor), and results come back in 
 the output is byte-identical for any --jobs.
 
 Safety: every brief is written to a temporary file and renamed (a kill leaves it whole or absent);
-flushing each to disk would cost more than briefing it, so the disk is flushed once before the
-index is written, and each entry records its outputs' sizes for --resume to check (journal.py has
-the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
+flushing each to disk at once would cost more than briefing it, so the files the journal lists
+(and their folder) are flushed together before the index is written, and each entry records its
+outputs' sizes for --resume to check (journal.py has the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
 templates, language, as-of date, version) and outputs are unchanged.
 
 Faults and exit codes: an account that cannot be read, parsed or briefed is reported (`report` and
@@ -33,7 +33,7 @@ import jinja2
 
 from ..api import Advisor
 from ..errors import Problem, UnwritableOutput
-from ..files import flush_to_disk, write_atomically
+from ..files import flush_files, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
 from .executors import Stopped, cluster, ordered_map, workers
@@ -45,6 +45,7 @@ from .journal import (
     check_owned,
     clear_leftovers,
     dumps,
+    journaled_outputs,
     only_batch_in,
     previous,
     remove_stale,
@@ -304,7 +305,7 @@ def _run(
 
     summary.entries = [entry for _, entry in sorted(placed, key=lambda p: p[0])]
     index = "".join(dumps(e) for e in summary.entries)
-    flush_to_disk()  # every brief on disk before the index that lists them
+    flush_files(journaled_outputs(out))  # every brief on disk before the index that lists them
     write_atomically(out / INDEX, index)
     remove_stale(out, before, summary.entries)
     return summary
