@@ -6,7 +6,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import Problem, UnwritableOutput
@@ -61,7 +61,7 @@ def _destination(path: Path) -> tuple[Path, bool]:
     return target, False
 
 
-def _write_in_place(path: Path, data: bytes) -> int:
+def _write_in_place(path: Path, chunks: Iterable[bytes]) -> int:
     """Write to a FIFO or character device as it is: no temporary file, no rename (a regular file
     reached this way is truncated first, as a shell's `>` would)."""
     flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -74,16 +74,19 @@ def _write_in_place(path: Path, data: bytes) -> int:
         if exc.errno == errno.ENXIO:
             raise _refuse(path, "a pipe that nobody reads from; start its reader first") from None
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    size = 0
     try:
         os.set_blocking(fd, True)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for data in chunks:
+            view = memoryview(data)
+            size += len(view)
+            while view:
+                view = view[os.write(fd, view) :]
     except OSError as exc:
         raise _refuse(path, f"cannot write the file: {_reason(exc)}") from None
     finally:
         os.close(fd)
-    return len(data)
+    return size
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -108,7 +111,7 @@ def refuse_inputs(output: Path, inputs: Iterable[Path]) -> None:
             )  # fmt: skip
 
 
-def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> int:
+def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: bool = True) -> int:
     """Write a temporary file in the same folder, flush it to disk, then rename it over `path`;
     return the number of bytes written. A symbolic link is written through, and a FIFO or a
     character device written in place (see `_destination`).
@@ -120,19 +123,22 @@ def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> 
     other writes): a kill of this process still leaves the file whole or absent, but a power cut
     may leave it empty. Batch writes briefs that way, records their sizes so `--resume` notices a
     brief the disk lost, and flushes the files it wrote (and their folders) once, before its index.
+    `text` may be an iterable of strings (a batch's index, streamed from its spill, never held whole).
     """
-    data = text if isinstance(text, bytes) else text.encode("utf-8")  # bytes: a PDF
+    chunks = _chunks(text)
     path, in_place = _destination(Path(path))
     if in_place:
-        return _write_in_place(path, data)
+        return _write_in_place(path, chunks)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write here: {_reason(exc)}")) from None
     try:
+        size = 0
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            for data in chunks:
+                size += out.write(data)
             out.flush()
             if durable:
                 os.fsync(out.fileno())
@@ -144,7 +150,17 @@ def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(data)
+    return size
+
+
+def _chunks(text: str | bytes | Iterable[str]) -> Iterator[bytes]:
+    if isinstance(text, bytes):  # a PDF
+        yield text
+    elif isinstance(text, str):
+        yield text.encode("utf-8")
+    else:
+        for chunk in text:
+            yield chunk.encode("utf-8")
 
 
 def folder_mode() -> int:

@@ -7,7 +7,7 @@ later line for an account wins; `writing` revokes trust). One batch at a time ma
 (a lock, where the OS has them), so a run can safely remove what a killed run left.
 
 What a run removes is only what a run recognisably made (see SECURITY.md, "Batch output folder"):
-a work folder the journal names together with the token of the marker file inside it, the two
+a work folder the journal names together with the token of the marker file inside it, the
 files it puts there, and the temp files of writes to names it owns (`.index.jsonl.*.tmp`, and
 `.ID.md.*.tmp` in briefs/ for an account the journal says was being written). Nothing is removed
 by pattern alone, no link is followed, no tree is removed wholesale. Every file the batch owns is
@@ -34,6 +34,7 @@ JOURNAL = ".journal.jsonl"
 LOCK = ".lock"
 MARKER = ".advisor-batch"  # inside a work folder: the token its run wrote to the journal
 SPILL = "profiles.jsonl"  # inside a work folder: pass 1's validated profiles
+ENTRIES = "entries.jsonl"  # inside a work folder: the index entries, until the index is written
 LOCK_TEXT = b"advisor batch lock\n"  # what our lock file holds: a file named .lock holding more is not ours
 OWNED_FILES = (LOCK, JOURNAL, INDEX, PORTFOLIO)
 # write_atomically's temp names: "." + the target + "." + mkstemp's 8 random characters + ".tmp"
@@ -285,6 +286,7 @@ class Work:
         except OSError as exc:
             raise unwritable(out, exc) from None
         self.spill = self.path / SPILL
+        self.entries = self.path / ENTRIES
 
     def remove(self) -> None:
         remove_work(self.path.parent, self.path.name, self.token)
@@ -306,6 +308,7 @@ def remove_work(out: Path, name: str, token: str) -> None:
         if handle.read(200).decode("ascii", errors="replace").strip() != token:
             return
     _unlink_regular(folder / SPILL)
+    _unlink_regular(folder / ENTRIES)
     _unlink_regular(folder / MARKER)
     with contextlib.suppress(OSError):
         os.rmdir(folder)  # fails, and keeps the folder, if anything else is inside
