@@ -226,8 +226,6 @@ def cpu_table(inputs: dict[str, list[str]], work: Path, jobs: int) -> None:
             if perf and run["instructions"] is not None:
                 row += f"  {run['instructions'] / 1e6:13.1f}"
             print(row, flush=True)
-    if not perf:
-        print("  (instruction counts: perf cannot count instructions on this machine)")
 
 
 def cold_start(profile: Path | None, runs: int = 7, argv: tuple[str, ...] = ()) -> float:
