@@ -39,6 +39,21 @@ def shipped(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / name
 
 
+class _SayingsByLang(dict):
+    """Each language's sayings, worked out when first asked for: a brief needs one language, and
+    start-up is what `advisor brief` waits for. Two threads may both work one out: the same value."""
+
+    def __init__(self, base: RuleBase):
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, lang: str) -> Sayings:
+        if lang not in LANGS:
+            raise KeyError(lang)
+        found = self[lang] = sayings(self.base, lang)
+        return found
+
+
 class Advisor:
     """Rules, compiled plan and templates, loaded once; safe to call from several threads.
 
@@ -56,7 +71,7 @@ class Advisor:
         self.withdrawers: Withdrawers = {
             r.id: (r.rule.scope, tuple(r.rule.withdraws)) for r in base.rules if r.rule.withdraws
         }
-        self.sayings: dict[str, Sayings] = {lang: sayings(base, lang) for lang in LANGS}
+        self.sayings: dict[str, Sayings] = _SayingsByLang(base)
         self._local = threading.local()
 
     @classmethod

@@ -6,7 +6,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import Problem, UnwritableOutput
@@ -61,7 +61,7 @@ def _destination(path: Path) -> tuple[Path, bool]:
     return target, False
 
 
-def _write_in_place(path: Path, data: bytes) -> int:
+def _write_in_place(path: Path, chunks: Iterable[bytes]) -> int:
     """Write to a FIFO or character device as it is: no temporary file, no rename (a regular file
     reached this way is truncated first, as a shell's `>` would)."""
     flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -74,16 +74,19 @@ def _write_in_place(path: Path, data: bytes) -> int:
         if exc.errno == errno.ENXIO:
             raise _refuse(path, "a pipe that nobody reads from; start its reader first") from None
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    size = 0
     try:
         os.set_blocking(fd, True)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for data in chunks:
+            view = memoryview(data)
+            size += len(view)
+            while view:
+                view = view[os.write(fd, view) :]
     except OSError as exc:
         raise _refuse(path, f"cannot write the file: {_reason(exc)}") from None
     finally:
         os.close(fd)
-    return len(data)
+    return size
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -108,7 +111,7 @@ def refuse_inputs(output: Path, inputs: Iterable[Path]) -> None:
             )  # fmt: skip
 
 
-def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> int:
+def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: bool = True) -> int:
     """Write a temporary file in the same folder, flush it to disk, then rename it over `path`;
     return the number of bytes written. A symbolic link is written through, and a FIFO or a
     character device written in place (see `_destination`).
@@ -119,20 +122,23 @@ def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> 
     `durable=False` skips the flush to disk (fsync, about a millisecond a file, and it stalls
     other writes): a kill of this process still leaves the file whole or absent, but a power cut
     may leave it empty. Batch writes briefs that way, records their sizes so `--resume` notices a
-    brief the disk lost, and flushes everything once before its index.
+    brief the disk lost, and flushes the files it wrote (and their folders) once, before its index.
+    `text` may be an iterable of strings (a batch's index, streamed from its spill, never held whole).
     """
-    data = text if isinstance(text, bytes) else text.encode("utf-8")  # bytes: a PDF
+    chunks = _chunks(text)
     path, in_place = _destination(Path(path))
     if in_place:
-        return _write_in_place(path, data)
+        return _write_in_place(path, chunks)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write here: {_reason(exc)}")) from None
     try:
+        size = 0
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            for data in chunks:
+                size += out.write(data)
             out.flush()
             if durable:
                 os.fsync(out.fileno())
@@ -144,7 +150,17 @@ def write_atomically(path: Path, text: str | bytes, *, durable: bool = True) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(data)
+    return size
+
+
+def _chunks(text: str | bytes | Iterable[str]) -> Iterator[bytes]:
+    if isinstance(text, bytes):  # a PDF
+        yield text
+    elif isinstance(text, str):
+        yield text.encode("utf-8")
+    else:
+        for chunk in text:
+            yield chunk.encode("utf-8")
 
 
 def folder_mode() -> int:
@@ -160,11 +176,34 @@ def _mode_of(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
-def flush_to_disk() -> None:
-    """Ask the OS to put every written file on disk (where it can: os.sync is Unix-only)."""
-    sync = getattr(os, "sync", None)
-    if sync is not None:
-        sync()
+def flush_files(paths: Iterable[Path]) -> None:
+    """Put these files, and the folders that name them (their renames), on disk: fsync each, never
+    a system-wide sync, which would wait for every other program's writes too. A file that is gone
+    or has become a link or special file since is skipped (it is not ours to flush); a failing
+    flush (a disk error) raises UnwritableOutput naming the file."""
+    folders: dict[Path, None] = {}
+    for path in paths:
+        _fsync(path, os.O_RDONLY)
+        folders[path.parent] = None
+    directory = getattr(os, "O_DIRECTORY", None)
+    if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
+        for folder in folders:
+            _fsync(folder, os.O_RDONLY | directory)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return  # absent, a link, or not ours to open: nothing of this run's to flush
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            os.fsync(fd)
+    except OSError as exc:
+        raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot flush to disk: {_reason(exc)}")) from None
+    finally:
+        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:

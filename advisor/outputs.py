@@ -14,9 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .profile import Function, Industry, Level, Ownership, Position, Purpose, Stage
-from .vocabulary import Aspect, Lang, Priority, Section
-
-SCHEMA_VERSION = "1.1"  # 1.0: the brief before names and the version; 1.1: schema_version, stakeholders, names
+from .vocabulary import SCHEMA_VERSION, Aspect, Lang, Priority, Section
 
 
 class _Out(BaseModel):

@@ -9,7 +9,7 @@ import types
 import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import AdvisorError, Problem, UnreadableInput, suggest
@@ -116,6 +116,10 @@ def _finite(value: Any) -> None:
         raise PydanticCustomError("too_large", "must be at most 10^15 (1,000,000,000,000,000) in size")
 
 
+# The validation context of JSON dumped from a Profile that was validated already (see from_validated_json).
+_VALIDATED = {"validated": True}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,7 +127,10 @@ class _Model(BaseModel):
     @classmethod
     def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
         """What YAML read differently from what the rep meant: `name: no` (false, not text), and numbers
-        no field can hold (.inf, NaN, 10^20). Words the fix, positioned on the field."""
+        no field can hold (.inf, NaN, 10^20). Words the fix, positioned on the field. Not run again on
+        what a validated profile dumped (`from_validated_json`): it passed, and this is most of the cost."""
+        if info.context is _VALIDATED:
+            return value
         if isinstance(value, (bool, int, float, str, list)):
             kind = _field_kind(cls, info.field_name)
             if kind == "text":
@@ -482,6 +489,34 @@ def parse_profile(doc: Located, limits: Limits = DEFAULT) -> Profile:
     if problems:
         raise AdvisorError(problems)
     return profile
+
+
+def parse_profile_json(text: str, path: str, line: int, limits: Limits = DEFAULT) -> Profile | None:
+    """The common case of a JSON record, validated straight from its text (pydantic parses it), or
+    None: then the careful path (json.loads, the limits, `parse_profile`) runs and words the problem
+    with its place. Only a record that would pass the careful path is taken here:
+    - the limits: nesting is bounded by the models (no field takes free-form data), and a text of
+      fewer than 2 × `values` characters cannot hold more values than that (each needs a character
+      and a separator); the list lengths are checked on the result;
+    - any validation error, and any cross-check problem, is left to the careful path."""
+    if len(text) >= 2 * limits.values:
+        return None
+    try:
+        profile = Profile.model_validate_json(text)
+    except ValidationError:
+        return None
+    if any(len(getattr(profile, key)) > getattr(limits, key) for key in COUNTED):
+        return None
+    if cross_check(profile, Located(path, None, {(): (line, 1)}, {})):
+        return None
+    return profile
+
+
+def from_validated_json(text: str) -> Profile:
+    """A Profile from the JSON `model_dump_json` wrote of one that passed `parse_profile` (a batch's
+    pass 1 spill): pydantic builds the models, but our per-field checks (a Python call for every
+    field, most of validation's cost) are not run a second time on what already passed them."""
+    return Profile.model_validate_json(text, context=_VALIDATED)
 
 
 def load_profile(path, limits: Limits = DEFAULT) -> Profile:

@@ -17,10 +17,9 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
-from .outputs import SCHEMA_VERSION
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
-from .vocabulary import LANGS
+from .vocabulary import LANGS, SCHEMA_VERSION
 from .wording import fill_parts, split_say
 from .yamlio import load_file
 

@@ -144,3 +144,8 @@ def operators_for(fact_type: str) -> tuple[str, ...]:
 def yaml_field(name: str) -> str:
     """The pydantic field of a YAML operator (`in` is a Python keyword)."""
     return name + "_" if keyword.iskeyword(name) else name
+
+
+# MAJOR.MINOR of the JSON brief (outputs.BriefDocument); here, not in outputs.py, so rendering a
+# brief does not build the output models, which only the schema export needs.
+SCHEMA_VERSION = "1.1"  # 1.0: the brief before names and the version; 1.1: schema_version, stakeholders, names

@@ -2,6 +2,7 @@
 
     python bench/bench.py              # the default run (about two minutes on 2 cores)
     python bench/bench.py --n 500      # quicker
+    python bench/bench.py --table      # only the batch's CPU table (YAML and JSON Lines, two formats)
 
 Profiles are synthetic but shaped like real ones (12 stakeholders, 30 interactions, reporting
 lines, ties, competitors, events, a visit with 3 attendees, about 6 KB of YAML) and generated
@@ -156,30 +157,75 @@ def per_stage(advisor: Advisor, texts: list[str], out: Path) -> dict[str, float]
     return {k: statistics.mean(v) for k, v in stages.items()}
 
 
+def batch_command(inputs: list[str], out: Path, jobs: int, formats: str = "markdown") -> list[str]:
+    return [sys.executable, "-m", "advisor", "batch", *inputs, "-o", str(out), "--quiet", "--jobs", str(jobs),
+            "--format", formats, "--today", str(TODAY)]  # fmt: skip
+
+
 def batch_rate(inputs: list[str], out: Path, jobs: int) -> tuple[float, float]:
     """Briefs per second for `advisor batch`, and the peak RSS (MB) of its process tree."""
+    run = batch_run(inputs, out, jobs)
+    return run["rate"], run["peak"]
+
+
+def batch_run(inputs: list[str], out: Path, jobs: int, formats: str = "markdown", perf: bool = False) -> dict:
+    """One whole `advisor batch` command: briefs per second (wall), CPU milliseconds per brief of its
+    whole process tree (the command and its workers, user + system), the peak RSS (MB) of its
+    largest process and, with `perf`, instructions per brief (user space, all its processes).
+
+    CPU comes from getrusage(RUSAGE_CHILDREN): a pool's workers are waited for by the command, so
+    their time is in its children's, and so in ours once the command is waited for."""
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "advisor",
-        "batch",
-        *inputs,
-        "-o",
-        str(out),
-        "--quiet",
-        "--jobs",
-        str(jobs),
-        "--today",
-        str(TODAY),
-    ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cmd = batch_command(inputs, out, jobs, formats)
+    events = out.parent / f"{out.name}.perf"
+    if perf:
+        cmd = ["perf", "stat", "-x", ",", "-e", "instructions:u", "-o", str(events), "--", *cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     elapsed = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    n = sum(1 for _ in (out / "briefs").iterdir())
-    return n / elapsed, max(peak, before) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    n = sum(1 for p in (out / "briefs").iterdir() if p.suffix == ".md")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    instructions = None
+    if perf:
+        for line in events.read_text().splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                instructions = int(fields[0]) / n
+    return {"rate": n / elapsed, "cpu_ms": cpu / n * 1000, "peak": after.ru_maxrss / 1024, "n": n,
+            "instructions": instructions}  # fmt: skip
+
+
+def perf_counts_instructions() -> bool:
+    """Whether `perf stat` can count this machine's instructions (absent, or a VM that hides the
+    counters, or perf_event_paranoid too strict: then the table leaves the column out)."""
+    if shutil.which("perf") is None:
+        return False
+    done = subprocess.run(
+        ["perf", "stat", "-x", ",", "-e", "instructions:u", "--", "true"], capture_output=True, text=True
+    )
+    return done.returncode == 0 and any(
+        line.split(",")[0].isdigit() and "instructions" in line for line in done.stderr.splitlines()
+    )
+
+
+def cpu_table(inputs: dict[str, list[str]], work: Path, jobs: int) -> None:
+    """The table the goal is judged by: per input and formats, the wall rate, CPU per brief, and the
+    2-core cap (2000 / CPU ms: the rate two fully busy cores would give), which a noisy machine
+    cannot hide the way it hides a wall-time regression."""
+    perf = perf_counts_instructions()
+    head = f"  {'input':<10} {'--format':<14} {'wall/s':>7} {'CPU ms/brief':>12} {'2-core cap/s':>12} {'peak MB':>8}"
+    print(f"\nbatch, --jobs {jobs}, whole command incl. start-up (CPU of the whole process tree):")
+    print(head + ("  M instr/brief" if perf else ""))
+    for label, items in inputs.items():
+        for formats in ("markdown", "markdown,json"):
+            run = batch_run(items, work / "out-table", jobs, formats, perf)
+            row = (f"  {label:<10} {formats:<14} {run['rate']:7.0f} {run['cpu_ms']:12.2f} {2000 / run['cpu_ms']:12.0f} "
+                   f"{run['peak']:8.0f}")  # fmt: skip
+            if perf and run["instructions"] is not None:
+                row += f"  {run['instructions'] / 1e6:13.1f}"
+            print(row, flush=True)
 
 
 def cold_start(profile: Path | None, runs: int = 7, argv: tuple[str, ...] = ()) -> float:
@@ -294,6 +340,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="profiles for the throughput runs")
     parser.add_argument("--memory", type=int, default=20000, help="briefs for the memory run")
+    parser.add_argument("--jobs", type=int, default=2, help="--jobs of the batches in the CPU table")
+    parser.add_argument("--table", action="store_true", help="only the CPU table of the batch (YAML and JSON Lines)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="advisor-bench-"))
     try:
@@ -305,6 +353,12 @@ def main() -> None:
                 out.write(
                     json.dumps(yaml.safe_load(p.read_text(encoding="utf-8")), ensure_ascii=False, default=str) + "\n"
                 )
+        inputs = {"YAML": [str(work / "yaml")], "JSON Lines": [str(jsonl)]}
+        if args.table:
+            print(f"profiles: {args.n}, mean {statistics.mean(sizes) / 1024:.1f} KB of YAML; "
+                  f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")  # fmt: skip
+            cpu_table(inputs, work, args.jobs)
+            return
         advisor = Advisor.load()
         print(f"rules: {len(advisor.base.rules)} in {advisor.plan.summary()['shards']} shards; profiles: {args.n}, "
               f"mean {statistics.mean(sizes) / 1024:.1f} KB of YAML, 12 stakeholders, 30 interactions")  # fmt: skip
@@ -323,10 +377,11 @@ def main() -> None:
               f"{stages['engine'] - own:.2f} ms")  # fmt: skip
         print(f"  everything but parsing and durable-rules' own evaluation: {100 * other / total:.0f}% of the total")
         print("\nbatch throughput (briefs/s, whole command incl. start-up):")
-        for label, inputs in (("YAML", [str(work / "yaml")]), ("JSON Lines", [str(jsonl)])):
+        for label, items in inputs.items():
             for jobs in (1, 2):
-                rate, peak = batch_rate(inputs, work / f"out-{jobs}", jobs)
+                rate, peak = batch_rate(items, work / f"out-{jobs}", jobs)
                 print(f"  {label:<10} --jobs {jobs}: {rate:7.0f}/s   peak RSS {peak:.0f} MB")
+        cpu_table(inputs, work, args.jobs)
         print(f"\ncold start of `advisor brief` (median of 7, after a warm-up run): {cold_start(paths[0]):.2f} s")
         for argv in (("--version",), ("--help",), ("brief", "--help")):
             print(f"  `advisor {' '.join(argv)}`: {cold_start(None, argv=argv):.2f} s (it imports no dependency)")

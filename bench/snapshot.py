@@ -5,7 +5,8 @@
 
 Briefs the shipped profiles and 300 synthetic ones from bench.py's generator (a fifth of them
 without a visit, some with English text) in both languages and both formats, and runs one
-batch (Markdown and JSON, English and Chinese) over 60 of them plus the shipped ones. Records
+batch (Markdown and JSON, English and Chinese) over 60 of them plus the shipped ones, and
+batches over all the synthetic ones (YAML at --jobs 1 and 2, JSON Lines at --jobs 2). Records
 a SHA-256 of every output, with the rules-and-templates hash (which changes with any rule or
 template file) replaced by a placeholder first. Asserts nothing by itself: --check exits 1 and
 names the outputs that differ.
@@ -84,12 +85,19 @@ def snapshot(work: Path) -> dict[str, str]:
     batch_in.mkdir()
     for path in sorted(folder.glob("*.yaml"))[:IN_BATCH] + sorted((ROOT / "profiles").glob("*.yaml")):
         (batch_in / path.name).write_bytes(path.read_bytes())
-    for lang in ("en", "zh"):
-        result = work / f"batch-{lang}"
-        cmd = [sys.executable, "-m", "advisor", "batch", str(batch_in), "-o", str(result), "--jobs", "2",
+    jsonl = work / "all.jsonl"
+    jsonl.write_text("".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs.values()), encoding="utf-8")
+    # The batch over a sample in both languages, and over every synthetic profile (YAML and JSON
+    # Lines, --jobs 1 and 2) in Chinese: the batch's own passes must not change a byte either.
+    runs = [(f"batch/{lang}", batch_in, lang, "2") for lang in ("en", "zh")]
+    runs += [(f"batch-all/yaml-j{jobs}", folder, "zh", jobs) for jobs in ("1", "2")]
+    runs += [("batch-all/jsonl-j2", jsonl, "zh", "2")]
+    for name, source, lang, jobs in runs:
+        result = work / name.replace("/", "-")
+        cmd = [sys.executable, "-m", "advisor", "batch", str(source), "-o", str(result), "--jobs", jobs,
                "--format", "markdown,json", "--lang", lang, "--today", TODAY.isoformat()]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        out[f"batch/{lang}/exit"] = str(done.returncode)
+        out[f"{name}/exit"] = str(done.returncode)
         for file in sorted(p for p in result.rglob("*") if p.is_file() and not p.name.startswith(".")):
             text = file.read_text(encoding="utf-8")
             rel = file.relative_to(result).as_posix()
@@ -100,10 +108,10 @@ def snapshot(work: Path) -> dict[str, str]:
                 for line in text.splitlines():
                     entry = json.loads(line)
                     entry["hash"] = "<content-hash>"
-                    entry["source"] = re.sub(r"^.*/batch-in/", "", entry["source"])
+                    entry["source"] = re.sub(r"^.*/(batch-in|profiles)/", "", entry["source"])
                     lines.append(json.dumps(entry, ensure_ascii=False, sort_keys=True))
                 text = "\n".join(lines)
-            out[f"batch/{lang}/{rel}"] = sha(mask(text.replace(str(batch_in), "<in>"), digest))
+            out[f"{name}/{rel}"] = sha(mask(text.replace(str(source), "<in>"), digest))
     return out
 
 

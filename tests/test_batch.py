@@ -319,3 +319,19 @@ def test_batch_run_reports_through_callbacks_and_prints_nothing(capsys, tmp_path
     assert capsys.readouterr() == ("", "")
     run([str(PROFILES)], tmp_path / "quiet", options)  # no callbacks: silent all the same
     assert capsys.readouterr() == ("", "")
+
+
+def test_batch_flushes_the_briefs_it_wrote_and_their_folder_not_the_whole_system(capsys, tmp_path, monkeypatch):
+    def no_sync() -> None:
+        raise AssertionError("a system-wide sync")
+
+    flushed: list[str] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "sync", no_sync)
+    monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd)))
+    out = tmp_path / "out"
+    assert batch(capsys, str(PROFILES), "-o", str(out), "--format", "markdown,json")[0] == 0
+    written = {str(out / p) for e in index(out) for p in e["outputs"]}
+    assert len(written) == 20
+    assert written | {str(out / "briefs")} <= set(flushed)
+    assert not [p for p in flushed if not p.startswith(str(out))]

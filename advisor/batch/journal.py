@@ -7,7 +7,7 @@ later line for an account wins; `writing` revokes trust). One batch at a time ma
 (a lock, where the OS has them), so a run can safely remove what a killed run left.
 
 What a run removes is only what a run recognisably made (see SECURITY.md, "Batch output folder"):
-a work folder the journal names together with the token of the marker file inside it, the two
+a work folder the journal names together with the token of the marker file inside it, the
 files it puts there, and the temp files of writes to names it owns (`.index.jsonl.*.tmp`, and
 `.ID.md.*.tmp` in briefs/ for an account the journal says was being written). Nothing is removed
 by pattern alone, no link is followed, no tree is removed wholesale. Every file the batch owns is
@@ -34,6 +34,7 @@ JOURNAL = ".journal.jsonl"
 LOCK = ".lock"
 MARKER = ".advisor-batch"  # inside a work folder: the token its run wrote to the journal
 SPILL = "profiles.jsonl"  # inside a work folder: pass 1's validated profiles
+ENTRIES = "entries.jsonl"  # inside a work folder: the index entries, until the index is written
 LOCK_TEXT = b"advisor batch lock\n"  # what our lock file holds: a file named .lock holding more is not ours
 OWNED_FILES = (LOCK, JOURNAL, INDEX, PORTFOLIO)
 # write_atomically's temp names: "." + the target + "." + mkstemp's 8 random characters + ".tmp"
@@ -97,28 +98,24 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _read_owned(path: Path) -> str | None:
-    """An owned file's text, or None when it is absent."""
-    try:
-        fd = open_owned(path, os.O_RDONLY)
-    except UnwritableOutput:
-        if not os.path.lexists(path):
-            return None
-        raise
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read().decode("utf-8", errors="replace")
-
-
 def _lines(out: Path, names: Iterable[str]) -> Iterator[dict]:
+    """The JSON objects of owned JSON Lines files, read a line at a time (an index or journal of
+    100,000 accounts is never held whole); an absent file has none."""
     for name in names:
-        text = _read_owned(out / name)
-        for line in (text or "").splitlines():
-            try:  # NaN and Infinity are not JSON: a line holding one is not ours to trust
-                entry = json.loads(line, parse_constant=_not_json)
-            except ValueError:
-                continue  # a line torn by a kill
-            if isinstance(entry, dict):
-                yield entry
+        try:
+            fd = open_owned(out / name, os.O_RDONLY)
+        except UnwritableOutput:
+            if not os.path.lexists(out / name):
+                continue
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            for line in handle:  # split at "\n" only: a U+2028 inside a string is not a line break
+                try:  # NaN and Infinity are not JSON: a line holding one is not ours to trust
+                    entry = json.loads(line.decode("utf-8", errors="replace"), parse_constant=_not_json)
+                except ValueError:
+                    continue  # a line torn by a kill
+                if isinstance(entry, dict):
+                    yield entry
 
 
 def _not_json(word: str) -> None:
@@ -147,6 +144,16 @@ def previous(out: Path) -> dict[str, dict]:
         else:  # "writing": its outputs were being replaced when the run stopped
             done.pop(entry["id"], None)
     return done
+
+
+def journaled_outputs(out: Path) -> Iterator[Path]:
+    """Every output the journal lists as written: this run's briefs, and those of an interrupted
+    run that this one keeps. Outputs the last index listed were flushed before it was written."""
+    for entry in _lines(out, (JOURNAL,)):
+        if entry.get("status") == "ok" and isinstance(entry.get("id"), str):
+            for rel in entry.get("outputs") or ():
+                if isinstance(rel, str) and rel in _outputs_of(entry["id"]):
+                    yield out / rel
 
 
 def remove_stale(out: Path, before: dict[str, dict], entries: list[dict]) -> None:
@@ -279,6 +286,7 @@ class Work:
         except OSError as exc:
             raise unwritable(out, exc) from None
         self.spill = self.path / SPILL
+        self.entries = self.path / ENTRIES
 
     def remove(self) -> None:
         remove_work(self.path.parent, self.path.name, self.token)
@@ -300,6 +308,7 @@ def remove_work(out: Path, name: str, token: str) -> None:
         if handle.read(200).decode("ascii", errors="replace").strip() != token:
             return
     _unlink_regular(folder / SPILL)
+    _unlink_regular(folder / ENTRIES)
     _unlink_regular(folder / MARKER)
     with contextlib.suppress(OSError):
         os.rmdir(folder)  # fails, and keeps the folder, if anything else is inside

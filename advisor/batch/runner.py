@@ -7,9 +7,9 @@ processes when --jobs > 1, each with its own Advisor), and results come back in 
 the output is byte-identical for any --jobs.
 
 Safety: every brief is written to a temporary file and renamed (a kill leaves it whole or absent);
-flushing each to disk would cost more than briefing it, so the disk is flushed once before the
-index is written, and each entry records its outputs' sizes for --resume to check (journal.py has
-the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
+flushing each to disk at once would cost more than briefing it, so the files the journal lists
+(and their folder) are flushed together before the index is written, and each entry records its
+outputs' sizes for --resume to check (journal.py has the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
 templates, language, as-of date, version) and outputs are unchanged.
 
 Faults and exit codes: an account that cannot be read, parsed or briefed is reported (`report` and
@@ -33,9 +33,10 @@ import jinja2
 
 from ..api import Advisor
 from ..errors import Problem, UnwritableOutput
-from ..files import flush_to_disk, write_atomically
+from ..files import flush_files, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
+from .entries import Entries
 from .executors import Stopped, cluster, ordered_map, workers
 from .journal import (
     INDEX,
@@ -45,6 +46,7 @@ from .journal import (
     check_owned,
     clear_leftovers,
     dumps,
+    journaled_outputs,
     only_batch_in,
     previous,
     remove_stale,
@@ -67,7 +69,6 @@ class Summary:
     skipped: int = 0
     warnings: int = 0  # rows left out and other warnings (a CRM export's), each reported and in the index
     files: list[dict] = field(default_factory=list)  # a CRM export's files: rows read, skipped and why
-    entries: list[dict] = field(default_factory=list)
 
 
 def run(
@@ -123,14 +124,12 @@ def _in(
                 out,
                 options,
                 advisor,
+                template,
                 client,
                 progress or _quiet,
                 report or _quiet,
                 notice or _quiet,
                 validating or _quiet,
-            )
-            write_atomically(
-                out / PORTFOLIO, render_portfolio(template, advisor.templates, summary.entries, options.lang)
             )
         except (UnwritableOutput, Stopped) as exc:
             clear_leftovers(out)  # the workers are stopped: a brief one was writing is not left half-made
@@ -151,6 +150,7 @@ def _run(
     out: Path,
     options: Options,
     advisor: Advisor,
+    template: jinja2.Template,
     client: object,
     progress: Progress,
     report: Report,
@@ -164,8 +164,10 @@ def _run(
     cores = _cores()
     journal = Journal(out / JOURNAL)
     work = Work(out, journal)
+    placed = None
     try:
         spill = work.spill
+        placed = Entries(work.entries)  # index entries, in the work folder until the index is written
         parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
         seen: dict[str, str] = {}
         # Never read what this run writes: OUT (and all under it) is left out of every input folder.
@@ -199,16 +201,15 @@ def _run(
                     yield options, line.rstrip("\n"), positions.get(record["id"])
 
         place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
-        placed: list[tuple[int, dict]] = []
         total = sum("note" not in r for r in parsed)
         noted = 0
 
         def step() -> None:
-            progress(len(placed) - noted, total)
+            progress(placed.count - noted, total)
 
         for r in parsed:
             if "note" in r:
-                placed.append((place[id(r)], r["note"]))
+                placed.add(place[id(r)], r["note"])
                 noted += 1
                 if r["note"]["status"] == "warning":
                     summary.warnings += 1
@@ -217,7 +218,7 @@ def _run(
                     summary.files.append(r["note"])
             elif "error" in r:
                 entry = {"id": r.get("id"), "source": r["source"], "status": "error", "error": r["error"]}
-                placed.append((place[id(r)], entry))
+                placed.add(place[id(r)], entry)
                 summary.failed += 1
                 for line in r["error"].splitlines():
                     report(line)
@@ -270,17 +271,16 @@ def _run(
                     return
                 journal.append(entry)
             summary.ok += 1
-            placed.append((place[id(record)], entry))
+            placed.add(place[id(record)], entry)
             step()
 
         def fail(record: dict, error: str) -> None:
             summary.failed += 1
-            placed.append(
-                (place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": error})
-            )  # fmt: skip
+            placed.add(place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": error})  # fmt: skip
             report(error)
             step()
 
+        placed.second_pass()
         results = ordered_map(brief_one, planned(), second, client=client)
         try:
             for record, digest, unchanged in decisions:
@@ -298,15 +298,16 @@ def _run(
                 raise RuntimeError("more results than planned tasks")
         finally:
             results.close()  # on a failure: stop the workers now
+        flush_files(journaled_outputs(out))  # every brief on disk before the index that lists them
+        write_atomically(out / INDEX, placed.lines())
+        if before:
+            remove_stale(out, before, placed.entries())
+        write_atomically(out / PORTFOLIO, render_portfolio(template, advisor.templates, placed.entries(), options.lang))
     finally:
+        if placed is not None:
+            placed.close()
         work.remove()
         journal.close()
-
-    summary.entries = [entry for _, entry in sorted(placed, key=lambda p: p[0])]
-    index = "".join(dumps(e) for e in summary.entries)
-    flush_to_disk()  # every brief on disk before the index that lists them
-    write_atomically(out / INDEX, index)
-    remove_stale(out, before, summary.entries)
     return summary
 
 

@@ -9,6 +9,7 @@ lays it out, in the brief's sandbox.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -110,7 +111,7 @@ def portfolio_template(templates: Templates) -> jinja2.Template:
         ) from None  # fmt: skip
 
 
-def render_portfolio(template: jinja2.Template, templates: Templates, entries: list[dict], lang: str) -> str:
+def render_portfolio(template: jinja2.Template, templates: Templates, entries: Iterable[dict], lang: str) -> str:
     """OUT/portfolio.md: tiers, accounts without an insider, overdue senior contacts, competitor threats, Pareto."""
     try:
         return template.render(portfolio_view(entries, templates.labels, lang))
@@ -124,70 +125,73 @@ def render_portfolio(template: jinja2.Template, templates: Templates, entries: l
         ) from None
 
 
-def portfolio_view(entries: list[dict], labels: dict[str, Any], lang: str) -> dict[str, Any]:
-    """Everything the summary shows, in order and escaped for Markdown: the template only lays it out."""
+def portfolio_view(entries: Iterable[dict], labels: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Everything the summary shows, in order and escaped for Markdown: the template only lays it out.
+    One pass over the entries (a batch streams them from its spill), keeping only what is shown."""
     values = labels[lang]["values"]
-    ok = [e for e in entries if e.get("status") == "ok"]
-    ranked = sorted((e for e in ok if e.get("portfolio")), key=lambda e: e["portfolio"]["rank"])
-    view: dict[str, Any] = {
-        "L": labels[lang]["portfolio"],
-        "lists": {name: labels["portfolio_lists"][name][lang] for name in LISTS},
-        "ok": len(ok),
-        "failed": sum(e.get("status") == "error" for e in entries),
-        # A CRM export's files: rows read, unreadable, skipped and why (the index has a line for each).
-        "files": [
+    skip_reasons = labels[lang]["portfolio"]["skip_reasons"]
+    ok = failed = 0
+    files: list[dict] = []
+    ranked: list[dict] = []
+    untiered: list[str] = []
+    no_insider: list[str] = []
+    overdue: list[dict] = []
+    threats: list[dict] = []
+    for e in entries:
+        status = e.get("status")
+        if status == "error":
+            failed += 1
+        if (
+            status == "read"
+        ):  # a CRM export's files: rows read, unreadable, skipped and why (the index has a line for each)
+            files.append({"file": md(e["source"]), "rows": e["rows"], "unreadable": e["unreadable"], "skipped": e["skipped"],
+                          "why": [skip_reasons.get(why, md(why) + ": {n}").format(n=n) for why, n in e["why"].items()]})  # fmt: skip
+        if status != "ok":
+            continue
+        ok += 1
+        summary, position = e["summary"], e.get("portfolio")
+        name = md(summary["name"])
+        if position:
+            ranked.append({"rank": position["rank"], "name": name, "revenue": summary["revenue"],
+                           "share": position["share"], "portfolio_class": position["portfolio_class"]})  # fmt: skip
+        else:
+            untiered.append(name)
+        if not summary["has_insider"]:
+            no_insider.append(name)
+        overdue.extend({"account": name, "name": md(p["name"]), "days": p["days"]} for p in summary["overdue_senior"])
+        threats.extend(
             {
-                "file": md(e["source"]),
-                "rows": e["rows"],
-                "unreadable": e["unreadable"],
-                "skipped": e["skipped"],
-                "why": [
-                    labels[lang]["portfolio"]["skip_reasons"].get(why, md(why) + ": {n}").format(n=n)
-                    for why, n in e["why"].items()
-                ],
-            }
-            for e in entries
-            if e.get("status") == "read"
-        ],
-        "ranked": [
-            {
-                "rank": e["portfolio"]["rank"],
-                "name": md(e["summary"]["name"]),
-                "revenue": f"{e['summary']['revenue']:,.0f}",
-                "share": f"{100 * e['portfolio']['share']:.1f}",
-                "portfolio_class": e["portfolio"]["portfolio_class"],
-            }  # fmt: skip
-            for e in ranked
-        ],
-        "untiered": [md(e["summary"]["name"]) for e in ok if not e.get("portfolio")],
-        "no_insider": [md(e["summary"]["name"]) for e in ok if not e["summary"]["has_insider"]],
-        "overdue": [
-            {"account": md(e["summary"]["name"]), "name": md(p["name"]), "days": p["days"]}
-            for e in ok
-            for p in e["summary"]["overdue_senior"]
-        ],
-        "threats": [
-            {
-                "account": md(e["summary"]["name"]),
+                "account": name,
                 "name": md(t["name"]),
                 "strength": values["competitor_strength"].get(t["strength"], md(t["strength"])),
                 "move": md(t["move"]) if t["move"] else "",
             }  # fmt: skip
-            for e in ok
-            for t in e["summary"]["threats"]
-        ],
+            for t in summary["threats"]
+        )
+    ranked.sort(key=lambda r: r["rank"])
+    view: dict[str, Any] = {
+        "L": labels[lang]["portfolio"],
+        "lists": {name: labels["portfolio_lists"][name][lang] for name in LISTS},
+        "ok": ok,
+        "failed": failed,
+        "files": files,
+        "ranked": [{**r, "revenue": f"{r['revenue']:,.0f}", "share": f"{100 * r['share']:.1f}"} for r in ranked],
+        "untiered": untiered,
+        "no_insider": no_insider,
+        "overdue": overdue,
+        "threats": threats,
         "pareto": None,
     }
     if ranked:
         top = ranked[:PARETO_TOP]
-        total = sum(e["summary"]["revenue"] for e in ranked)
+        total = sum(r["revenue"] for r in ranked)
         cumulative, running = [], 0.0
-        for e in top:
-            running += e["summary"]["revenue"]
+        for r in top:
+            running += r["revenue"]
             cumulative.append(round(100 * running / total, 1) if total else 0)
         view["pareto"] = {
             "ranks": ", ".join(f'"{i}"' for i in range(1, len(top) + 1)),
-            "bars": ", ".join(f"{100 * e['portfolio']['share']:.1f}" for e in top),
+            "bars": ", ".join(f"{100 * r['share']:.1f}" for r in top),
             "line": ", ".join(str(c) for c in cumulative),
         }
     return view

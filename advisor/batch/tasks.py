@@ -17,7 +17,7 @@ from ..errors import AdvisorError, EngineError, UnwritableOutput
 from ..files import write_atomically
 from ..limits import DEFAULT, Limits
 from ..portfolio import Position
-from ..profile import Profile, parse_profile
+from ..profile import Profile, from_validated_json, parse_profile, parse_profile_json
 from ..sources import Source, decoded
 from ..yamlio import Located, beyond, load_text
 from .options import Options
@@ -32,6 +32,10 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "pdf": "pdf"}
 
 def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
+    if source.kind in ("json", "jsonl"):
+        profile = parse_profile_json(source.payload, source.path, source.line, limits)
+        if profile is not None:
+            return _parsed(source.label, profile)
     source = decoded(source, limits)
     if source.kind == "error":
         return {"source": source.label, "error": f"{source.label}:{source.col}: error: {source.payload}"}
@@ -53,8 +57,12 @@ def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
         profile = parse_profile(doc, limits)  # numbers are finite (profile.py): no NaN reaches the index
     except AdvisorError as exc:
         return {"source": source.label, "error": "\n".join(str(p) for p in exc.problems)}
+    return _parsed(source.label, profile)
+
+
+def _parsed(label: str, profile: Profile) -> dict[str, Any]:
     return {
-        "source": source.label,
+        "source": label,
         "id": profile.account.id,
         "revenue": profile.account.annual_revenue,
         "profile": profile.model_dump_json(by_alias=True),
@@ -106,7 +114,7 @@ def brief_one(task: Task) -> dict[str, Any]:
     Dask worker may not see OUT), the texts come back in the result."""
     options, profile_json, position, out = task
     advisor = advisor_for(options)
-    profile = Profile.model_validate_json(profile_json)
+    profile = from_validated_json(profile_json)  # pass 1 validated it
     try:
         evaluation = advisor.evaluate(profile, options.today, position)
         outputs, recs = advisor.render_all(evaluation, lang=options.lang, formats=options.formats, paper=options.paper)
