@@ -113,12 +113,15 @@ class Advisor:
         """The brief in `lang`, worked out once, for render() to show in any format."""
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
-        derived_account = evaluation.outcome.derived.get("account", {})
-        tiers = tuple(name for name in self.templates.labels.get("tiers", {}) if derived_account.get(name))
         recs, withdrawn = withdraw(
             self.recommendations(evaluation, lang), evaluation.records, evaluation.outcome.firings, self.withdrawers
         )
-        return Brief(evaluation, lang, recs, tiers, tuple(withdrawn))
+        return Brief(evaluation, lang, recs, self.tiers(evaluation), tuple(withdrawn))
+
+    def tiers(self, evaluation: Evaluation) -> tuple[str, ...]:
+        """The account's value tiers, by name, in labels.yaml's order (no brief needs preparing for them)."""
+        derived_account = evaluation.outcome.derived.get("account", {})
+        return tuple(name for name in self.templates.labels.get("tiers", {}) if derived_account.get(name))
 
     def brief(
         self,

@@ -79,12 +79,15 @@ class Served:
     def profile(self, account_id: str) -> Profile:
         return load_profile(self.paths[account_id])
 
+    def evaluation(self, advisor: Advisor, account_id: str, today: dt.date | None) -> Evaluation:
+        """The account's profile, read afresh and evaluated with its place in the served portfolio."""
+        return advisor.evaluate(self.profile(account_id), today, self.positions.get(account_id))
+
 
 def account_item(advisor: Advisor, served: Served, account_id: str, today: dt.date | None) -> dict[str, Any]:
     """One account as the portfolio lists it: id, name, tier, next visit and flags."""
-    profile = served.profile(account_id)
-    evaluation: Evaluation = advisor.evaluate(profile, today, served.positions.get(account_id))
-    brief = advisor.prepare(evaluation)
+    evaluation = served.evaluation(advisor, account_id, today)
+    profile = evaluation.profile
     summary = account_summary(profile, evaluation)
     flags = [
         name
@@ -100,7 +103,7 @@ def account_item(advisor: Advisor, served: Served, account_id: str, today: dt.da
         "id": account_id,
         "name": profile.account.name,
         "tier": position.portfolio_class if (position := served.positions.get(account_id)) else None,
-        "value_tiers": list(brief.tiers),
+        "value_tiers": list(advisor.tiers(evaluation)),
         "next_visit": profile.visit.date.isoformat() if profile.visit else None,
         "flags": flags,
     }

@@ -167,8 +167,7 @@ def create_app(
         account_id: str, _user: User, lang: Lang = "en", format: Format = "markdown", full: bool = False,
     ) -> Response:  # fmt: skip
         known(account_id)
-        evaluation = advisor.evaluate(served.profile(account_id), today, served.positions.get(account_id))
-        prepared = advisor.prepare(evaluation, lang)
+        prepared = advisor.prepare(served.evaluation(advisor, account_id, today), lang)
         text, selection = advisor.show(prepared, format=format, full=full)
         brief_id = ledger.record(showing(prepared, selection, advisor.digest), clock())
         headers = {"X-Brief-Id": brief_id}

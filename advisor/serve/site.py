@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -89,9 +90,8 @@ class Site:
     def account_page(
         self, request: Request, account_id: str, lang: str, full: bool, notice: str = "", error: str = ""
     ) -> HTMLResponse:
-        profile = self.served.profile(account_id)
-        evaluation = self.advisor.evaluate(profile, self.today, self.served.positions.get(account_id))
-        brief = self.advisor.prepare(evaluation, lang)
+        brief = self.advisor.prepare(self.served.evaluation(self.advisor, account_id, self.today), lang)
+        profile = brief.profile
         selection = self.advisor.selection(brief, full=full)
         shown = showing(brief, selection, self.advisor.digest)
         csrf, w = csrf_of(request), WORDS[lang]
@@ -117,7 +117,7 @@ class Site:
     # The after-visit form.
 
     def visit_form(self, request: Request, account_id: str, lang: str, error: str = "") -> HTMLResponse:
-        profile = self.served.profile(account_id)
+        profile = self.served.profile(account_id)  # the people in the order the rep typed them
         brief = self.advisor.prepare(
             self.advisor.evaluate(profile, self.today, self.served.positions.get(account_id)), lang
         )
@@ -165,7 +165,7 @@ class Site:
     # The trainer's pages.
 
     def trainer(self, request: Request, lang: str, file: str, industry: str, tier: str) -> HTMLResponse:
-        where = self.rule_places()
+        where = self.rule_places
         meta = {acc: self.account_meta(acc) for acc in self.served.paths}
 
         def keep(rule: str, account: str) -> bool:
@@ -205,20 +205,22 @@ class Site:
         later = [r.line for r in self.advisor.base.rules if r.path == loaded.path and r.line > loaded.line]
         explained = ""
         if account in self.served.paths:
-            evaluation = self.advisor.evaluate(self.served.profile(account), self.today, self.served.positions.get(account))  # fmt: skip
+            evaluation = self.served.evaluation(self.advisor, account, self.today)
             # The rule's place as the trainer knows it, not the server's folders.
             explained = "\n".join(explain_lines(self.advisor, evaluation, {rule_id})).replace(
-                f"({loaded.path}:", f"({self.rule_places()[rule_id][0]}:"
+                f"({loaded.path}:", f"({self.rule_places[rule_id][0]}:"
             )
         names = [(acc, self.served.profile(acc).account.name) for acc in self.served.paths]
         return self.render(
-            request, "rule.html.j2", lang, rule=rule_id, where="{}:{}".format(*self.rule_places()[rule_id]),
+            request, "rule.html.j2", lang, rule=rule_id, where="{}:{}".format(*self.rule_places[rule_id]),
             lines=list(enumerate(text.splitlines(), 1)), first=loaded.line, last=min(later, default=10**9) - 1,
             accounts=names, chosen=account, explained=explained,
         )  # fmt: skip
 
+    @functools.cached_property
     def rule_places(self) -> dict[str, tuple[str, int]]:
-        """Each rule's file (as the trainer knows it: rules/...) and line."""
+        """Each rule's file (as the trainer knows it: rules/...) and line: fixed while the server runs,
+        worked out once."""
         paths = [Path(r.path).resolve() for r in self.advisor.base.rules]
         top = Path(os.path.commonpath(paths)) if paths else Path()
         top = top.parent if top.is_file() else top
