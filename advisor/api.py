@@ -14,17 +14,18 @@ from . import __version__
 from .advise import Recommendation, Sayings, Withdrawers, recommend, sayings, withdraw
 from .brief import Brief, Evaluation
 from .canonical import canonical
+from .checked import load_checked
 from .course import Course, load_course
-from .engine import Engine, Plan, compile_rules
+from .engine import Engine, Plan
 from .escape import md
 from .facts import derive
 from .pdf import PAPERS, to_pdf
-from .policy import Policy, load_policy
+from .policy import Policy
 from .portfolio import Position
 from .profile import Profile
-from .relevance import Relevance, load_relevance
+from .relevance import Relevance
 from .render import LANGS, Templates, to_json
-from .rules import RuleBase, load_rules
+from .rules import RuleBase
 from .selection import Selection, choose
 from .view import html_view, markdown_view
 from .vocabulary import FORMATS
@@ -79,14 +80,11 @@ class Advisor:
         rules = Path(rules) if rules else shipped("rules")
         templates = Path(templates) if templates else shipped("templates")
         course = load_course()
-        base = load_rules(rules, course)
-        policy, policy_file = load_policy(rules)
-        relevance, relevance_file = load_relevance(rules, course)
-        plan = compile_rules(base)
+        checked = load_checked(rules, course)
         loaded = Templates.load(templates, course.items)
-        inputs = base.files + tuple(f for f in (policy_file, relevance_file) if f)
+        inputs = checked.base.files + tuple(f for f in (checked.policy_file, checked.relevance_file) if f)
         digest = _digest(rules, inputs, templates, loaded.files, course)
-        return cls(base, plan, loaded, course, policy, digest, relevance)
+        return cls(checked.base, checked.plan, loaded, course, checked.policy, digest, checked.relevance)
 
     def engine(self) -> Engine:
         engine = getattr(self._local, "engine", None)

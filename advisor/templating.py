@@ -9,8 +9,6 @@ import os
 import re
 import stat
 import sys
-import threading
-import time
 from pathlib import Path
 from string import Formatter
 from types import BuiltinMethodType, CodeType
@@ -21,6 +19,8 @@ from jinja2 import nodes
 from jinja2.bccache import Bucket
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from .cache import PrivateCache, private_folder
 
 # What a dict answers as attributes (its methods and object's); any other `d.name` is its key.
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -409,34 +409,8 @@ def _counted_output(context: Any, value: Any) -> Any:
 
 
 def cache_folder() -> Path | None:
-    """$XDG_CACHE_HOME/advisor/templates (~/.cache by default), if only this user can change it.
-
-    Compiled templates are Python code, so the folder is used only when it and every folder above
-    it belong to this user or root and no one else can write to them (a sticky folder like /tmp
-    excepted: there others cannot rename what is ours). Otherwise (a shared or read-only place, a
-    missing home) templates are compiled each start."""
-    if not hasattr(os, "getuid"):
-        return None
-    try:
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        root = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-        folder = root / "advisor" / "templates"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder = folder.resolve(strict=True)
-        if not all(_only_ours(os.lstat(p), sticky_ok=p != folder) for p in (folder, *folder.parents)):
-            return None
-    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
-        return None
-    return folder
-
-
-def _only_ours(st: os.stat_result, *, sticky_ok: bool = False) -> bool:
-    """A folder or file that only this user (or root) can change."""
-    if st.st_uid not in (os.getuid(), 0):
-        return False
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return sticky_ok and stat.S_ISDIR(st.st_mode) and bool(st.st_mode & stat.S_ISVTX)
-    return True
+    """The private folder compiled templates are kept in (cache.py), if one can be had."""
+    return private_folder("templates")
 
 
 class CompiledTemplates(jinja2.BytecodeCache):
@@ -446,12 +420,11 @@ class CompiledTemplates(jinja2.BytecodeCache):
     and Python's versions, and all the environment's settings the compiler reads. Editing a
     template, upgrading Jinja or changing the options therefore never reuses stale code; the same
     text in another folder shares the entry (the code is told its file again when loaded, for
-    error messages). Entries are written to a temporary file and renamed into place, so parallel
-    starts see a whole entry or none. Any failure to read or write the cache just compiles.
+    error messages). Any failure to read or write the cache just compiles (see cache.py).
     """
 
     def __init__(self, folder: Path):
-        self.folder = folder
+        self.store = PrivateCache(folder, ".jinja", CACHE_KEEP)
 
     def get_bucket(self, environment: jinja2.Environment, name: str, filename: str | None, source: str) -> Bucket:
         key = hashlib.sha256(f"{_compiler_inputs(environment)}\0{name}\0{source}".encode()).hexdigest()
@@ -461,42 +434,17 @@ class CompiledTemplates(jinja2.BytecodeCache):
             bucket.code = _refiled(bucket.code, filename)
         return bucket
 
-    def _path(self, bucket: Bucket) -> Path:
-        return self.folder / f"{bucket.key}.jinja"
-
     def load_bytecode(self, bucket: Bucket) -> None:
+        data = self.store.read(bucket.key)
         try:
-            fd = os.open(self._path(bucket), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with open(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or not _only_ours(st):
-                    raise PermissionError("a cache entry this user did not write alone")
-                bucket.load_bytecode(f)
-        except Exception:  # missing, unreadable, damaged or not ours: compile instead
+            if data is None:
+                raise ValueError("no entry")
+            bucket.bytecode_from_string(data)
+        except Exception:  # missing, damaged or not ours: compile instead
             bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
-        path = self._path(bucket)
-        temp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            with open(temp, "wb") as f:
-                bucket.write_bytecode(f)
-            os.replace(temp, path)
-        except OSError:  # read-only or full: the next start compiles again
-            with contextlib.suppress(OSError):
-                temp.unlink(missing_ok=True)
-            return
-        self._prune()
-
-    def _prune(self) -> None:
-        """Keep the CACHE_KEEP entries written last (each template edit makes a new entry), and drop
-        temporary files a killed start left more than an hour ago."""
-        with contextlib.suppress(OSError):  # another start may be pruning too
-            entries = sorted((e.stat().st_mtime, e.path, e.name) for e in os.scandir(self.folder))
-            compiled = [path for _, path, name in entries if name.endswith(".jinja")]
-            stale = [path for mtime, path, name in entries if name.endswith(".tmp") and mtime < time.time() - 3600]
-            for path in compiled[:-CACHE_KEEP] + stale:
-                os.unlink(path)
+        self.store.write(bucket.key, bucket.bytecode_to_string())
 
 
 def _compiler_inputs(env: jinja2.Environment) -> str:
