@@ -109,6 +109,7 @@ class _Inside:
             except OSError:
                 pass
         self.seen: dict[str, bool] = {}  # a folder's answer, asked once
+        self.reals: dict[str, str] = {}  # a folder's real path, worked out once
 
     def __call__(self, path: Path, root: Path) -> bool:
         if self.key is None:
@@ -118,8 +119,18 @@ class _Inside:
                 return True
             if folder == root or str(folder) in ("", "."):
                 break
-        real, real_root = os.path.realpath(path), os.path.realpath(root)
+        real, real_root = self._realpath(path), self._realpath(root, folder=True)
         return _under(real, self.real) and not _under(real, real_root)
+
+    def _realpath(self, path: Path, *, folder: bool = False) -> str:
+        """os.path.realpath, with each folder's worked out once: a file that is not a link is
+        its folder's real path and its name (thousands of profiles share a few folders)."""
+        if not folder and not path.is_symlink():
+            return os.path.join(self._realpath(path.parent, folder=True), path.name)
+        name = str(path)
+        if name not in self.reals:
+            self.reals[name] = os.path.realpath(path)
+        return self.reals[name]
 
     def _is(self, folder: Path) -> bool:
         name = str(folder)
