@@ -11,6 +11,7 @@ quietly on SIGTERM. A worker that dies (killed, out of memory) stops the batch w
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -60,6 +61,9 @@ def _worker_start(options: Options) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler raises; here, just end
     advisor_for(options)
+    # What the worker holds for its whole life (modules, the Advisor) is never garbage: the
+    # collector leaves it out of its full passes, which otherwise walk all of it (about 20 ms each).
+    gc.freeze()
 
 
 def _run_chunk(fn: Callable, chunk: list) -> list:
