@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import traceback
 from collections.abc import Collection
@@ -17,6 +16,7 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
+from .jsontext import dumps
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS, SCHEMA_VERSION
@@ -260,4 +260,4 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             {**_recommendation(w.recommendation, names), "withdrawn_by": list(w.by)} for w in brief.withdrawn
         ],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    return dumps(doc) + "\n"
