@@ -364,9 +364,11 @@ def withdraw(
     kept: list[Recommendation] = []
     gone: list[Withdrawn] = []
     for r in recs:
-        by = sorted(
-            {w for w, subject in active.get(r.rule_id, ()) if subject is None or r.stakeholder in (None, subject)}
-        )
+        withdrawing = active.get(r.rule_id)
+        if withdrawing is None:  # most advice: no rule that fired withdraws it
+            kept.append(r)
+            continue
+        by = sorted({w for w, subject in withdrawing if subject is None or r.stakeholder in (None, subject)})
         if by:
             gone.append(Withdrawn(r, tuple(by)))
         else:
