@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # Bump when what this module writes to the cache changes meaning.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently written first
 
 
@@ -298,6 +298,19 @@ class _Generator(CodeGenerator):
         literal = sum(len(child.data) for child in node.nodes if isinstance(child, nodes.TemplateData))
         self.writeline(f"context.budget.wrote({literal})")
         super().visit_Output(node, frame)
+
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        # `d.name` on a plain dict (a label, a part of the view: most look-ups in a brief) reads the key
+        # in place, without a call: what Sandbox.getattr returns for a dict and a name that is none of
+        # its methods. Anything else (another object, a missing key, a method's name) goes through
+        # Sandbox.getattr as before. `t_attr` is no name Jinja gives a variable (theirs are l_…, t_<n>).
+        if node.attr in _DICT_ATTRIBUTES or self.environment.is_async:
+            super().visit_Getattr(node, frame)
+            return
+        key = repr(node.attr)
+        self.write("(t_attr[" + key + "] if type(t_attr := ")
+        self.visit(node.node, frame)
+        self.write(f") is dict and {key} in t_attr else environment.getattr(t_attr, {key}))")
 
     def _make_finalize(self) -> CodeGenerator._FinalizeInfo:
         # Every `{{ … }}` is finalized at run time by the render's budget (nothing to work out while
