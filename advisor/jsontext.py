@@ -15,6 +15,7 @@ from json.encoder import encode_basestring  # the C function json.dumps(ensure_a
 from typing import Any
 
 _INFINITY = float("inf")
+_LITERALS = {None: "null", True: "true", False: "false"}
 
 
 class _NotPlain(Exception):
@@ -41,7 +42,8 @@ def _float(value: float) -> str:
 
 def _encode(value: Any, newline: str, step: str) -> str:
     """`value` as JSON, its nested lines starting with `newline` plus one more `step` of indent. (Strings,
-    the most common values, are quoted in place rather than through a call of this function.)"""
+    the most common values, and a dict's true, false and null are written in place rather than through
+    a call of this function.)"""
     kind = type(value)
     if kind is str:
         return encode_basestring(value)
@@ -51,7 +53,8 @@ def _encode(value: Any, newline: str, step: str) -> str:
         inner = newline + step
         items = [
             # encode_basestring refuses a key that is no str (TypeError): json.dumps converts it.
-            encode_basestring(k) + ": " + (encode_basestring(v) if type(v) is str else _encode(v, inner, step))
+            f"{encode_basestring(k)}: "
+            f"{encode_basestring(v) if type(v) is str else _LITERALS[v] if v is None or v is True or v is False else _encode(v, inner, step)}"
             for k, v in value.items()
         ]
         return "{" + inner + ("," + inner).join(items) + newline + "}"

@@ -195,10 +195,12 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
-def _recommendation(r: Recommendation, names: dict[str, str]) -> dict[str, Any]:
-    return {"rule": r.rule_id, "source": list(r.source), "section": r.section, "aspect": r.aspect,
-            "priority": r.priority, "stakeholder": r.stakeholder, "stakeholder_name": names.get(r.stakeholder or ""),
-            "text": r.text}  # fmt: skip
+def _recommendation(r: Recommendation, names: dict[str, str], **more: Any) -> dict[str, Any]:
+    """A recommendation's entry in JSON, with `more` keys after its own."""
+    a = r.advice
+    return {"rule": a.rule_id, "source": list(a.source), "section": a.section, "aspect": a.aspect,
+            "priority": a.priority, "stakeholder": r.stakeholder, "stakeholder_name": names.get(r.stakeholder or ""),
+            "text": r.text, **more}  # fmt: skip
 
 
 def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) -> str:
@@ -252,12 +254,10 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             for s in profile.stakeholders
         ],  # fmt: skip
         "recommendations": [
-            {**_recommendation(r, names), "score": r.score, "shown": id(r) in shown, "trait_shown": id(r) in in_cards}
+            _recommendation(r, names, score=r.score, shown=id(r) in shown, trait_shown=id(r) in in_cards)
             for r in brief.recommendations
         ],
         # Advice another rule's situation withdrew (an override), with the rules that withdrew it.
-        "withdrawn": [
-            {**_recommendation(w.recommendation, names), "withdrawn_by": list(w.by)} for w in brief.withdrawn
-        ],
+        "withdrawn": [_recommendation(w.recommendation, names, withdrawn_by=list(w.by)) for w in brief.withdrawn],
     }
     return dumps(doc) + "\n"
