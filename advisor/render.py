@@ -215,6 +215,7 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
     account = profile.account
     names = {s.id: s.name for s in profile.stakeholders}
     attending = set(brief.attendees)
+    account_facts = evaluation.about("account") if profile.visit else {}
     doc = {
         "schema_version": SCHEMA_VERSION,
         "advisor": {"version": version, "rules_hash": digest},
@@ -234,8 +235,8 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             {
                 "date": profile.visit.date.isoformat(),
                 "objective": profile.visit.objective,
-                "purpose": evaluation.about("account")["account.visit_purpose"],
-                "purpose_inferred": evaluation.about("account")["account.visit_purpose_inferred"],
+                "purpose": account_facts["account.visit_purpose"],
+                "purpose_inferred": account_facts["account.visit_purpose_inferred"],
                 "attendees": list(profile.visit.attendees),
             }
             if profile.visit
