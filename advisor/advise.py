@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .course import code_order
+from .course import code_order, topic_of
 from .engine import Firing
 from .facts import Record
 from .rules import RuleBase
@@ -104,6 +104,16 @@ class Advice:
     parts: tuple[str, ...]  # the advice split by split_say
     peers: Alike = field(repr=False, compare=False)  # the texts of its section, indexed by their ends
     sep: str = ", "  # how its language joins a list value
+
+    @functools.cached_property
+    def topics(self) -> frozenset[str]:
+        """The course topics it teaches (those of every item it cites)."""
+        return frozenset(topic_of(code) for code in self.source)
+
+    @functools.cached_property
+    def items(self) -> frozenset[str]:
+        """The course items it cites."""
+        return frozenset(self.source)
 
     @functools.cached_property
     def alike(self) -> frozenset[str]:
@@ -354,9 +364,11 @@ def withdraw(
     kept: list[Recommendation] = []
     gone: list[Withdrawn] = []
     for r in recs:
-        by = sorted(
-            {w for w, subject in active.get(r.rule_id, ()) if subject is None or r.stakeholder in (None, subject)}
-        )
+        withdrawing = active.get(r.rule_id)
+        if withdrawing is None:  # most advice: no rule that fired withdraws it
+            kept.append(r)
+            continue
+        by = sorted({w for w, subject in withdrawing if subject is None or r.stakeholder in (None, subject)})
         if by:
             gone.append(Withdrawn(r, tuple(by)))
         else:

@@ -96,6 +96,7 @@ class Relevance:
         self._service_cache: dict[tuple[str, ...], bool] = {}
         self._purpose_cache: dict[tuple[str, tuple[str, ...]], float] = {}
         self._emphasis_cache: dict[tuple[str, ...], float] = {}
+        self._weight_cache: dict[tuple[str, tuple[str, ...], str], float] = {}
 
     @classmethod
     def default(cls) -> Relevance:
@@ -130,11 +131,20 @@ class Relevance:
             )
         return found
 
+    def weight(self, priority: str, codes: tuple[str, ...], purpose: str) -> float:
+        """What advice of this priority citing `codes` weighs on a visit of this purpose before the
+        situation is counted: priority, purpose and emphasis (the same for every brief; kept)."""
+        key = (priority, codes, purpose)
+        weight = self._weight_cache.get(key)
+        if weight is None:
+            weight = self.priorities.get(priority, 0.0) + self.purpose_weight(purpose, codes)
+            weight = self._weight_cache[key] = weight + self.emphasis_of(codes)
+        return weight
+
     def score(self, advice: Advice, values: dict[str, Any]) -> float:
         """How much one recommendation (`advice` about the record whose facts are `values`) matters."""
         purpose = values.get("account.visit_purpose") or NO_VISIT
-        score = self.priorities.get(advice.priority, 0.0) + self.purpose_weight(purpose, advice.source)
-        score += self.emphasis_of(advice.source)
+        score = self.weight(advice.priority, advice.source, purpose)
         days = values.get("event.days_until")
         if days is not None:
             if 0 <= days <= EVENT_WINDOW:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import traceback
 from collections.abc import Collection
@@ -17,6 +16,7 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
+from .jsontext import dumps
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS, SCHEMA_VERSION
@@ -195,10 +195,12 @@ def _keys(tree: Any, prefix: str = "") -> set[str]:
     return out
 
 
-def _recommendation(r: Recommendation, names: dict[str, str]) -> dict[str, Any]:
-    return {"rule": r.rule_id, "source": list(r.source), "section": r.section, "aspect": r.aspect,
-            "priority": r.priority, "stakeholder": r.stakeholder, "stakeholder_name": names.get(r.stakeholder or ""),
-            "text": r.text}  # fmt: skip
+def _recommendation(r: Recommendation, names: dict[str, str], **more: Any) -> dict[str, Any]:
+    """A recommendation's entry in JSON, with `more` keys after its own."""
+    a = r.advice
+    return {"rule": a.rule_id, "source": list(a.source), "section": a.section, "aspect": a.aspect,
+            "priority": a.priority, "stakeholder": r.stakeholder, "stakeholder_name": names.get(r.stakeholder or ""),
+            "text": r.text, **more}  # fmt: skip
 
 
 def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) -> str:
@@ -213,6 +215,7 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
     account = profile.account
     names = {s.id: s.name for s in profile.stakeholders}
     attending = set(brief.attendees)
+    account_facts = evaluation.about("account") if profile.visit else {}
     doc = {
         "schema_version": SCHEMA_VERSION,
         "advisor": {"version": version, "rules_hash": digest},
@@ -232,8 +235,8 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             {
                 "date": profile.visit.date.isoformat(),
                 "objective": profile.visit.objective,
-                "purpose": evaluation.about("account")["account.visit_purpose"],
-                "purpose_inferred": evaluation.about("account")["account.visit_purpose_inferred"],
+                "purpose": account_facts["account.visit_purpose"],
+                "purpose_inferred": account_facts["account.visit_purpose_inferred"],
                 "attendees": list(profile.visit.attendees),
             }
             if profile.visit
@@ -252,12 +255,10 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
             for s in profile.stakeholders
         ],  # fmt: skip
         "recommendations": [
-            {**_recommendation(r, names), "score": r.score, "shown": id(r) in shown, "trait_shown": id(r) in in_cards}
+            _recommendation(r, names, score=r.score, shown=id(r) in shown, trait_shown=id(r) in in_cards)
             for r in brief.recommendations
         ],
         # Advice another rule's situation withdrew (an override), with the rules that withdrew it.
-        "withdrawn": [
-            {**_recommendation(w.recommendation, names), "withdrawn_by": list(w.by)} for w in brief.withdrawn
-        ],
+        "withdrawn": [_recommendation(w.recommendation, names, withdrawn_by=list(w.by)) for w in brief.withdrawn],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    return dumps(doc) + "\n"

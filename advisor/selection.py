@@ -7,6 +7,7 @@ rule's id (advise._rank): never to the file a rule sits in, its place there, or 
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ GLANCE_MAX = 5
 TOPIC_REPEAT = 1.5  # what each earlier point of the same course topic takes off a recommendation's relevance
 RULE_REPEAT = 1.0  # and each earlier point of the same rule (the same advice for another person)
 UNLIMITED = 10**6
+_NONE_YET = itertools.repeat(0)  # counts.get's default, for every key map() looks up
 
 Slot = tuple[str, ...]  # where a shown item counts: (section,), ("person", stakeholder id) or ("others",)
 
@@ -54,20 +56,21 @@ class Selection:
         return {id(r) for r in self.glance}.union(id(r) for rs in self.shown_in.values() for r in rs)
 
 
-@dataclass(frozen=True)
 class Candidate:
-    """A recommendation that may be shown, with where it counts, that slot's limit, and what it teaches."""
+    """A recommendation that may be shown, with where it counts, that slot's limit, and what it teaches.
+    (A plain class with slots: a brief weighs dozens, and a frozen dataclass builds several times slower.)"""
 
-    rec: Recommendation
-    where: Slot
-    limit: int
-    topics: frozenset[str]
-    items: frozenset[str]
+    __slots__ = ("rec", "where", "limit", "topics", "items", "score", "rule_id")
+
+    def __init__(self, rec: Recommendation, where: Slot, limit: int) -> None:
+        self.rec, self.where, self.limit = rec, where, limit
+        advice = rec.advice
+        self.topics, self.items, self.score, self.rule_id = advice.topics, advice.items, rec.score, advice.rule_id
 
 
-def topics_of(r: Recommendation) -> set[str]:
+def topics_of(r: Recommendation) -> frozenset[str]:
     """The course topics a recommendation teaches (every item it cites)."""
-    return {topic_of(code) for code in r.source}
+    return r.advice.topics
 
 
 def by_relevance(recs: list[Recommendation]) -> list[Recommendation]:
@@ -206,7 +209,7 @@ def select(
             limit = others_cap
         else:
             limit = limits.get(r.section, UNLIMITED)
-        candidates.append(Candidate(r, where, limit, frozenset(topics_of(r)), frozenset(r.source)))
+        candidates.append(Candidate(r, where, limit))
 
     counts: dict[Slot, int] = {}
     chosen: set[int] = set()
@@ -219,28 +222,27 @@ def select(
         chosen.add(id(c.rec))
         for t in c.topics:
             topic_count[t] = topic_count.get(t, 0) + 1
-        rule_count[c.rec.rule_id] = rule_count.get(c.rec.rule_id, 0) + 1
+        rule_count[c.rule_id] = rule_count.get(c.rule_id, 0) + 1
         items.update(c.items)
 
     def open_(c: Candidate, limit: int) -> bool:
         return id(c.rec) not in chosen and counts.get(c.where, 0) < limit
 
-    for fresh in (True, False):  # 1. floors, advice on a course topic not yet shown first
-        for c in candidates:
-            floor = floors.get(c.rec.section, 0)
-            if len(chosen) < budget and floor and open_(c, min(c.limit, floor)):
-                if not fresh or any(t not in topic_count for t in c.topics):
+    # 1. floors, advice on a course topic not yet shown first
+    floored = [(c, min(c.limit, floor)) for c in candidates if (floor := floors.get(c.rec.section, 0))]
+    for fresh in (True, False):
+        for c, limit in floored:
+            if len(chosen) < budget and open_(c, limit):
+                if not fresh or not topic_count.keys() >= c.topics:
                     take(c)
 
     # 2. The rest, one at a time: the most relevant, less a step for each earlier point of its course
     # topic and of its rule, and a step when it teaches no course item not yet shown. Breadth without a
     # cliff: a strong second point of a topic still beats a weak first one.
     def value(c: Candidate) -> float:
-        topic_repeats = min(topic_count.get(t, 0) for t in c.topics)
+        topic_repeats = min(map(topic_count.get, c.topics, _NONE_YET))
         return (
-            c.rec.score
-            - TOPIC_REPEAT * topic_repeats
-            - RULE_REPEAT * (rule_count.get(c.rec.rule_id, 0) + (c.items <= items))
+            c.score - TOPIC_REPEAT * topic_repeats - RULE_REPEAT * (rule_count.get(c.rule_id, 0) + (c.items <= items))
         )
 
     # Lazily (a heap of values worked out when last looked at): each take only adds to the counts, so

@@ -26,7 +26,7 @@ from .cache import PrivateCache, private_folder
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # Bump when what this module writes to the cache changes meaning.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 3
 CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently written first
 
 
@@ -35,8 +35,8 @@ CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently wr
 # A template is a trainer's file, and Jinja would happily work out `{{ 9**9**9 }}` (a number of 370
 # million digits), `'a' * 10**10`, loops inside loops, or a macro that calls itself, and hang or run
 # out of memory doing it: while compiling, too, since Jinja folds constant expressions then. So:
-# nothing is evaluated while compiling (no optimizer, and `finalize` needs the render's context, which
-# keeps Jinja from folding output); operators that can make something huge check their operands
+# nothing is evaluated while compiling (no optimizer, and every output goes to the render's budget,
+# which keeps Jinja from folding output); operators that can make something huge check their operands
 # first; and every render has a budget of steps (loop items, calls, outputs) and of text produced.
 
 MAX_SIZE = 1_000_000  # characters of one string, or items of one list, an operator or call may make
@@ -53,7 +53,10 @@ class TemplateLimit(SecurityError):
 
 
 class Budget:
-    """What one render has spent; refuses to go on past MAX_STEPS or MAX_OUTPUT."""
+    """What one render has spent; refuses to go on past MAX_STEPS or MAX_OUTPUT.
+
+    The compiled template calls it directly (see _Generator): `out` for every `{{ … }}`, `wrote` for
+    every output statement's literal text, `each` for a loop's items; Sandbox.call steps for a call."""
 
     __slots__ = ("steps", "output")
 
@@ -64,21 +67,72 @@ class Budget:
     def step(self, n: int = 1) -> None:
         self.steps += n
         if self.steps > MAX_STEPS:
-            raise TemplateLimit(
-                f"more than {MAX_STEPS:,} loop steps, calls and outputs in one brief; "
-                "a loop or a macro that calls itself runs too long"
-            )
+            self._refuse()
 
     def emit(self, chars: int) -> None:
         self.output += chars
         if self.output > MAX_OUTPUT:
-            raise TemplateLimit(f"the template writes more than {MAX_OUTPUT:,} characters; a brief is far shorter")
+            self._refuse()
+
+    def out(self, value: Any) -> Any:
+        """A `{{ … }}` as it is written: a step, and its length counted."""
+        self.steps += 1
+        self.output += len(value) if type(value) is str else len(str(value))
+        if self.steps > MAX_STEPS or self.output > MAX_OUTPUT:
+            self._refuse()
+        return value
+
+    def wrote(self, chars: int) -> None:
+        """An output statement runs: a step, and its literal text counted as written."""
+        self.steps += 1
+        self.output += chars
+        if self.steps > MAX_STEPS or self.output > MAX_OUTPUT:
+            self._refuse()
+
+    def each(self, iterable: Any) -> Any:
+        """Each item of a loop, one step each."""
+        for item in iterable:
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                self._refuse()
+            yield item
+
+    def _refuse(self) -> None:
+        if self.steps > MAX_STEPS:
+            raise TemplateLimit(
+                f"more than {MAX_STEPS:,} loop steps, calls and outputs in one brief; "
+                "a loop or a macro that calls itself runs too long"
+            )
+        raise TemplateLimit(f"the template writes more than {MAX_OUTPUT:,} characters; a brief is far shorter")
 
 
-def _budget(context: Any) -> Budget:
-    """The render's budget; a template imported without context gets one of its own (per call)."""
-    budget = context.get(BUDGET) if context is not None else None
-    return budget if isinstance(budget, Budget) else Budget()
+class _FreshBudget:
+    """The budget of a context the render gave none (a template imported without context, whose module
+    Jinja keeps across renders, or one rendered without a budget): a new Budget for each use, so
+    nothing it spends is carried into the next render."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(Budget(), name)
+
+
+_FRESH = _FreshBudget()
+
+
+class _Context(jinja2.runtime.Context):
+    """A render's variables, with its Budget found once (the compiled template reaches it as
+    `context.budget` at every output, rather than looking the variable up each time). The budget
+    variable is not a name a template can spell, so it never changes during a render: a derived
+    context (an include, a block, a macro's caller) starts from the same variables and finds the same."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        budget = self.parent.get(BUDGET)
+        self.budget = budget if isinstance(budget, Budget) else _FRESH
+
+
+def _budget(context: Any) -> Budget | _FreshBudget:
+    """The render's budget (a fresh one per use where the context has none)."""
+    return context.budget if isinstance(context, _Context) else _FRESH
 
 
 def _too_big(what: str) -> TemplateLimit:
@@ -206,10 +260,11 @@ _SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "replace
 
 
 class _Generator(CodeGenerator):
-    """Jinja's code generator, writing the budget's checks in: every loop's iterable goes through
-    `environment.counted`, every `~` through `environment.joined`, and the literal text of every
-    output statement is counted by `environment.emitted`. (Jinja allows no new node types, so the
-    loop's iterable is recognised by identity when it is visited.)"""
+    """Jinja's code generator, writing the budget's checks in: every `{{ … }}` goes through
+    `context.budget.out`, every loop's iterable through `context.budget.each`, every `~` through
+    `environment.joined`, and the literal text of every output statement is counted by
+    `context.budget.wrote` (see Budget). (Jinja allows no new node types, so the loop's iterable is
+    recognised by identity when it is visited.)"""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -218,7 +273,7 @@ class _Generator(CodeGenerator):
     def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
         if id(node) in self._counted:
             self._counted.discard(id(node))
-            self.write("environment.counted(context, ")
+            self.write("context.budget.each(")
             super().visit(node, *args, **kwargs)
             self.write(")")
             return None
@@ -241,8 +296,26 @@ class _Generator(CodeGenerator):
 
     def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
         literal = sum(len(child.data) for child in node.nodes if isinstance(child, nodes.TemplateData))
-        self.writeline(f"environment.emitted(context, {literal})")
+        self.writeline(f"context.budget.wrote({literal})")
         super().visit_Output(node, frame)
+
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        # `d.name` on a plain dict (a label, a part of the view: most look-ups in a brief) reads the key
+        # in place, without a call: what Sandbox.getattr returns for a dict and a name that is none of
+        # its methods. Anything else (another object, a missing key, a method's name) goes through
+        # Sandbox.getattr as before. `t_attr` is no name Jinja gives a variable (theirs are l_…, t_<n>).
+        if node.attr in _DICT_ATTRIBUTES or self.environment.is_async:
+            super().visit_Getattr(node, frame)
+            return
+        key = repr(node.attr)
+        self.write("(t_attr[" + key + "] if type(t_attr := ")
+        self.visit(node.node, frame)
+        self.write(f") is dict and {key} in t_attr else environment.getattr(t_attr, {key}))")
+
+    def _make_finalize(self) -> CodeGenerator._FinalizeInfo:
+        # Every `{{ … }}` is finalized at run time by the render's budget (nothing to work out while
+        # compiling, so Jinja folds no output expression).
+        return self._FinalizeInfo(None, "context.budget.out(")
 
 
 class _BoundedLoader(jinja2.FileSystemLoader):
@@ -280,6 +353,7 @@ class Sandbox(SandboxedEnvironment):
     """
 
     code_generator_class = _Generator
+    context_class = _Context
     # Intercepted operators are never folded while compiling, and go through call_binop when rendering.
     intercepted_binops = frozenset({"**", "*", "+", "%"})
 
@@ -287,26 +361,12 @@ class Sandbox(SandboxedEnvironment):
         _check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
-    def counted(self, context: Any, iterable: Any) -> Any:
-        """Each item of a loop, one step of the render's budget each."""
-        budget = _budget(context)
-        for item in iterable:
-            budget.step()
-            yield item
-
     def joined(self, context: Any, parts: tuple) -> str:
         """`a ~ b`, refused when it would be huge (doubling a text in a loop reaches any size fast)."""
         texts = [str(p) for p in parts]
         if sum(map(len, texts)) > MAX_SIZE:
             raise _too_big("this joined text")
         return "".join(texts)
-
-    def emitted(self, context: Any, chars: int) -> None:
-        """An output statement runs: a step, and its literal text counted as written."""
-        budget = _budget(context)
-        budget.step()
-        if chars:
-            budget.emit(chars)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
@@ -379,7 +439,6 @@ def environment(directory: Path, filters: dict[str, Any], cache: bool = True, au
     escaped as Markup, and every other text (labels, course titles) is escaped as it is written."""
     env = Sandbox(
         loader=_BoundedLoader(str(directory)),
-        finalize=_counted_output,
         optimized=False,  # the optimizer works out constant expressions while compiling, unbounded
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
@@ -396,16 +455,6 @@ def environment(directory: Path, filters: dict[str, Any], cache: bool = True, au
     if folder is not None:
         env.bytecode_cache = CompiledTemplates(folder)
     return env
-
-
-@jinja2.pass_context
-def _counted_output(context: Any, value: Any) -> Any:
-    """Every `{{ … }}` as it is written: a step, and its length counted. Needing the context, it also
-    keeps Jinja from working the expression out while compiling."""
-    budget = _budget(context)
-    budget.step()
-    budget.emit(len(value) if type(value) is str else len(str(value)))
-    return value
 
 
 def cache_folder() -> Path | None:
@@ -467,7 +516,8 @@ def _compiler_inputs(env: jinja2.Environment) -> str:
     )  # fmt: skip
     return repr((
         CACHE_FORMAT, jinja2.__version__, sys.implementation.cache_tag, type(env).__module__, type(env).__qualname__,
-        env.code_generator_class.__qualname__, options, how_called(env.finalize) if env.finalize else None,
+        env.code_generator_class.__qualname__, env.context_class.__qualname__, options,
+        how_called(env.finalize) if env.finalize else None,
         sorted(getattr(env, "intercepted_binops", ())), sorted(getattr(env, "intercepted_unops", ())),
         sorted((name, how_called(f)) for name, f in env.filters.items()),
         sorted((name, how_called(f)) for name, f in env.tests.items()), sorted(env.extensions),

@@ -145,6 +145,48 @@ def test_render_sandbox_still_refuses_unsafe_format_fields():
             env.from_string(source).render(p="x")
 
 
+# --- the budget: one per render, spent through includes, blocks, macros and their callers ------------
+
+# Each of these runs loop.j2 (two loops of n items) twice: within one budget, over MAX_STEPS.
+TWICE = {
+    "include": "{% include 'loop.j2' %}{% include 'loop.j2' %}",
+    "import-with-context": "{% import 'macros.j2' as m with context %}{{ m.loop() }}{{ m.loop() }}",
+    "extends-blocks": "{% extends 'base.j2' %}{% block a %}{% include 'loop.j2' %}{% endblock %}",
+    "caller": "{% macro twice() %}{{ caller() }}{{ caller() }}{% endmacro %}"
+    "{% call twice() %}{% include 'loop.j2' %}{% endcall %}",
+}
+
+
+@pytest.mark.parametrize("name", list(TWICE))
+def test_render_budget_is_spent_through_every_kind_of_template_code(tmp_path, name):
+    loop = "{% for i in range(n) %}{% endfor %}"
+    (tmp_path / "loop.j2").write_text(loop + loop, encoding="utf-8")
+    (tmp_path / "macros.j2").write_text("{% macro loop() %}{% include 'loop.j2' %}{% endmacro %}", encoding="utf-8")
+    (tmp_path / "base.j2").write_text("{% block a %}{% endblock %}{{ self.a() }}", encoding="utf-8")
+    (tmp_path / "t.j2").write_text(TWICE[name], encoding="utf-8")
+    template = templating.environment(tmp_path, {}, cache=False).get_template("t.j2")
+    budget = templating.Budget()
+    with pytest.raises(templating.TemplateLimit, match="more than 250,000 loop steps"):
+        template.render(n=70_000, **{templating.BUDGET: budget})  # 280,000 items in all; 140,000 in one half
+    assert budget.steps == templating.MAX_STEPS + 1
+    small = templating.Budget()
+    template.render(n=10, **{templating.BUDGET: small})
+    assert 40 <= small.steps < 60
+
+
+def test_render_budget_counts_the_text_written(tmp_path):
+    (tmp_path / "t.j2").write_text("ab{{ x }}{% for i in [1, 2] %}c{{ i }}{% endfor %}", encoding="utf-8")
+    budget = templating.Budget()
+    text = (
+        templating.environment(tmp_path, {}, cache=False)
+        .get_template("t.j2")
+        .render(x=123, **{templating.BUDGET: budget})
+    )
+    assert text == "ab123c1c2" and budget.output == len(text)
+    # "ab{{ x }}": a statement and an output; then two items, each a statement "c{{ i }}" and an output
+    assert budget.steps == 2 + 2 * 3
+
+
 # --- the compiled-template cache ---------------------------------------------------------------------
 
 
