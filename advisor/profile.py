@@ -212,31 +212,44 @@ def _swap(annotation: Any) -> Any:
     raise TypeError(f"no careful twin for a field of type {annotation}")  # pragma: no cover - a new shape of field
 
 
-@functools.cache
+# Per model class: the fields that take a number, and those whose parts may hold one (see _number_fields).
+_PLANS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
 def _number_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The fields of `model` that take a number, and those whose parts may hold one."""
+    """The fields of `model` that take a number, and those whose parts may hold one; worked out once."""
     numbers = tuple(name for name in model.model_fields if _field_kind(model, name) == "number")
     parts = tuple(
         name
         for name, field in model.model_fields.items()
         if any(any(_number_fields(m)) for m in models_in(field.annotation))
     )
+    _PLANS[model] = numbers, parts
     return numbers, parts
 
 
 def _beyond_cap(model: BaseModel) -> bool:
-    """Whether a validated model holds a number `_finite` refuses (infinity, NaN, beyond NUMBER_CAP)."""
-    numbers, parts = _number_fields(type(model))
-    for name in numbers:
-        value = getattr(model, name)
-        for item in value if isinstance(value, list) else (value,):
-            if isinstance(item, (int, float)) and not isinstance(item, bool) and not abs(item) <= NUMBER_CAP:
-                return True  # `not <=` is true for NaN too
-    for name in parts:
-        value = getattr(model, name)
-        for item in value if isinstance(value, list) else (value,):
-            if isinstance(item, BaseModel) and _beyond_cap(item):
-                return True
+    """Whether a validated model holds a number `_finite` refuses (infinity, NaN, beyond NUMBER_CAP).
+
+    Runs on every profile read, so it walks only the parts that can hold a number, without recursion."""
+    stack = [model]
+    while stack:
+        part = stack.pop()
+        numbers, parts = _PLANS.get(part.__class__) or _number_fields(part.__class__)
+        values = part.__dict__
+        for name in numbers:
+            value = values[name]
+            if value is None:
+                continue
+            for item in value if value.__class__ is list else (value,):
+                if item.__class__ in (int, float) and not abs(item) <= NUMBER_CAP:  # `not <=`: NaN too
+                    return True
+        for name in parts:
+            value = values[name]
+            if value.__class__ is list:
+                stack.extend(value)
+            elif value is not None:
+                stack.append(value)
     return False
 
 
