@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -59,15 +60,21 @@ def canonical(profile: p.Profile) -> p.Profile:
     return profile.model_copy(update=update)
 
 
+_FIRST = operator.itemgetter(0)
+
+
 def _sorted(items: Iterable[M], key: Callable[[M], tuple]) -> list[M]:
     """Sorted by `key`, then by the whole content, so two items that differ anywhere never tie.
 
-    The content (a JSON dump, the costly part) is only compared among items whose keys are equal.
+    The content (a JSON dump, the costly part) is only compared among items whose keys are equal;
+    each key is worked out once.
     """
-    ordered = sorted(items, key=key)
+    keyed = sorted([(key(m), m) for m in items], key=_FIRST)
+    if len({k for k, _ in keyed}) == len(keyed):  # no two keys equal (the usual case): no content to compare
+        return [m for _, m in keyed]
     out: list[M] = []
-    for _, group in itertools.groupby(ordered, key=key):
-        tied = list(group)
+    for _, group in itertools.groupby(keyed, key=_FIRST):
+        tied = [m for _, m in group]
         out.extend(sorted(tied, key=lambda m: m.model_dump_json()) if len(tied) > 1 else tied)
     return out
 
@@ -77,6 +84,8 @@ def _with_sorted(model: M, **fields: Callable[[Any], list]) -> M:
     update = {}
     for name, sort in fields.items():
         value = getattr(model, name)
+        if len(value) < 2:  # already in order, whatever the order is
+            continue
         ordered = sort(value)
         if ordered != value:
             update[name] = ordered

@@ -27,16 +27,16 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return out or "the document"
 
 
-def _unwrap(annotation: Any) -> list[Any]:
+def models_in(annotation: Any) -> list[Any]:
     """The model classes an annotation may hold (through Optional, list and dict)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset, typing.Annotated):
         found = []
         for arg in typing.get_args(annotation):
-            found.extend(_unwrap(arg))
+            found.extend(models_in(arg))
         return found
     if origin is dict:
-        return _unwrap(typing.get_args(annotation)[1])
+        return models_in(typing.get_args(annotation)[1])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     return []
@@ -53,7 +53,7 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
                 continue
             # A dict key (e.g. a case name) keeps the value model found one step earlier.
             continue
-        candidates = _unwrap(current.model_fields[part].annotation)
+        candidates = models_in(current.model_fields[part].annotation)
         current = candidates[0] if candidates else None
     return current
 

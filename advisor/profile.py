@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import math
 import types
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import AdvisorError, Problem, UnreadableInput, suggest
 from .limits import DEFAULT, Limits, raise_hint
-from .modelio import validate
+from .modelio import models_in, validate
 from .yamlio import Located, load_file
 
 Slug = Annotated[
@@ -66,6 +76,8 @@ INDUSTRY_GROUPS: dict[str, str] = {
 }  # fmt: skip
 
 
+M = TypeVar("M", bound=BaseModel)
+
 # The largest number any field takes (SECURITY.md): a revenue, share, rank or score beyond it is a typo
 # or an attack, and the engine could not read it (facts.NUMBER_CAP).
 NUMBER_CAP = 10**15
@@ -116,31 +128,129 @@ def _finite(value: Any) -> None:
         raise PydanticCustomError("too_large", "must be at most 10^15 (1,000,000,000,000,000) in size")
 
 
-# The validation context of JSON dumped from a Profile that was validated already (see from_validated_json).
-_VALIDATED = {"validated": True}
-
-
 class _Model(BaseModel):
+    """A profile part. Validation runs in pydantic's core alone, without a Python call per field: what
+    only our checks refuse (a YAML boolean in a text field, a number no field can hold) is found by
+    one look at the result, and any refused input is validated again by the careful twin
+    (`_careful`), whose errors are the ones every caller sees."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @field_validator("*", mode="before")
     @classmethod
-    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
-        """What YAML read differently from what the rep meant: `name: no` (false, not text), and numbers
-        no field can hold (.inf, NaN, 10^20). Words the fix, positioned on the field. Not run again on
-        what a validated profile dumped (`from_validated_json`): it passed, and this is most of the cost."""
-        if info.context is _VALIDATED:
-            return value
-        if isinstance(value, (bool, int, float, str, list)):
-            kind = _field_kind(cls, info.field_name)
-            if kind == "text":
-                items = value if isinstance(value, list) else (value,)
-                if any(isinstance(item, bool) for item in items):
-                    raise PydanticCustomError("yaml_boolean", YAML_BOOLEAN)
-            elif kind == "number":
-                for item in value if isinstance(value, list) else (value,):
-                    _finite(item)
-        return value
+    def model_validate(cls, obj: Any, **options: Any) -> Self:  # type: ignore[override]
+        return _checked(cls, "validate_python", obj, options)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:  # type: ignore[override]
+        return _checked(cls, "validate_json", json_data, options)
+
+
+def _checked(model: type[M], method: str, data: Any, options: dict[str, Any]) -> M:
+    """`data` validated by `model`'s core `method`; when it is refused or holds a number in doubt, the
+    careful twin validates it again, and its errors are raised."""
+    try:
+        result = getattr(model.__pydantic_validator__, method)(data, **options)
+    except ValidationError:
+        result = None
+    if result is None or _beyond_cap(result):
+        getattr(_careful(model).__pydantic_validator__, method)(data, **options)  # raises the worded errors
+        if result is None:  # pragma: no cover - the twin refuses whatever the model refuses
+            return getattr(model.__pydantic_validator__, method)(data, **options)
+    return result
+
+
+def _plain_values(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """What YAML read differently from what the rep meant: `name: no` (false, not text), and numbers
+    no field can hold (.inf, NaN, 10^20). Words the fix, positioned on the field."""
+    if isinstance(value, (bool, int, float, str, list)):
+        kind = _field_kind(cls, info.field_name)
+        if kind == "text":
+            items = value if isinstance(value, list) else (value,)
+            if any(isinstance(item, bool) for item in items):
+                raise PydanticCustomError("yaml_boolean", YAML_BOOLEAN)
+        elif kind == "number":
+            for item in value if isinstance(value, list) else (value,):
+                _finite(item)
+    return value
+
+
+@functools.cache
+def _careful(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` with `_plain_values` before every field, its parts careful too: it refuses exactly what
+    `model` refuses plus what only our checks do, each field's problem worded as the rep should read
+    it. It validates only input already refused (or in doubt), so its cost is paid by bad input alone.
+
+    A text field never takes a boolean (pydantic refuses it too, in other words), so on input the
+    model took only a number can be in doubt: `_beyond_cap` looks for one."""
+    nested = {}
+    for name, field in model.model_fields.items():
+        swapped = _swap(field.annotation)
+        if swapped is not field.annotation:
+            nested[name] = (swapped, copy.copy(field))
+    return create_model(  # type: ignore[call-overload]
+        model.__name__,
+        __base__=model,
+        __module__=model.__module__,
+        __validators__={"_plain_values": field_validator("*", mode="before")(_plain_values)},
+        **nested,
+    )
+
+
+def _swap(annotation: Any) -> Any:
+    """`annotation` with each profile model in it replaced by its careful twin (the same object when none is)."""
+    if isinstance(annotation, type) and issubclass(annotation, _Model):
+        return _careful(annotation)
+    args = typing.get_args(annotation)
+    swapped = tuple(_swap(a) for a in args)
+    if all(a is b for a, b in zip(args, swapped, strict=True)):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[swapped]  # noqa: UP007 - built from a tuple
+    if origin is list:
+        return list[swapped[0]]
+    raise TypeError(f"no careful twin for a field of type {annotation}")  # pragma: no cover - a new shape of field
+
+
+# Per model class: the fields that take a number, and those whose parts may hold one (see _number_fields).
+_PLANS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _number_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields of `model` that take a number, and those whose parts may hold one; worked out once."""
+    numbers = tuple(name for name in model.model_fields if _field_kind(model, name) == "number")
+    parts = tuple(
+        name
+        for name, field in model.model_fields.items()
+        if any(any(_number_fields(m)) for m in models_in(field.annotation))
+    )
+    _PLANS[model] = numbers, parts
+    return numbers, parts
+
+
+def _beyond_cap(model: BaseModel) -> bool:
+    """Whether a validated model holds a number `_finite` refuses (infinity, NaN, beyond NUMBER_CAP).
+
+    Runs on every profile read, so it walks only the parts that can hold a number, without recursion."""
+    stack = [model]
+    while stack:
+        part = stack.pop()
+        numbers, parts = _PLANS.get(part.__class__) or _number_fields(part.__class__)
+        values = part.__dict__
+        for name in numbers:
+            value = values[name]
+            if value is None:
+                continue
+            for item in value if value.__class__ is list else (value,):
+                if item.__class__ in (int, float) and not abs(item) <= NUMBER_CAP:  # `not <=`: NaN too
+                    return True
+        for name in parts:
+            value = values[name]
+            if value.__class__ is list:
+                stack.extend(value)
+            elif value is not None:
+                stack.append(value)
+    return False
 
 
 class Potential(_Model):
@@ -514,9 +624,9 @@ def parse_profile_json(text: str, path: str, line: int, limits: Limits = DEFAULT
 
 def from_validated_json(text: str) -> Profile:
     """A Profile from the JSON `model_dump_json` wrote of one that passed `parse_profile` (a batch's
-    pass 1 spill): pydantic builds the models, but our per-field checks (a Python call for every
-    field, most of validation's cost) are not run a second time on what already passed them."""
-    return Profile.model_validate_json(text, context=_VALIDATED)
+    pass 1 spill): pydantic's core builds the models, and the look for numbers beyond the cap is not
+    made a second time on what already passed it."""
+    return Profile.__pydantic_validator__.validate_json(text)
 
 
 def load_profile(path, limits: Limits = DEFAULT) -> Profile:

@@ -416,7 +416,7 @@ class _Fast:
             raise _Slow
         depth += 1
         # Locals: this loop runs once per value in every file read. A plain scalar that no resolver
-        # pattern starts like (most text: names, notes, ids) is text, and needs no call to `_plain`.
+        # pattern starts like (most text: names, notes, ids) is text, and needs no look-up at all.
         scalar, resolved, miss, starts = yaml.ScalarNode, _RESOLVED.get, _MISS, _IMPLICIT
         if None in starts:  # pragma: no cover - only if someone added a wildcard resolver to PyYAML
             starts = _EVERY_START
@@ -427,24 +427,25 @@ class _Fast:
                 key = known_key(key_node.value) if key_node.tag is True else None
                 if key is None:
                     key = _key(key_node)
-                if key in result:
-                    raise _Slow
                 if value_node.__class__ is scalar:
                     tag = value_node.tag
                     if tag is True:
                         text = value_node.value
                         if not text and node.flow_style and _split_by_comma(key_node, value_node):
                             raise _Slow  # the careful path says where, without the text
-                        value = resolved(text, miss)
-                        if value is miss:
-                            value = _plain(text) if text[:1] in starts else text
-                        result[key] = value
+                        if text[:1] in starts:
+                            value = resolved(text, miss)
+                            result[key] = _plain(text) if value is miss else value
+                        else:
+                            result[key] = text
                     elif tag is False:
                         result[key] = value_node.value
                     else:
                         raise _Slow
                 else:
                     result[key] = self.collection(value_node, depth)
+            if len(result) != len(items):  # a key given twice: the careful path says which, and where
+                raise _Slow
             return result
         out: list[Any] = []
         append = out.append
@@ -453,10 +454,11 @@ class _Fast:
                 tag = item.tag
                 if tag is True:
                     text = item.value
-                    value = resolved(text, miss)
-                    if value is miss:
-                        value = _plain(text) if text[:1] in starts else text
-                    append(value)
+                    if text[:1] in starts:
+                        value = resolved(text, miss)
+                        append(_plain(text) if value is miss else value)
+                    else:
+                        append(text)
                 elif tag is False:
                     append(item.value)
                 else:
