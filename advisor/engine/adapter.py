@@ -21,9 +21,15 @@ run in its place, per shard and evaluation:
   durable's layer also calls `update_state` between the two with the session state it was given;
   the state never changes here, and re-asserting it only replaces a state fact no rule tests, so we
   skip it (a test compares our firings, in order, with durable's own Host on hundreds of profiles).
-* `delete_state(handle, sid)` afterwards. It crashes the process (an uninitialised field) in a
-  session where no action ever started; the end marker's sentinel rule always fires, and a session
-  in which none started is never deleted: its whole ruleset is replaced instead.
+* `retract_facts(handle, ids)` afterwards retracts the end marker and every record by id (the begin
+  marker is never stored), which leaves the session as a fresh one, and it is kept for the next
+  evaluation. durable's layer deletes the session instead (`delete_state`), but creating and
+  deleting a session costs more than the matching: durable allocates and clears state for every
+  rule of the ruleset in each. A session is deleted only when its ruleset is freed (delete_ruleset
+  leaves a session's memory behind), and only if an action ever started in it: `delete_state`
+  crashes the process (an uninitialised field) in a session where none did. The end marker's
+  sentinel rule always fires; a batch that did not run to its end is not retracted: its whole
+  ruleset is replaced.
 
 Sessions and records. Records are asserted without `sid`, so durable puts them in its default
 session "0" (one live session per ruleset: an Engine is used by one thread, one shard at a time).
@@ -111,6 +117,7 @@ class _Ruleset:
 
     def __init__(self, shard: Shard, name: str, handle: int, definition: str):
         self.shard, self.name, self.handle, self.definition = shard, name, handle, definition
+        self.acted = False  # an action has run in its session (durable crashes deleting one where none has)
 
 
 class _Prepared:
@@ -195,7 +202,7 @@ class Engine:
 
     @staticmethod
     def release(handle: int) -> None:
-        _free(handle)
+        _free_handle(handle)
 
     def evaluate(self, records: list[Record]) -> Outcome:
         """Fire every rule on every record, stratum by stratum, carrying derived facts forward."""
@@ -269,7 +276,7 @@ class Engine:
                 parts += ("}",)
         parts.append(CLOSE)
         try:
-            fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap)
+            fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap, len(members))
         except Exception as exc:  # noqa: BLE001 - C error codes arrive as bare Exceptions
             raise EngineError(
                 f"the engine failed on {rules_named(shard.rule_ids, self.plan.origins)}: {explain(exc)}"
@@ -295,16 +302,18 @@ class Engine:
                     ) from exc
         return sorted(set(fired)) if len(fired) > 1 else fired
 
-    def _fire(self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int) -> tuple[list[int], bool, str | None]:
-        """Assert `text` (a JSON list of facts ending with the end marker) into a fresh session,
-        take durable's pending actions one by one, and delete the session. Returns each firing as
+    def _fire(
+        self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int, count_records: int
+    ) -> tuple[list[int], bool, str | None]:
+        """Assert `text` (a JSON list of `count_records` facts ending with the end marker) into the
+        shard's session, take durable's pending actions one by one, and retract the facts again. Returns each firing as
         record position * width + rule position, whether the sentinel fired, and the rule that
         passed `cap` firings (the drain stops there) or None."""
         handle, rules, width = ruleset.handle, prepared.rules, prepared.width
         position, spans = self.message_ids.position, self.message_ids.spans
         fired: list[int] = []
         count = 0
-        started = ended = finished = False
+        started = ended = drained = kept = False
         over = None
         try:
             code, session = durable_rules_engine.assert_facts(handle, text)
@@ -337,17 +346,26 @@ class Engine:
                 else:
                     raise RuntimeError(f"unexpected action {one_line(message, 120)}")
                 message = durable_rules_engine.complete_and_start_action(handle, session)
-            finished = True
+            else:
+                drained = True
         finally:
-            if finished and started:
-                durable_rules_engine.delete_state(handle, SESSION)
-            else:  # a C error (the session may be corrupt, #312), an interrupt, or no action started
-                self._replace(ruleset)  # (delete_state could crash): free the whole ruleset instead
+            ruleset.acted = ruleset.acted or started
+            if drained and ended:  # read to its end and drained: retract the facts, keep the session
+                try:
+                    durable_rules_engine.retract_facts(handle, self.message_ids.retract(count_records))
+                    kept = True
+                except Exception:  # noqa: BLE001,S110 - a C error: the session is replaced below
+                    pass
+            if not kept:
+                # a C error (the session may be corrupt, #312), an interrupt, a runaway, or a batch
+                # durable stopped reading: free the whole ruleset, and its session where that is safe
+                self._replace(ruleset, delete_session=drained and ruleset.acted)
         return fired, ended, over
 
-    def _replace(self, ruleset: _Ruleset) -> None:
-        """Swap a shard's ruleset for a fresh copy, freeing the old one whole (no session deleted)."""
-        _free(ruleset.handle)
+    def _replace(self, ruleset: _Ruleset, delete_session: bool = False) -> None:
+        """Swap a shard's ruleset for a fresh copy, freeing the old one whole, and its session when
+        `delete_session` says that is safe (durable frees a ruleset, not the sessions in it)."""
+        _free(ruleset, delete_session)
         try:
             self._rulesets[ruleset.shard.name] = self._create(ruleset.shard, ruleset.definition)
         except Exception as exc:  # noqa: BLE001 - never raised while another error is on its way
@@ -357,7 +375,7 @@ class Engine:
     def close(self) -> None:
         """Free the C rulesets (their names stay taken; their memory is returned)."""
         for ruleset in self._rulesets.values():
-            _free(ruleset.handle)
+            _free(ruleset, ruleset.acted)
         self._rulesets = {}
         self._broken = "this Engine was closed; build a new one"
 
@@ -367,8 +385,20 @@ def _fresh_name(prefix: str) -> str:
         return f"{prefix}{next(_names)}"
 
 
-def _free(handle: int) -> None:
+def _free(ruleset: _Ruleset, delete_session: bool) -> None:
+    """Free a ruleset (best effort: freeing is all it does); its session first when asked, since
+    durable's delete_ruleset leaves a session's memory behind. Only a session where an action ran
+    and no C error struck may be deleted (see the module's docstring)."""
+    try:
+        if delete_session:
+            durable_rules_engine.delete_state(ruleset.handle, SESSION)
+    except Exception:  # noqa: BLE001,S110
+        pass
+    _free_handle(ruleset.handle)
+
+
+def _free_handle(handle: int) -> None:
     try:
         durable_rules_engine.delete_ruleset(handle)
-    except Exception:  # noqa: BLE001,S110 - best effort: freeing is all it does
+    except Exception:  # noqa: BLE001,S110
         pass

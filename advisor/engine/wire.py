@@ -249,6 +249,7 @@ class MessageIds:
         # the first ID_SPAN characters of a firing after `"id":` -> position, for ids short enough
         # that the span reaches the comma after them (the id, then `,"t":"`: t is always a string)
         self.spans: dict[str, int] = {}
+        self._retracts: dict[int, str] = {}
         self._next = 0
 
     def first(self, count: int) -> list[int]:
@@ -265,6 +266,15 @@ class MessageIds:
                 self.ids.append(self._next)
             self._next += 1
         return self.ids
+
+    def retract(self, count: int) -> str:
+        """The facts a batch of `count` records leaves in its session, as retract_facts reads them:
+        the end marker and every record (by id alone; an id that was never stored is skipped)."""
+        text = self._retracts.get(count)
+        if text is None:
+            ids = [compact_json(END["id"]), *map(str, self.first(count)[:count])]
+            text = self._retracts[count] = "[" + ",".join('{"id":' + i + "}" for i in ids) + "]"
+        return text
 
 
 def durable_ruleset(shard: Shard, names: dict[str, str], only: list[str] | None = None) -> dict[str, dict]:
