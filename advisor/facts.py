@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from . import profile as p
@@ -349,6 +349,9 @@ class Record:
     scope: str
     values: dict[str, Any]
     subject: str | None = None  # the stakeholder the record is about, for per-person sections
+    # The account facts `values` was copied from and left as they are (derive sets it): the engine
+    # writes those once per evaluation, not once per record that carries them.
+    base: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def _days(today: dt.date, then: dt.date | None) -> int | None:
@@ -786,7 +789,7 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
             v["stakeholder.patron_level"] = patron.level
             v["stakeholder.patron_relationship"] = patron.relationship.strength
         v["stakeholder.proteges"] = proteges[sid]
-        out.append(Record(f"stakeholder:{sid}", "stakeholder", v, subject=sid))
+        out.append(Record(f"stakeholder:{sid}", "stakeholder", v, subject=sid, base=a))
     return out
 
 
@@ -805,7 +808,7 @@ def tie_records(profile: p.Profile, a: dict[str, Any]) -> list[Record]:
                 v["tie.note"] = tie.note
             v.update(_person_facts("tie.from_", s, attendees))
             v.update(_person_facts("tie.to_", other, attendees))
-            out.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id))
+            out.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id, base=a))
     return out
 
 
@@ -832,7 +835,7 @@ def competitor_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) ->
             v["competitor.days_to_renewal"] = (first.ends - today).days
             v["competitor.renewal_service"] = first.service
             v["competitor.renewal_date"] = first.ends.isoformat()
-        out.append(Record(f"competitor:{j}", "competitor", v))
+        out.append(Record(f"competitor:{j}", "competitor", v, base=a))
     return out
 
 
@@ -851,5 +854,5 @@ def event_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) -> list
             v["event.stakeholder_name"] = who.name
             v["event.stakeholder_level"] = who.level
             v["event.stakeholder_is_attendee"] = who.id in attendees
-        out.append(Record(f"event:{j}", "event", v, subject=e.stakeholder))
+        out.append(Record(f"event:{j}", "event", v, subject=e.stakeholder, base=a))
     return out

@@ -3,6 +3,7 @@ byte for byte, the JSON of engine_fact, and a batch is exactly the JSON list of 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -138,6 +139,32 @@ def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
                 expected.append(compact_json([wire.BEGIN, *facts, wire.END]))
     assert sent == expected
     assert all(json.loads(t)[-1] == wire.END for t in sent)
+    engine.close()
+
+
+def test_engine_writes_shared_account_facts_once_and_as_each_record_would(advisor, monkeypatch):
+    """Records derive made share their account facts (Record.base): the engine writes them once per
+    shard, and the batch is byte for byte what it is when every record is written whole; a record
+    without a base (built by hand) is written from its own values."""
+    sent = []
+    real = engine_module.durable_rules_engine.assert_facts
+    monkeypatch.setattr(engine_module.durable_rules_engine, "assert_facts", lambda h, t: sent.append(t) or real(h, t))
+    engine = Engine(advisor.plan, advisor.base.catalogue)
+    records = derive(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"), TODAY, advisor.policy)
+    assert all(r.base is records[0].values for r in records[1:]) and records[0].base is None
+    engine.evaluate(records)
+    shared, sent[:] = list(sent), []
+    whole = [dataclasses.replace(r, base=None) for r in records]
+    engine.evaluate(whole)
+    assert sent == shared
+    sent[:] = []
+    sources = key_sources(advisor.base.catalogue)
+    read = [sources[k] for s in advisor.plan.shards if s.scope == "stakeholder" for k in shard_keys(s)]
+    name = next(name for name, member in read if name.startswith("account.") and member is None)
+    person = next(i for i, r in enumerate(whole) if r.scope == "stakeholder")
+    records[person] = dataclasses.replace(records[person], values={**records[person].values, name: 4321}, base=None)
+    engine.evaluate(records)
+    assert sent != shared and any("4321" in t for t in sent)
     engine.close()
 
 

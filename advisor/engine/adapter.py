@@ -14,10 +14,12 @@ run in its place, per shard and evaluation:
   the others are stored with their actions pending), 2 a record id was seen before (ruled out
   below). C failures (303 and friends) raise. One call per shard, not one per record: the C core
   runs the same matching either way.
-* `start_action_for_state(handle, session)` gives the first pending action, `{rule: {"m": fact}}`,
-  and `complete_and_start_action(handle, session)` retires it and gives the next, until None.
-  After one batch they come rule by rule; sorted back to record by record, they are in the order
-  durable's layer gave them with one assert per record.
+* `start_action_for_state(handle, session)` gives the first pending action, and
+  `complete_and_start_action(handle, session)` retires it and gives the next, until None. Every
+  rule is registered with a large `cap` (wire.CAP), so an action holds all of one rule's firings,
+  `{rule: [{"m": fact}, ...]}`: one round trip per rule that fired, not per firing. Sorted back to
+  record by record, the firings are in the order durable's layer gave them with one assert per
+  record.
   durable's layer also calls `update_state` between the two with the session state it was given;
   the state never changes here, and re-asserting it only replaces a state fact no rule tests, so we
   skip it (a test compares our firings, in order, with durable's own Host on hundreds of profiles).
@@ -67,9 +69,8 @@ from .compiler import Plan, Shard
 from .diagnostics import check_order, explain, one_line, refused_rules, rules_named, unread
 from .native import available, durable_rules_engine
 from .wire import (
-    AFTER_NAME,
     CLOSE,
-    ID_SPAN,
+    FIRED_ID,
     OPEN,
     SENTINEL_FIRED,
     SESSION,
@@ -128,6 +129,13 @@ class _Prepared:
         self.shard, self.name, self.scope = shard, shard.name, shard.scope
         self.projection, self.reads_derived = projection, reads_derived
         self.text, self.scope_text = text_projection(projection), compact_json(shard.scope)
+        # The account facts a record of another scope carries (they come first: keys sort by scope),
+        # written once per evaluation for the records that share them (Record.base), or None.
+        shared = 0
+        if shard.scope != "account":
+            while shared < len(projection) and projection[shared][1].startswith("account."):
+                shared += 1
+        self.account_text, self.own_text = (self.text[:shared], self.text[shared:]) if shared else (None, None)
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
         # a firing's text up to its record id -> the rule's position
         self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
@@ -263,17 +271,20 @@ class Engine:
         shard = prepared.shard
         cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(members)
         self.message_ids.first(len(members))
-        projection, scope, parts = prepared.text, prepared.scope_text, [OPEN]
-        if prepared.reads_derived:
-            for r, head in zip(members, self.message_ids.heads, strict=False):  # heads may run on past the records
+        projection, own, scope, parts = prepared.text, prepared.own_text, prepared.scope_text, [OPEN]
+        base = members[0].base if own is not None else None
+        # account.* facts derived by rules are in account_flags alone (evaluate keeps them there)
+        shared = "".join(fact_parts(base, prepared.account_text, account_flags)) if base is not None else ""
+        reads_derived = prepared.reads_derived
+        for r, head in zip(members, self.message_ids.heads, strict=False):  # heads may run on past the records
+            flags = {**account_flags, **derived[r.id]} if reads_derived else account_flags
+            if base is not None and r.base is base:
+                parts += (head, scope, shared)
+                parts += fact_parts(r.values, own, flags)
+            else:
                 parts += (head, scope)
-                parts += fact_parts(r.values, projection, {**account_flags, **derived[r.id]})
-                parts += ("}",)
-        else:  # derived facts are not read
-            for r, head in zip(members, self.message_ids.heads, strict=False):
-                parts += (head, scope)
-                parts += fact_parts(r.values, projection, account_flags)
-                parts += ("}",)
+                parts += fact_parts(r.values, projection, flags)
+            parts += ("}",)
         parts.append(CLOSE)
         try:
             fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap, len(members))
@@ -306,13 +317,12 @@ class Engine:
         self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int, count_records: int
     ) -> tuple[list[int], bool, str | None]:
         """Assert `text` (a JSON list of `count_records` facts ending with the end marker) into the
-        shard's session, take durable's pending actions one by one, and retract the facts again. Returns each firing as
-        record position * width + rule position, whether the sentinel fired, and the rule that
+        shard's session, take durable's pending actions rule by rule, and retract the facts again.
+        Returns each firing as record position * width + rule position, whether the sentinel fired, and the rule that
         passed `cap` firings (the drain stops there) or None."""
         handle, rules, width = ruleset.handle, prepared.rules, prepared.width
-        position, spans = self.message_ids.position, self.message_ids.spans
+        position, find_ids = self.message_ids.position, FIRED_ID.findall
         fired: list[int] = []
-        count = 0
         started = ended = drained = kept = False
         over = None
         try:
@@ -323,24 +333,18 @@ class Engine:
             started = bool(result)
             message = result[1] if result else None
             while message:
-                # {"<rule>":{"m":{"id":<n>,"t":…: the text up to the id names the rule exactly (rule
-                # names are words of one length per shard), and the id runs to the comma before "t".
-                start = prepared.prefix_length or message.find('"', 2) + len(AFTER_NAME)
-                prefix = message[:start]
+                # {"<rule>":[{"m":{"id":<n>,"t":…},…]}: one rule's firings (see wire.CAP); the text up
+                # to the first firing names the rule exactly (rule names are words of one length per shard)
+                prefix = message[: prepared.prefix_length or message.find('"', 2) + 3]
                 if prefix in rules:
                     at = rules[prefix]
-                    record = message[start : start + ID_SPAN]
-                    if record in spans:
-                        fired += (spans[record] * width + at,)
-                    else:  # a long id: read it up to its comma
-                        record = message[start : message.find(",", start)]
-                        if record not in position:
-                            raise RuntimeError(f"unexpected action {one_line(message, 120)}")
-                        fired += (position[record] * width + at,)
-                    count += 1
-                    if count > cap:
+                    try:
+                        fired += [position[record] * width + at for record in find_ids(message)]
+                    except KeyError:
+                        raise RuntimeError(f"unexpected action {one_line(message, 120)}") from None
+                    if len(fired) > cap:
                         over = prepared.rule_ids[at]
-                        break  # a runaway: stop here (deleting the session is still safe)
+                        break  # a runaway: stop here (the ruleset is replaced)
                 elif message.startswith(SENTINEL_FIRED):
                     ended = True
                 else:

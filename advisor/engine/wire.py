@@ -10,6 +10,7 @@ ran to its end (see adapter.py).
 from __future__ import annotations
 
 import json
+import re
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
@@ -212,19 +213,22 @@ def _value_part(head: str, value: Any, known: dict[Any, str]) -> str:
     return text
 
 
-# A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,"t":...}}} (records are sent id first,
-# then t). _fire reads the rule from the text up to the id (`fired_prefix`), the id up to the comma.
+# Every rule takes up to CAP firings per action (durable's "cap"), so a shard's firings come back one
+# message per rule, not one per firing: {"<rule>":[{"m":{"id":<n>,"t":...}},{"m":{"id":<n>,...}}]}
+# (records are sent id first, then t; their values are flat scalars, so `{"m":{"id":` opens a
+# firing and nothing else). _fire reads the rule from the text before the first firing
+# (`fired_prefix`), and each firing's id with FIRED_ID.
+CAP = 65535  # durable keeps it in an unsigned short; a rule with more firings gets more messages
 SENTINEL_FIRED = '{"' + SENTINEL + '":'
+FIRED_ID = re.compile(r'\{"m":\{"id":(\d+),')
 # A shard's batch as text: OPEN; per record `,{"id":<n>,"t":`, its scope, its fact_parts and "}";
 # then CLOSE. Exactly compact_json([BEGIN, *facts, END]) with each fact's id replaced by its message id.
 OPEN = compact_json([BEGIN])[:-1]
 CLOSE = "," + compact_json([END])[1:]
-AFTER_NAME = '":{"m":{"id":'
-ID_SPAN = 7  # see MessageIds.spans
 
 
 def fired_prefix(rule_name: str) -> str:
-    return '{"' + rule_name + AFTER_NAME
+    return '{"' + rule_name + '":['
 
 
 def fnv1a(text: str) -> int:
@@ -246,9 +250,6 @@ class MessageIds:
         self.ids: list[int] = []
         self.position: dict[str, int] = {}  # id as durable echoes it -> position
         self.heads: list[str] = []  # `,{"id":<id>,"t":`: how a record starts in a batch
-        # the first ID_SPAN characters of a firing after `"id":` -> position, for ids short enough
-        # that the span reaches the comma after them (the id, then `,"t":"`: t is always a string)
-        self.spans: dict[str, int] = {}
         self._retracts: dict[int, str] = {}
         self._next = 0
 
@@ -261,8 +262,6 @@ class MessageIds:
                 self._taken.add(h)
                 self.position[text] = len(self.ids)
                 self.heads.append(',{"id":' + text + ',"t":')
-                if len(text) < ID_SPAN:
-                    self.spans[(text + ',"t":"')[:ID_SPAN]] = len(self.ids)
                 self.ids.append(self._next)
             self._next += 1
         return self.ids
@@ -279,13 +278,15 @@ class MessageIds:
 
 def durable_ruleset(shard: Shard, names: dict[str, str], only: list[str] | None = None) -> dict[str, dict]:
     """The shard's ruleset as durable's C core reads it (durable's Python layer strips the actions
-    first), with property names shortened as in the facts (see property_names)."""
+    first), with property names shortened as in the facts (see property_names), each rule taking
+    its firings in one action (CAP)."""
     rules = ruleset(shard)
     if only is not None:
         ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
         rules = {k: v for k, v in rules.items() if k == SENTINEL or ids[k] in only}
     for body in rules.values():
         body["all"] = [{alias: _renamed(pattern, names) for alias, pattern in p.items()} for p in body["all"]]
+        body["cap"] = CAP
     return rules
 
 
