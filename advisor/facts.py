@@ -461,6 +461,10 @@ def derive(
     ]
 
 
+_INSIDER_RANK = {v: i for i, v in enumerate(_v(p.Insider))}  # "none" first
+_SEVERITIES = _v(p.Severity)
+
+
 def account_facts(
     profile: p.Profile, today: dt.date, contacts: _Contacts, portfolio: Position | None
 ) -> dict[str, Any]:
@@ -483,29 +487,41 @@ def account_facts(
     a["account.industry_shift"] = acct.potential.industry_shift
     _put(a, "account.days_since_record_update", _days(today, acct.record_updated))
     a["account.stakeholders"] = len(profile.stakeholders)
-    strong = [s for s in profile.stakeholders if s.relationship.strength in ("working", "strong")]
-    a["account.levels_present"] = sorted({s.level for s in profile.stakeholders})
-    a["account.functions_present"] = sorted({s.function for s in profile.stakeholders})
-    a["account.levels_covered"] = sorted({s.level for s in strong})
-    a["account.functions_covered"] = sorted({s.function for s in strong})
-    insider_rank = {v: i for i, v in enumerate(_v(p.Insider))}
-    best = max((s.insider for s in profile.stakeholders), key=insider_rank.__getitem__, default="none")
+    levels, functions, levels_covered, functions_covered = set(), set(), set(), set()
+    best, supporters, candidates, opponents, unknown = "none", 0, 0, 0, 0
+    for s in profile.stakeholders:  # one pass over the people for every count below
+        rel = s.relationship
+        levels.add(s.level)
+        functions.add(s.function)
+        close = rel.strength in ("working", "strong")
+        if close:
+            levels_covered.add(s.level)
+            functions_covered.add(s.function)
+        if _INSIDER_RANK[s.insider] > _INSIDER_RANK[best]:
+            best = s.insider
+        stance = rel.stance
+        if stance == "supporter":
+            supporters += 1
+            candidates += close and s.insider == "none"
+        elif stance == "opponent":
+            opponents += 1
+        elif stance == "unknown":
+            unknown += 1
+    a["account.levels_present"] = sorted(levels)
+    a["account.functions_present"] = sorted(functions)
+    a["account.levels_covered"] = sorted(levels_covered)
+    a["account.functions_covered"] = sorted(functions_covered)
     a["account.best_insider"] = best
     a["account.has_insider"] = best != "none"
-    a["account.supporters"] = sum(s.relationship.stance == "supporter" for s in profile.stakeholders)
-    a["account.insider_candidates"] = sum(
-        s.relationship.stance == "supporter"
-        and s.relationship.strength in ("working", "strong")
-        and s.insider == "none"
-        for s in profile.stakeholders
-    )
-    a["account.opponents"] = sum(s.relationship.stance == "opponent" for s in profile.stakeholders)
+    a["account.supporters"] = supporters
+    a["account.insider_candidates"] = candidates
+    a["account.opponents"] = opponents
     last_any = max([*contacts.last.values()] + ([contacts.latest] if contacts.latest else []), default=None)
     _put(a, "account.days_since_contact", _days(today, last_any))
     a["account.contacts_30d"] = contacts.month_total
     a["account.contacts_90d"] = contacts.recent_total
     a["account.compliance_breaches"] = len(contacts.flagged)
-    a["account.unknown_stances"] = sum(s.relationship.stance == "unknown" for s in profile.stakeholders)
+    a["account.unknown_stances"] = unknown
     missing = [name for name, value in (
         ("annual_revenue", acct.annual_revenue), ("portfolio_share", acct.portfolio_share),
         ("brand_influence", acct.brand_influence), ("government_influence", acct.government_influence),
@@ -524,7 +540,7 @@ def account_facts(
     a["account.open_incidents"] = sum(i.incident for i in open_issues)
     severities = [i.severity for i in open_issues if i.incident]
     if severities:
-        a["account.worst_open_incident"] = max(severities, key=_v(p.Severity).index)
+        a["account.worst_open_incident"] = max(severities, key=_SEVERITIES.index)
     incidents = [i for i in issues if i.incident and i.opened <= today]
     if incidents:
         last = max(incidents, key=lambda i: (i.opened, i.summary))
@@ -726,11 +742,18 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
     """One record per person: stakeholder.* beside the account's facts."""
     people, attendees = _people(profile)
     out: list[Record] = []
-    reports = Counter(s.reports_to for s in profile.stakeholders if s.reports_to)
-    close_reports = Counter(
-        s.reports_to for s in profile.stakeholders if s.reports_to and s.relationship.strength in ("working", "strong")
-    )
-    proteges = Counter(t.with_ for s in profile.stakeholders for t in s.ties if t.kind == "patron")
+    reports: dict[str, int] = {}  # person -> people who report to them (plain dicts: cheaper than Counter)
+    close_reports: dict[str, int] = {}  # ... with whom we have a working or strong relationship
+    proteges: dict[str, int] = {}  # person -> people whose patron they are
+    for s in profile.stakeholders:
+        boss = s.reports_to
+        if boss:
+            reports[boss] = reports.get(boss, 0) + 1
+            if s.relationship.strength in ("working", "strong"):
+                close_reports[boss] = close_reports.get(boss, 0) + 1
+        for t in s.ties:
+            if t.kind == "patron":
+                proteges[t.with_] = proteges.get(t.with_, 0) + 1
     live, acct = live_contracts(profile, today), profile.account
     unhappy_about: dict[str, list[str]] = {}
     for concern in profile.service.concerns:
@@ -754,8 +777,8 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
             v["stakeholder.manager_name"] = manager.name
             v["stakeholder.manager_level"] = manager.level
             v["stakeholder.manager_relationship"] = manager.relationship.strength
-        v["stakeholder.direct_reports"] = reports[sid]
-        v["stakeholder.direct_reports_close"] = close_reports[sid]
+        v["stakeholder.direct_reports"] = reports.get(sid, 0)
+        v["stakeholder.direct_reports_close"] = close_reports.get(sid, 0)
         personal = conflict = 0
         patron = None
         for t in s.ties:  # one pass over the person's ties, not one per fact
@@ -788,7 +811,7 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
             v["stakeholder.patron_name"] = patron.name
             v["stakeholder.patron_level"] = patron.level
             v["stakeholder.patron_relationship"] = patron.relationship.strength
-        v["stakeholder.proteges"] = proteges[sid]
+        v["stakeholder.proteges"] = proteges.get(sid, 0)
         out.append(Record(f"stakeholder:{sid}", "stakeholder", v, subject=sid, base=a))
     return out
 
