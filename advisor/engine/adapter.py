@@ -137,7 +137,7 @@ class _Prepared:
                 shared += 1
         self.account_text, self.own_text = (self.text[:shared], self.text[shared:]) if shared else (None, None)
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
-        # a firing's text up to its record id -> the rule's position
+        # an action's text up to its first firing -> the rule's position
         self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
         self.width = max(len(self.rule_ids), 1)  # a firing is kept as record position * width + rule position
         # derived facts each rule sets: (account-wide ones, the record's own ones), or None
@@ -318,8 +318,8 @@ class Engine:
     ) -> tuple[list[int], bool, str | None]:
         """Assert `text` (a JSON list of `count_records` facts ending with the end marker) into the
         shard's session, take durable's pending actions rule by rule, and retract the facts again.
-        Returns each firing as record position * width + rule position, whether the sentinel fired, and the rule that
-        passed `cap` firings (the drain stops there) or None."""
+        Returns each firing as record position * width + rule position, whether the sentinel
+        fired, and the rule that passed `cap` firings (the drain stops there) or None."""
         handle, rules, width = ruleset.handle, prepared.rules, prepared.width
         position, find_ids = self.message_ids.position, FIRED_ID.findall
         fired: list[int] = []
