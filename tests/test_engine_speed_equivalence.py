@@ -1,4 +1,4 @@
-"""The engine's fast paths must send durable exactly what the plain ones would: fact_parts writes,
+"""The engine's fast paths must send durable exactly what the plain ones would: fact_writer writes,
 byte for byte, the JSON of engine_fact, and a batch is exactly the JSON list of its facts."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from advisor.engine import Engine, Firing
 from advisor.engine.wire import (
     compact_json,
     engine_fact,
-    fact_parts,
     fact_projection,
+    fact_writer,
     key_sources,
     shard_keys,
     text_projection,
@@ -30,19 +30,19 @@ TODAY = dt.date(2026, 12, 1)
 
 
 def _text(record: Record, projection, text, derived, ident=7) -> tuple[str, str]:
-    """(what fact_parts gives, what json gives) for one record."""
+    """(what fact_writer's writer gives, what json gives) for one record."""
     fast = (
         '{"id":'
         + compact_json(ident)
         + ',"t":'
         + compact_json(record.scope)
-        + "".join(fact_parts(record.values, text, derived))
+        + "".join(fact_writer(text)(record.values, derived))
         + "}"
     )
     return fast, compact_json(engine_fact(record, projection, derived, ident))
 
 
-def test_engine_fact_parts_write_what_json_writes_for_every_shipped_record(advisor):
+def test_engine_fact_writer_writes_what_json_writes_for_every_shipped_record(advisor):
     engine = Engine(advisor.plan, advisor.base.catalogue)
     sources, derived_names = key_sources(advisor.base.catalogue), frozenset(advisor.plan.derived_facts)
     checked = 0
@@ -98,7 +98,7 @@ class _Int(int):
     ],
     ids=repr,
 )
-def test_engine_fact_parts_write_odd_values_as_json_does(value):
+def test_engine_fact_writer_writes_odd_values_as_json_does(value):
     """Values that compare equal but print differently (1, True, 1.0; 0.0, -0.0) must never share
     a remembered text; subclasses and non-finite floats go to json itself."""
     projection = (("a", "f.x", None, False), ("b", "f.s", "m", False), ("c", "f.d", None, True))

@@ -78,8 +78,8 @@ from .wire import (
     Projection,
     compact_json,
     durable_ruleset,
-    fact_parts,
     fact_projection,
+    fact_writer,
     fired_prefix,
     key_sources,
     property_names,
@@ -135,7 +135,10 @@ class _Prepared:
         if shard.scope != "account":
             while shared < len(projection) and projection[shared][1].startswith("account."):
                 shared += 1
-        self.account_text, self.own_text = (self.text[:shared], self.text[shared:]) if shared else (None, None)
+        self.write = fact_writer(self.text)
+        self.write_account, self.write_own = (
+            (fact_writer(self.text[:shared]), fact_writer(self.text[shared:])) if shared else (None, None)
+        )
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
         # an action's text up to its first firing -> the rule's position
         self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
@@ -271,19 +274,19 @@ class Engine:
         shard = prepared.shard
         cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(members)
         self.message_ids.first(len(members))
-        projection, own, scope, parts = prepared.text, prepared.own_text, prepared.scope_text, [OPEN]
+        write, own, scope, parts = prepared.write, prepared.write_own, prepared.scope_text, [OPEN]
         base = members[0].base if own is not None else None
         # account.* facts derived by rules are in account_flags alone (evaluate keeps them there)
-        shared = "".join(fact_parts(base, prepared.account_text, account_flags)) if base is not None else ""
+        shared = "".join(prepared.write_account(base, account_flags)) if base is not None else ""
         reads_derived = prepared.reads_derived
         for r, head in zip(members, self.message_ids.heads, strict=False):  # heads may run on past the records
             flags = {**account_flags, **derived[r.id]} if reads_derived else account_flags
             if base is not None and r.base is base:
                 parts += (head, scope, shared)
-                parts += fact_parts(r.values, own, flags)
+                parts += own(r.values, flags)
             else:
                 parts += (head, scope)
-                parts += fact_parts(r.values, projection, flags)
+                parts += write(r.values, flags)
             parts += ("}",)
         parts.append(CLOSE)
         try:
