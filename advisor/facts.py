@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from . import profile as p
@@ -349,6 +349,9 @@ class Record:
     scope: str
     values: dict[str, Any]
     subject: str | None = None  # the stakeholder the record is about, for per-person sections
+    # The account facts `values` was copied from and left as they are (derive sets it): the engine
+    # writes those once per evaluation, not once per record that carries them.
+    base: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def _days(today: dt.date, then: dt.date | None) -> int | None:
@@ -378,35 +381,62 @@ def _put(values: dict[str, Any], name: str, value: Any) -> None:
 class _Contacts:
     """Who was contacted when, tallied once from the interaction history (stakeholder.* and account.* read it)."""
 
-    past: list[p.Interaction]  # interactions on or before today
     last: dict[str, dt.date]  # person -> last contact (interactions or last_contact)
-    recent: Counter[str]  # person -> contacts in the last 90 days
-    month: Counter[str]  # person -> contacts in the last 30 days
+    recent: dict[str, int]  # person -> contacts in the last 90 days (absent: none)
+    month: dict[str, int]  # person -> contacts in the last 30 days (absent: none)
     care_forms: dict[str, set[str]]  # person -> care kinds in the last 180 days
     flagged: list[p.Interaction]  # interactions the compliance policy flags
     breaches: Counter[str]  # person -> flagged interactions
+    # the same history for the account as a whole, counted in the same pass
+    latest: dt.date | None  # the last interaction on or before today
+    month_total: int  # interactions in the last 30 days
+    recent_total: int  # ... 90 days
+    gifts_meals: int  # gifts and meals in the last 365 days
+    care_kinds: set[str]  # care kinds used in the last 180 days
 
     @classmethod
     def tally(cls, profile: p.Profile, today: dt.date, policy: Policy) -> _Contacts:
         past = [i for i in profile.interactions if i.date <= today]
         last: dict[str, dt.date] = {}
-        recent: Counter[str] = Counter()
-        month: Counter[str] = Counter()
+        recent: dict[str, int] = {}
+        month: dict[str, int] = {}
         care_forms: dict[str, set[str]] = {}
-        for item in past:
-            age = (today - item.date).days
+        latest: dt.date | None = None
+        month_total = recent_total = gifts_meals = 0
+        care_kinds: set[str] = set()
+        for item in past:  # plain dicts and tests, not Counter and max: this runs per person per contact
+            date, kind = item.date, item.kind
+            age = (today - date).days
+            if latest is None or date > latest:
+                latest = date
+            if age <= 90:
+                recent_total += 1
+                month_total += age <= 30
+            gifts_meals += age <= 365 and kind in ("gift", "meal")
+            care = kind if age <= 180 and kind in CARE_KINDS else None
+            if care is not None:
+                care_kinds.add(care)
             for who in item.with_:
-                last[who] = max(item.date, last.get(who, item.date))
-                recent[who] += age <= 90
-                month[who] += age <= 30
-                if item.kind in CARE_KINDS and age <= 180:
-                    care_forms.setdefault(who, set()).add(item.kind)
+                if who not in last or date > last[who]:
+                    last[who] = date
+                if age <= 90:
+                    recent[who] = recent.get(who, 0) + 1
+                    if age <= 30:
+                        month[who] = month.get(who, 0) + 1
+                if care is not None:
+                    if who in care_forms:
+                        care_forms[who].add(care)
+                    else:
+                        care_forms[who] = {care}
         flagged = [profile.interactions[i] for i in breaches(profile, today, policy)]
         for s in profile.stakeholders:
             if s.last_contact and s.last_contact <= today:
                 last[s.id] = max(s.last_contact, last.get(s.id, s.last_contact))
         by_person = Counter(who for item in flagged for who in item.with_)
-        return cls(past, last, recent, month, care_forms, flagged, by_person)
+        return cls(
+            last, recent, month, care_forms, flagged, by_person,
+            latest, month_total, recent_total, gifts_meals, care_kinds,
+        )  # fmt: skip
 
 
 def derive(
@@ -431,13 +461,16 @@ def derive(
     ]
 
 
+_INSIDER_RANK = {v: i for i, v in enumerate(_v(p.Insider))}  # "none" first
+_SEVERITIES = _v(p.Severity)
+
+
 def account_facts(
     profile: p.Profile, today: dt.date, contacts: _Contacts, portfolio: Position | None
 ) -> dict[str, Any]:
     """account.*: every other scope's record carries these too."""
     acct = profile.account
     people = {s.id: s for s in profile.stakeholders}
-    past = contacts.past
     a: dict[str, Any] = {"account.id": acct.id, "account.name": acct.name, "account.industry": acct.industry}
     a["account.industry_group"] = p.INDUSTRY_GROUPS[acct.industry]
     a["account.public_sector"] = is_public_sector(acct)
@@ -454,29 +487,41 @@ def account_facts(
     a["account.industry_shift"] = acct.potential.industry_shift
     _put(a, "account.days_since_record_update", _days(today, acct.record_updated))
     a["account.stakeholders"] = len(profile.stakeholders)
-    strong = [s for s in profile.stakeholders if s.relationship.strength in ("working", "strong")]
-    a["account.levels_present"] = sorted({s.level for s in profile.stakeholders})
-    a["account.functions_present"] = sorted({s.function for s in profile.stakeholders})
-    a["account.levels_covered"] = sorted({s.level for s in strong})
-    a["account.functions_covered"] = sorted({s.function for s in strong})
-    insider_rank = {v: i for i, v in enumerate(_v(p.Insider))}
-    best = max((s.insider for s in profile.stakeholders), key=insider_rank.__getitem__, default="none")
+    levels, functions, levels_covered, functions_covered = set(), set(), set(), set()
+    best, supporters, candidates, opponents, unknown = "none", 0, 0, 0, 0
+    for s in profile.stakeholders:  # one pass over the people for every count below
+        rel = s.relationship
+        levels.add(s.level)
+        functions.add(s.function)
+        close = rel.strength in ("working", "strong")
+        if close:
+            levels_covered.add(s.level)
+            functions_covered.add(s.function)
+        if _INSIDER_RANK[s.insider] > _INSIDER_RANK[best]:
+            best = s.insider
+        stance = rel.stance
+        if stance == "supporter":
+            supporters += 1
+            candidates += close and s.insider == "none"
+        elif stance == "opponent":
+            opponents += 1
+        elif stance == "unknown":
+            unknown += 1
+    a["account.levels_present"] = sorted(levels)
+    a["account.functions_present"] = sorted(functions)
+    a["account.levels_covered"] = sorted(levels_covered)
+    a["account.functions_covered"] = sorted(functions_covered)
     a["account.best_insider"] = best
     a["account.has_insider"] = best != "none"
-    a["account.supporters"] = sum(s.relationship.stance == "supporter" for s in profile.stakeholders)
-    a["account.insider_candidates"] = sum(
-        s.relationship.stance == "supporter"
-        and s.relationship.strength in ("working", "strong")
-        and s.insider == "none"
-        for s in profile.stakeholders
-    )
-    a["account.opponents"] = sum(s.relationship.stance == "opponent" for s in profile.stakeholders)
-    last_any = max([i.date for i in past] + list(contacts.last.values()), default=None)
+    a["account.supporters"] = supporters
+    a["account.insider_candidates"] = candidates
+    a["account.opponents"] = opponents
+    last_any = max([*contacts.last.values()] + ([contacts.latest] if contacts.latest else []), default=None)
     _put(a, "account.days_since_contact", _days(today, last_any))
-    a["account.contacts_30d"] = sum((today - i.date).days <= 30 for i in past)
-    a["account.contacts_90d"] = sum((today - i.date).days <= 90 for i in past)
+    a["account.contacts_30d"] = contacts.month_total
+    a["account.contacts_90d"] = contacts.recent_total
     a["account.compliance_breaches"] = len(contacts.flagged)
-    a["account.unknown_stances"] = sum(s.relationship.stance == "unknown" for s in profile.stakeholders)
+    a["account.unknown_stances"] = unknown
     missing = [name for name, value in (
         ("annual_revenue", acct.annual_revenue), ("portfolio_share", acct.portfolio_share),
         ("brand_influence", acct.brand_influence), ("government_influence", acct.government_influence),
@@ -487,15 +532,15 @@ def account_facts(
     if missing:
         a["account.missing_fields_list"] = missing
     a["account.upcoming_events_30d"] = sum(0 <= (e.date - today).days <= 30 for e in profile.events)
-    a["account.gifts_meals_365d"] = sum(i.kind in ("gift", "meal") and (today - i.date).days <= 365 for i in past)
-    a["account.care_forms_180d"] = len({i.kind for i in past if i.kind in CARE_KINDS and (today - i.date).days <= 180})
+    a["account.gifts_meals_365d"] = contacts.gifts_meals
+    a["account.care_forms_180d"] = len(contacts.care_kinds)
     issues = profile.service.issues
     open_issues = [i for i in issues if i.closed is None or i.closed > today]
     a["account.open_issues"] = len(open_issues)
     a["account.open_incidents"] = sum(i.incident for i in open_issues)
     severities = [i.severity for i in open_issues if i.incident]
     if severities:
-        a["account.worst_open_incident"] = max(severities, key=_v(p.Severity).index)
+        a["account.worst_open_incident"] = max(severities, key=_SEVERITIES.index)
     incidents = [i for i in issues if i.incident and i.opened <= today]
     if incidents:
         last = max(incidents, key=lambda i: (i.opened, i.summary))
@@ -665,18 +710,27 @@ def visit_purpose(profile: p.Profile, today: dt.date) -> tuple[str, bool]:
     return "relationship", True
 
 
+def _person_keys(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix + k for k in ("name", "level", "function", "relationship", "insider", "is_attendee", "stance"))
+
+
+_PERSON_KEYS = {prefix: _person_keys(prefix) for prefix in ("stakeholder.", "tie.from_", "tie.to_")}
+
+
 def _person_facts(prefix: str, s: p.Stakeholder, attendees: set[str]) -> dict[str, Any]:
     """What a stakeholder and both ends of a tie say about a person, under `prefix`."""
+    name, level, function, relationship, insider, is_attendee, stance = _PERSON_KEYS.get(prefix) or _person_keys(prefix)
+    rel = s.relationship
     out: dict[str, Any] = {
-        f"{prefix}name": s.name,
-        f"{prefix}level": s.level,
-        f"{prefix}function": s.function,
-        f"{prefix}relationship": s.relationship.strength,
-        f"{prefix}insider": s.insider,
-        f"{prefix}is_attendee": s.id in attendees,
+        name: s.name,
+        level: s.level,
+        function: s.function,
+        relationship: rel.strength,
+        insider: s.insider,
+        is_attendee: s.id in attendees,
     }
-    if s.relationship.stance != "unknown":
-        out[f"{prefix}stance"] = s.relationship.stance
+    if rel.stance != "unknown":
+        out[stance] = rel.stance
     return out
 
 
@@ -688,16 +742,32 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
     """One record per person: stakeholder.* beside the account's facts."""
     people, attendees = _people(profile)
     out: list[Record] = []
-    reports = Counter(s.reports_to for s in profile.stakeholders if s.reports_to)
-    close_reports = Counter(
-        s.reports_to for s in profile.stakeholders if s.reports_to and s.relationship.strength in ("working", "strong")
-    )
-    proteges = Counter(t.with_ for s in profile.stakeholders for t in s.ties if t.kind == "patron")
-    live, acct = live_contracts(profile, today), profile.account
+    reports: dict[str, int] = {}  # person -> people who report to them (plain dicts: cheaper than Counter)
+    close_reports: dict[str, int] = {}  # ... with whom we have a working or strong relationship
+    proteges: dict[str, int] = {}  # person -> people whose patron they are
     for s in profile.stakeholders:
+        boss = s.reports_to
+        if boss:
+            reports[boss] = reports.get(boss, 0) + 1
+            if s.relationship.strength in ("working", "strong"):
+                close_reports[boss] = close_reports.get(boss, 0) + 1
+        for t in s.ties:
+            if t.kind == "patron":
+                proteges[t.with_] = proteges.get(t.with_, 0) + 1
+    live, acct = live_contracts(profile, today), profile.account
+    unhappy_about: dict[str, list[str]] = {}
+    for concern in profile.service.concerns:
+        unhappy_about.setdefault(concern.stakeholder, []).append(concern.about)
+    last, recent, month, care_forms, breached = (
+        contacts.last, contacts.recent, contacts.month, contacts.care_forms, contacts.breaches
+    )  # fmt: skip
+    for s in profile.stakeholders:
+        sid = s.id
         v = dict(a)
         v.update(_person_facts("stakeholder.", s, attendees))
-        v.update({"stakeholder.id": s.id, "stakeholder.title": s.title, "stakeholder.department": s.department})
+        v["stakeholder.id"] = sid
+        v["stakeholder.title"] = s.title
+        v["stakeholder.department"] = s.department
         v["stakeholder.contact_degree"] = s.contact.degree
         if s.contact.via in people:
             v["stakeholder.via_name"] = people[s.contact.via].name
@@ -707,32 +777,42 @@ def stakeholder_records(profile: p.Profile, today: dt.date, contacts: _Contacts,
             v["stakeholder.manager_name"] = manager.name
             v["stakeholder.manager_level"] = manager.level
             v["stakeholder.manager_relationship"] = manager.relationship.strength
-        v["stakeholder.direct_reports"] = reports[s.id]
-        v["stakeholder.direct_reports_close"] = close_reports[s.id]
-        v["stakeholder.personal_ties"] = sum(t.kind == "personal" for t in s.ties)
-        v["stakeholder.conflict_ties"] = sum(t.kind == "conflicting_interest" for t in s.ties)
+        v["stakeholder.direct_reports"] = reports.get(sid, 0)
+        v["stakeholder.direct_reports_close"] = close_reports.get(sid, 0)
+        personal = conflict = 0
+        patron = None
+        for t in s.ties:  # one pass over the person's ties, not one per fact
+            kind = t.kind
+            if kind == "personal":
+                personal += 1
+            elif kind == "conflicting_interest":
+                conflict += 1
+            elif kind == "patron" and patron is None and t.with_ in people:
+                patron = people[t.with_]
+        v["stakeholder.personal_ties"] = personal
+        v["stakeholder.conflict_ties"] = conflict
         v["stakeholder.has_interests"] = bool(s.interests)
         if s.interests:
             v["stakeholder.interests"] = list(s.interests)
-        _put(v, "stakeholder.days_since_contact", _days(today, contacts.last.get(s.id)))
-        v["stakeholder.contacts_90d"] = contacts.recent[s.id]
-        v["stakeholder.contacts_30d"] = contacts.month[s.id]
-        v["stakeholder.care_forms_180d"] = len(contacts.care_forms.get(s.id, ()))
-        v["stakeholder.compliance_breaches"] = contacts.breaches[s.id]
-        used = [c for c in live if s.id in c.users]
+        if sid in last:
+            v["stakeholder.days_since_contact"] = (today - last[sid]).days
+        v["stakeholder.contacts_90d"] = recent.get(sid, 0)
+        v["stakeholder.contacts_30d"] = month.get(sid, 0)
+        v["stakeholder.care_forms_180d"] = len(care_forms[sid]) if sid in care_forms else 0
+        v["stakeholder.compliance_breaches"] = breached[sid]
+        used = [c for c in live if sid in c.users]
         v["stakeholder.service_runner"] = runner(used, acct.position) if used else a["account.service_runner"]
-        unhappy = [c.about for c in profile.service.concerns if c.stakeholder == s.id]
+        unhappy = unhappy_about.get(sid)
         v["stakeholder.unhappy"] = bool(unhappy)
         if unhappy:
             v["stakeholder.unhappy_about"] = _names(unhappy)
-        patron = next((people[t.with_] for t in s.ties if t.kind == "patron" and t.with_ in people), None)
         v["stakeholder.has_patron"] = patron is not None
         if patron is not None:
             v["stakeholder.patron_name"] = patron.name
             v["stakeholder.patron_level"] = patron.level
             v["stakeholder.patron_relationship"] = patron.relationship.strength
-        v["stakeholder.proteges"] = proteges[s.id]
-        out.append(Record(f"stakeholder:{s.id}", "stakeholder", v, subject=s.id))
+        v["stakeholder.proteges"] = proteges.get(sid, 0)
+        out.append(Record(f"stakeholder:{sid}", "stakeholder", v, subject=sid, base=a))
     return out
 
 
@@ -751,7 +831,7 @@ def tie_records(profile: p.Profile, a: dict[str, Any]) -> list[Record]:
                 v["tie.note"] = tie.note
             v.update(_person_facts("tie.from_", s, attendees))
             v.update(_person_facts("tie.to_", other, attendees))
-            out.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id))
+            out.append(Record(f"tie:{s.id}:{j}", "tie", v, subject=s.id, base=a))
     return out
 
 
@@ -778,7 +858,7 @@ def competitor_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) ->
             v["competitor.days_to_renewal"] = (first.ends - today).days
             v["competitor.renewal_service"] = first.service
             v["competitor.renewal_date"] = first.ends.isoformat()
-        out.append(Record(f"competitor:{j}", "competitor", v))
+        out.append(Record(f"competitor:{j}", "competitor", v, base=a))
     return out
 
 
@@ -797,5 +877,5 @@ def event_records(profile: p.Profile, today: dt.date, a: dict[str, Any]) -> list
             v["event.stakeholder_name"] = who.name
             v["event.stakeholder_level"] = who.level
             v["event.stakeholder_is_attendee"] = who.id in attendees
-        out.append(Record(f"event:{j}", "event", v, subject=e.stakeholder))
+        out.append(Record(f"event:{j}", "event", v, subject=e.stakeholder, base=a))
     return out

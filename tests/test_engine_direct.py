@@ -323,6 +323,37 @@ def test_c_core_assert_facts_stores_all_and_reports_one_unhandled_as_code_1(c_ru
     durable_rules_engine.delete_state(c_ruleset, wire.SESSION)  # facts without sid: session "0"
 
 
+def test_c_core_retracting_a_drained_batch_leaves_the_session_as_new(c_ruleset):
+    """The engine keeps one session per shard and retracts each batch by id: the same ids then
+    fire again, exactly as in a fresh session, and an id left in would be refused as seen (code 2)."""
+    batch = '[{"id":1,"t":"s","x":7},{"id":2,"t":"s","x":3},{"id":"e","t":"s","x":0}]'
+    got = []
+    for _ in range(3):
+        code, session = durable_rules_engine.assert_facts(c_ruleset, batch)
+        assert code == 1
+        got.append(sorted(drain(c_ruleset, session)))
+        durable_rules_engine.retract_facts(c_ruleset, '[{"id":"e"},{"id":1},{"id":2}]')
+    assert got[0] == got[1] == got[2] and len(got[0]) == 3
+    durable_rules_engine.assert_facts(c_ruleset, '[{"id":1,"t":"s","x":7}]')
+    assert durable_rules_engine.assert_facts(c_ruleset, '[{"id":1,"t":"s","x":7}]')[0] == 2
+    durable_rules_engine.delete_state(c_ruleset, "0")
+    ids = MessageIds()
+    assert ids.retract(3) == '[{"id":"e"},{"id":0},{"id":1},{"id":2}]'
+
+
+def test_engine_direct_keeps_one_session_per_shard_and_frees_it_on_close(advisor):
+    """Evaluations retract their facts and reuse the session; closing deletes it before freeing
+    the ruleset (durable's delete_ruleset would leave the session's memory behind)."""
+    engine = Engine(advisor.plan, advisor.base.catalogue)
+    records = derive(load_profile(TAX), TODAY, advisor.policy)
+    first = engine.evaluate(records).firings
+    handles = {name: r.handle for name, r in engine._rulesets.items()}
+    assert engine.evaluate(records).firings == first
+    assert {name: r.handle for name, r in engine._rulesets.items()} == handles  # nothing replaced
+    assert all(r.acted for r in engine._rulesets.values())
+    engine.close()
+
+
 def test_c_core_stops_a_batch_silently_at_a_record_it_cannot_read(c_ruleset):
     code, session = durable_rules_engine.assert_facts(
         c_ruleset, '[{"id":1,"t":"s","x":7},{"id":2,"t":"s","x":Infinity},{"id":3,"t":"s","x":7}]'

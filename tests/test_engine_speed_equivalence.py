@@ -1,8 +1,9 @@
-"""The engine's fast paths must send durable exactly what the plain ones would: fact_parts writes,
+"""The engine's fast paths must send durable exactly what the plain ones would: fact_writer writes,
 byte for byte, the JSON of engine_fact, and a batch is exactly the JSON list of its facts."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -14,8 +15,8 @@ from advisor.engine import Engine, Firing
 from advisor.engine.wire import (
     compact_json,
     engine_fact,
-    fact_parts,
     fact_projection,
+    fact_writer,
     key_sources,
     shard_keys,
     text_projection,
@@ -29,19 +30,19 @@ TODAY = dt.date(2026, 12, 1)
 
 
 def _text(record: Record, projection, text, derived, ident=7) -> tuple[str, str]:
-    """(what fact_parts gives, what json gives) for one record."""
+    """(what fact_writer's writer gives, what json gives) for one record."""
     fast = (
         '{"id":'
         + compact_json(ident)
         + ',"t":'
         + compact_json(record.scope)
-        + "".join(fact_parts(record.values, text, derived))
+        + "".join(fact_writer(text)(record.values, derived))
         + "}"
     )
     return fast, compact_json(engine_fact(record, projection, derived, ident))
 
 
-def test_engine_fact_parts_write_what_json_writes_for_every_shipped_record(advisor):
+def test_engine_fact_writer_writes_what_json_writes_for_every_shipped_record(advisor):
     engine = Engine(advisor.plan, advisor.base.catalogue)
     sources, derived_names = key_sources(advisor.base.catalogue), frozenset(advisor.plan.derived_facts)
     checked = 0
@@ -97,7 +98,7 @@ class _Int(int):
     ],
     ids=repr,
 )
-def test_engine_fact_parts_write_odd_values_as_json_does(value):
+def test_engine_fact_writer_writes_odd_values_as_json_does(value):
     """Values that compare equal but print differently (1, True, 1.0; 0.0, -0.0) must never share
     a remembered text; subclasses and non-finite floats go to json itself."""
     projection = (("a", "f.x", None, False), ("b", "f.s", "m", False), ("c", "f.d", None, True))
@@ -138,6 +139,32 @@ def test_engine_batch_text_is_the_json_list_of_the_facts(advisor, monkeypatch):
                 expected.append(compact_json([wire.BEGIN, *facts, wire.END]))
     assert sent == expected
     assert all(json.loads(t)[-1] == wire.END for t in sent)
+    engine.close()
+
+
+def test_engine_writes_shared_account_facts_once_and_as_each_record_would(advisor, monkeypatch):
+    """Records derive made share their account facts (Record.base): the engine writes them once per
+    shard, and the batch is byte for byte what it is when every record is written whole; a record
+    without a base (built by hand) is written from its own values."""
+    sent = []
+    real = engine_module.durable_rules_engine.assert_facts
+    monkeypatch.setattr(engine_module.durable_rules_engine, "assert_facts", lambda h, t: sent.append(t) or real(h, t))
+    engine = Engine(advisor.plan, advisor.base.catalogue)
+    records = derive(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"), TODAY, advisor.policy)
+    assert all(r.base is records[0].values for r in records[1:]) and records[0].base is None
+    engine.evaluate(records)
+    shared, sent[:] = list(sent), []
+    whole = [dataclasses.replace(r, base=None) for r in records]
+    engine.evaluate(whole)
+    assert sent == shared
+    sent[:] = []
+    sources = key_sources(advisor.base.catalogue)
+    read = [sources[k] for s in advisor.plan.shards if s.scope == "stakeholder" for k in shard_keys(s)]
+    name = next(name for name, member in read if name.startswith("account.") and member is None)
+    person = next(i for i, r in enumerate(whole) if r.scope == "stakeholder")
+    records[person] = dataclasses.replace(records[person], values={**records[person].values, name: 4321}, base=None)
+    engine.evaluate(records)
+    assert sent != shared and any("4321" in t for t in sent)
     engine.close()
 
 

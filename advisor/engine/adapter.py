@@ -14,16 +14,24 @@ run in its place, per shard and evaluation:
   the others are stored with their actions pending), 2 a record id was seen before (ruled out
   below). C failures (303 and friends) raise. One call per shard, not one per record: the C core
   runs the same matching either way.
-* `start_action_for_state(handle, session)` gives the first pending action, `{rule: {"m": fact}}`,
-  and `complete_and_start_action(handle, session)` retires it and gives the next, until None.
-  After one batch they come rule by rule; sorted back to record by record, they are in the order
-  durable's layer gave them with one assert per record.
+* `start_action_for_state(handle, session)` gives the first pending action, and
+  `complete_and_start_action(handle, session)` retires it and gives the next, until None. Every
+  rule is registered with a large `cap` (wire.CAP), so an action holds all of one rule's firings,
+  `{rule: [{"m": fact}, ...]}`: one round trip per rule that fired, not per firing. Sorted back to
+  record by record, the firings are in the order durable's layer gave them with one assert per
+  record.
   durable's layer also calls `update_state` between the two with the session state it was given;
   the state never changes here, and re-asserting it only replaces a state fact no rule tests, so we
   skip it (a test compares our firings, in order, with durable's own Host on hundreds of profiles).
-* `delete_state(handle, sid)` afterwards. It crashes the process (an uninitialised field) in a
-  session where no action ever started; the end marker's sentinel rule always fires, and a session
-  in which none started is never deleted: its whole ruleset is replaced instead.
+* `retract_facts(handle, ids)` afterwards retracts the end marker and every record by id (the begin
+  marker is never stored), which leaves the session as a fresh one, and it is kept for the next
+  evaluation. durable's layer deletes the session instead (`delete_state`), but creating and
+  deleting a session costs more than the matching: durable allocates and clears state for every
+  rule of the ruleset in each. A session is deleted only when its ruleset is freed (delete_ruleset
+  leaves a session's memory behind), and only if an action ever started in it: `delete_state`
+  crashes the process (an uninitialised field) in a session where none did. The end marker's
+  sentinel rule always fires; a batch that did not run to its end is not retracted: its whole
+  ruleset is replaced.
 
 Sessions and records. Records are asserted without `sid`, so durable puts them in its default
 session "0" (one live session per ruleset: an Engine is used by one thread, one shard at a time).
@@ -61,9 +69,8 @@ from .compiler import Plan, Shard
 from .diagnostics import check_order, explain, one_line, refused_rules, rules_named, unread
 from .native import available, durable_rules_engine
 from .wire import (
-    AFTER_NAME,
     CLOSE,
-    ID_SPAN,
+    FIRED_ID,
     OPEN,
     SENTINEL_FIRED,
     SESSION,
@@ -71,8 +78,8 @@ from .wire import (
     Projection,
     compact_json,
     durable_ruleset,
-    fact_parts,
     fact_projection,
+    fact_writer,
     fired_prefix,
     key_sources,
     property_names,
@@ -111,6 +118,7 @@ class _Ruleset:
 
     def __init__(self, shard: Shard, name: str, handle: int, definition: str):
         self.shard, self.name, self.handle, self.definition = shard, name, handle, definition
+        self.acted = False  # an action has run in its session (durable crashes deleting one where none has)
 
 
 class _Prepared:
@@ -121,8 +129,18 @@ class _Prepared:
         self.shard, self.name, self.scope = shard, shard.name, shard.scope
         self.projection, self.reads_derived = projection, reads_derived
         self.text, self.scope_text = text_projection(projection), compact_json(shard.scope)
+        # The account facts a record of another scope carries (they come first: keys sort by scope),
+        # written once per evaluation for the records that share them (Record.base), or None.
+        shared = 0
+        if shard.scope != "account":
+            while shared < len(projection) and projection[shared][1].startswith("account."):
+                shared += 1
+        self.write = fact_writer(self.text)
+        self.write_account, self.write_own = (
+            (fact_writer(self.text[:shared]), fact_writer(self.text[shared:])) if shared else (None, None)
+        )
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
-        # a firing's text up to its record id -> the rule's position
+        # an action's text up to its first firing -> the rule's position
         self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
         self.width = max(len(self.rule_ids), 1)  # a firing is kept as record position * width + rule position
         # derived facts each rule sets: (account-wide ones, the record's own ones), or None
@@ -195,7 +213,7 @@ class Engine:
 
     @staticmethod
     def release(handle: int) -> None:
-        _free(handle)
+        _free_handle(handle)
 
     def evaluate(self, records: list[Record]) -> Outcome:
         """Fire every rule on every record, stratum by stratum, carrying derived facts forward."""
@@ -256,20 +274,23 @@ class Engine:
         shard = prepared.shard
         cap = FIRINGS_PER_CHAIN * max(shard.chains, 1) * len(members)
         self.message_ids.first(len(members))
-        projection, scope, parts = prepared.text, prepared.scope_text, [OPEN]
-        if prepared.reads_derived:
-            for r, head in zip(members, self.message_ids.heads, strict=False):  # heads may run on past the records
+        write, own, scope, parts = prepared.write, prepared.write_own, prepared.scope_text, [OPEN]
+        base = members[0].base if own is not None else None
+        # account.* facts derived by rules are in account_flags alone (evaluate keeps them there)
+        shared = "".join(prepared.write_account(base, account_flags)) if base is not None else ""
+        reads_derived = prepared.reads_derived
+        for r, head in zip(members, self.message_ids.heads, strict=False):  # heads may run on past the records
+            flags = {**account_flags, **derived[r.id]} if reads_derived else account_flags
+            if base is not None and r.base is base:
+                parts += (head, scope, shared)
+                parts += own(r.values, flags)
+            else:
                 parts += (head, scope)
-                parts += fact_parts(r.values, projection, {**account_flags, **derived[r.id]})
-                parts += ("}",)
-        else:  # derived facts are not read
-            for r, head in zip(members, self.message_ids.heads, strict=False):
-                parts += (head, scope)
-                parts += fact_parts(r.values, projection, account_flags)
-                parts += ("}",)
+                parts += write(r.values, flags)
+            parts += ("}",)
         parts.append(CLOSE)
         try:
-            fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap)
+            fired, ended, over = self._fire(ruleset, prepared, "".join(parts), cap, len(members))
         except Exception as exc:  # noqa: BLE001 - C error codes arrive as bare Exceptions
             raise EngineError(
                 f"the engine failed on {rules_named(shard.rule_ids, self.plan.origins)}: {explain(exc)}"
@@ -295,16 +316,17 @@ class Engine:
                     ) from exc
         return sorted(set(fired)) if len(fired) > 1 else fired
 
-    def _fire(self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int) -> tuple[list[int], bool, str | None]:
-        """Assert `text` (a JSON list of facts ending with the end marker) into a fresh session,
-        take durable's pending actions one by one, and delete the session. Returns each firing as
-        record position * width + rule position, whether the sentinel fired, and the rule that
-        passed `cap` firings (the drain stops there) or None."""
+    def _fire(
+        self, ruleset: _Ruleset, prepared: _Prepared, text: str, cap: int, count_records: int
+    ) -> tuple[list[int], bool, str | None]:
+        """Assert `text` (a JSON list of `count_records` facts ending with the end marker) into the
+        shard's session, take durable's pending actions rule by rule, and retract the facts again.
+        Returns each firing as record position * width + rule position, whether the sentinel
+        fired, and the rule that passed `cap` firings (the drain stops there) or None."""
         handle, rules, width = ruleset.handle, prepared.rules, prepared.width
-        position, spans = self.message_ids.position, self.message_ids.spans
+        position, find_ids = self.message_ids.position, FIRED_ID.findall
         fired: list[int] = []
-        count = 0
-        started = ended = finished = False
+        started = ended = drained = kept = False
         over = None
         try:
             code, session = durable_rules_engine.assert_facts(handle, text)
@@ -314,40 +336,43 @@ class Engine:
             started = bool(result)
             message = result[1] if result else None
             while message:
-                # {"<rule>":{"m":{"id":<n>,"t":…: the text up to the id names the rule exactly (rule
-                # names are words of one length per shard), and the id runs to the comma before "t".
-                start = prepared.prefix_length or message.find('"', 2) + len(AFTER_NAME)
-                prefix = message[:start]
+                # {"<rule>":[{"m":{"id":<n>,"t":…},…]}: one rule's firings (see wire.CAP); the text up
+                # to the first firing names the rule exactly (rule names are words of one length per shard)
+                prefix = message[: prepared.prefix_length or message.find('"', 2) + 3]
                 if prefix in rules:
                     at = rules[prefix]
-                    record = message[start : start + ID_SPAN]
-                    if record in spans:
-                        fired += (spans[record] * width + at,)
-                    else:  # a long id: read it up to its comma
-                        record = message[start : message.find(",", start)]
-                        if record not in position:
-                            raise RuntimeError(f"unexpected action {one_line(message, 120)}")
-                        fired += (position[record] * width + at,)
-                    count += 1
-                    if count > cap:
+                    try:
+                        fired += [position[record] * width + at for record in find_ids(message)]
+                    except KeyError:
+                        raise RuntimeError(f"unexpected action {one_line(message, 120)}") from None
+                    if len(fired) > cap:
                         over = prepared.rule_ids[at]
-                        break  # a runaway: stop here (deleting the session is still safe)
+                        break  # a runaway: stop here (the ruleset is replaced)
                 elif message.startswith(SENTINEL_FIRED):
                     ended = True
                 else:
                     raise RuntimeError(f"unexpected action {one_line(message, 120)}")
                 message = durable_rules_engine.complete_and_start_action(handle, session)
-            finished = True
+            else:
+                drained = True
         finally:
-            if finished and started:
-                durable_rules_engine.delete_state(handle, SESSION)
-            else:  # a C error (the session may be corrupt, #312), an interrupt, or no action started
-                self._replace(ruleset)  # (delete_state could crash): free the whole ruleset instead
+            ruleset.acted = ruleset.acted or started
+            if drained and ended:  # read to its end and drained: retract the facts, keep the session
+                try:
+                    durable_rules_engine.retract_facts(handle, self.message_ids.retract(count_records))
+                    kept = True
+                except Exception:  # noqa: BLE001,S110 - a C error: the session is replaced below
+                    pass
+            if not kept:
+                # a C error (the session may be corrupt, #312), an interrupt, a runaway, or a batch
+                # durable stopped reading: free the whole ruleset, and its session where that is safe
+                self._replace(ruleset, delete_session=drained and ruleset.acted)
         return fired, ended, over
 
-    def _replace(self, ruleset: _Ruleset) -> None:
-        """Swap a shard's ruleset for a fresh copy, freeing the old one whole (no session deleted)."""
-        _free(ruleset.handle)
+    def _replace(self, ruleset: _Ruleset, delete_session: bool = False) -> None:
+        """Swap a shard's ruleset for a fresh copy, freeing the old one whole, and its session when
+        `delete_session` says that is safe (durable frees a ruleset, not the sessions in it)."""
+        _free(ruleset, delete_session)
         try:
             self._rulesets[ruleset.shard.name] = self._create(ruleset.shard, ruleset.definition)
         except Exception as exc:  # noqa: BLE001 - never raised while another error is on its way
@@ -357,7 +382,7 @@ class Engine:
     def close(self) -> None:
         """Free the C rulesets (their names stay taken; their memory is returned)."""
         for ruleset in self._rulesets.values():
-            _free(ruleset.handle)
+            _free(ruleset, ruleset.acted)
         self._rulesets = {}
         self._broken = "this Engine was closed; build a new one"
 
@@ -367,8 +392,20 @@ def _fresh_name(prefix: str) -> str:
         return f"{prefix}{next(_names)}"
 
 
-def _free(handle: int) -> None:
+def _free(ruleset: _Ruleset, delete_session: bool) -> None:
+    """Free a ruleset (best effort: freeing is all it does); its session first when asked, since
+    durable's delete_ruleset leaves a session's memory behind. Only a session where an action ran
+    and no C error struck may be deleted (see the module's docstring)."""
+    try:
+        if delete_session:
+            durable_rules_engine.delete_state(ruleset.handle, SESSION)
+    except Exception:  # noqa: BLE001,S110
+        pass
+    _free_handle(ruleset.handle)
+
+
+def _free_handle(handle: int) -> None:
     try:
         durable_rules_engine.delete_ruleset(handle)
-    except Exception:  # noqa: BLE001,S110 - best effort: freeing is all it does
+    except Exception:  # noqa: BLE001,S110
         pass

@@ -10,6 +10,8 @@ ran to its end (see adapter.py).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +149,7 @@ def engine_fact(record: Record, projection: Projection, derived: dict[str, bool]
     }
 
 
-# How fact_parts writes one key: (`,"<property>":`, fact name, set value or None, derived by rules,
+# How fact_writer writes one key: (`,"<property>":`, fact name, set value or None, derived by rules,
 # the key with true, the key with false, the key with each int or str value met so far).
 TextProjection = tuple[tuple[str, str, str | None, bool, str, str, dict[Any, str]], ...]
 
@@ -156,7 +158,7 @@ _CACHED = 512  # values remembered per key (ints and enum words recur from profi
 
 
 def text_projection(projection: Projection) -> TextProjection:
-    """fact_projection's keys as fact_parts writes them: each key's JSON text made once. The
+    """fact_projection's keys as fact_writer writes them: each key's JSON text made once. The
     result remembers values it has written: give each Engine (one thread) its own."""
     out = []
     for key, name, member, is_derived in projection:
@@ -165,34 +167,46 @@ def text_projection(projection: Projection) -> TextProjection:
     return tuple(out)
 
 
-def fact_parts(values: dict[str, Any], projection: TextProjection, derived: dict[str, bool]) -> list[str]:
-    """engine_fact's properties after id and t, as JSON text to join: `compact_json(engine_fact(...))`
-    is `'{"id":' + compact_json(id) + ',"t":' + compact_json(scope) + "".join(fact_parts(...)) + "}"`, byte for
-    byte (a test holds it to that). The engine writes one per record and shard, so this is its
-    busiest code: one comprehension, with operators in place of calls wherever a value was seen."""
-    return [
-        known[value]  # the common case first: an int or a word written before
-        if (value.__class__ is int or value.__class__ is str) and value in known
-        else (yes if member in value else no)  # `in` always gives a bool
-        if member is not None
-        else yes
-        if value is True
-        else no
-        if value is False
-        else _value_part(head, value, known)
-        for head, name, member, is_derived, yes, no, known in projection
-        if (
-            value := (
-                (derived[name] if name in derived else False)
-                if is_derived
-                else values[name]
-                if name in values
-                else None
-            )
-        )
-        is not None
-        or is_derived
-    ]
+FactWriter = Callable[[dict[str, Any], dict[str, bool]], list[str]]
+
+
+def fact_writer(projection: TextProjection) -> FactWriter:
+    """A function `write(values, derived)` giving engine_fact's properties after id and t, as JSON
+    text to join: `compact_json(engine_fact(...))` is `'{"id":' + compact_json(id) + ',"t":' +
+    compact_json(scope) + "".join(write(...)) + "}"`, byte for byte (a test holds it to that).
+
+    The engine writes one fact per record and shard, so this is its busiest Python. Rather than
+    one loop that asks of every key what kind it is, the writer is straight-line code made once
+    per shard (per Engine) from the projection: per key, only the tests its kind needs. The code
+    text holds generated identifiers alone; every name and value it uses is bound in its namespace.
+    """
+    code = ["def write(values, derived):", "    out = []", "    add = out.append", "    get = values.get"]
+    space: dict[str, Any] = {"part": _value_part}
+    for i, (head, name, member, is_derived, yes, no, known) in enumerate(projection):
+        space.update({f"H{i}": head, f"N{i}": name, f"M{i}": member, f"Y{i}": yes, f"F{i}": no, f"K{i}": known})
+        if is_derived:  # written always: false unless a rule derived it
+            code.append(f"    v = derived[N{i}] if N{i} in derived else False")
+            indent = "    "
+        else:  # unknown facts are absent
+            code += [f"    v = get(N{i})", "    if v is not None:"]
+            indent = "        "
+        if member is not None:  # a set fact: one boolean per value (its `known` stays empty)
+            code.append(f"{indent}add(Y{i} if M{i} in v else F{i})")
+        else:  # an int or a word written before, a bool, or anything else as json writes it
+            code += [
+                f"{indent}c = v.__class__",
+                f"{indent}if (c is int or c is str) and v in K{i}:",
+                f"{indent}    add(K{i}[v])",
+                f"{indent}elif v is True:",
+                f"{indent}    add(Y{i})",
+                f"{indent}elif v is False:",
+                f"{indent}    add(F{i})",
+                f"{indent}else:",
+                f"{indent}    add(part(H{i}, v, K{i}))",
+            ]
+    code.append("    return out")
+    exec("\n".join(code), space)  # noqa: S102 - code made above from generated identifiers only
+    return space["write"]
 
 
 def _value_part(head: str, value: Any, known: dict[Any, str]) -> str:
@@ -212,19 +226,22 @@ def _value_part(head: str, value: Any, known: dict[Any, str]) -> str:
     return text
 
 
-# A firing as durable serialises it: {"<rule>":{"m":{"id":<n>,"t":...}}} (records are sent id first,
-# then t). _fire reads the rule from the text up to the id (`fired_prefix`), the id up to the comma.
+# Every rule takes up to CAP firings per action (durable's "cap"), so a shard's firings come back one
+# message per rule, not one per firing: {"<rule>":[{"m":{"id":<n>,"t":...}},{"m":{"id":<n>,...}}]}
+# (records are sent id first, then t; their values are flat scalars, so `{"m":{"id":` opens a
+# firing and nothing else). _fire reads the rule from the text before the first firing
+# (`fired_prefix`), and each firing's id with FIRED_ID.
+CAP = 65535  # durable keeps it in an unsigned short; a rule with more firings gets more messages
 SENTINEL_FIRED = '{"' + SENTINEL + '":'
-# A shard's batch as text: OPEN; per record `,{"id":<n>,"t":`, its scope, its fact_parts and "}";
+FIRED_ID = re.compile(r'\{"m":\{"id":(\d+),')
+# A shard's batch as text: OPEN; per record `,{"id":<n>,"t":`, its scope, its writer's text and "}";
 # then CLOSE. Exactly compact_json([BEGIN, *facts, END]) with each fact's id replaced by its message id.
 OPEN = compact_json([BEGIN])[:-1]
 CLOSE = "," + compact_json([END])[1:]
-AFTER_NAME = '":{"m":{"id":'
-ID_SPAN = 7  # see MessageIds.spans
 
 
 def fired_prefix(rule_name: str) -> str:
-    return '{"' + rule_name + AFTER_NAME
+    return '{"' + rule_name + '":['
 
 
 def fnv1a(text: str) -> int:
@@ -246,9 +263,7 @@ class MessageIds:
         self.ids: list[int] = []
         self.position: dict[str, int] = {}  # id as durable echoes it -> position
         self.heads: list[str] = []  # `,{"id":<id>,"t":`: how a record starts in a batch
-        # the first ID_SPAN characters of a firing after `"id":` -> position, for ids short enough
-        # that the span reaches the comma after them (the id, then `,"t":"`: t is always a string)
-        self.spans: dict[str, int] = {}
+        self._retracts: dict[int, str] = {}
         self._next = 0
 
     def first(self, count: int) -> list[int]:
@@ -260,22 +275,31 @@ class MessageIds:
                 self._taken.add(h)
                 self.position[text] = len(self.ids)
                 self.heads.append(',{"id":' + text + ',"t":')
-                if len(text) < ID_SPAN:
-                    self.spans[(text + ',"t":"')[:ID_SPAN]] = len(self.ids)
                 self.ids.append(self._next)
             self._next += 1
         return self.ids
 
+    def retract(self, count: int) -> str:
+        """The facts a batch of `count` records leaves in its session, as retract_facts reads them:
+        the end marker and every record (by id alone; an id that was never stored is skipped)."""
+        text = self._retracts.get(count)
+        if text is None:
+            ids = [compact_json(END["id"]), *map(str, self.first(count)[:count])]
+            text = self._retracts[count] = "[" + ",".join('{"id":' + i + "}" for i in ids) + "]"
+        return text
+
 
 def durable_ruleset(shard: Shard, names: dict[str, str], only: list[str] | None = None) -> dict[str, dict]:
     """The shard's ruleset as durable's C core reads it (durable's Python layer strips the actions
-    first), with property names shortened as in the facts (see property_names)."""
+    first), with property names shortened as in the facts (see property_names), each rule taking
+    its firings in one action (CAP)."""
     rules = ruleset(shard)
     if only is not None:
         ids = dict(zip(shard.conditions, shard.rule_ids, strict=True))
         rules = {k: v for k, v in rules.items() if k == SENTINEL or ids[k] in only}
     for body in rules.values():
         body["all"] = [{alias: _renamed(pattern, names) for alias, pattern in p.items()} for p in body["all"]]
+        body["cap"] = CAP
     return rules
 
 
