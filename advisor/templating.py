@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from string import Formatter
 from types import BuiltinMethodType, CodeType
@@ -187,10 +188,19 @@ def _check_parts(parts: Any, what: str) -> None:
         raise _too_big(what)
 
 
+def _check_fields(fmt: str, fields: int, values: Any) -> None:
+    """Each of a format's `fields` may write the longest value once more: `('{0}' * 300000).format(s)`
+    or `('%(a)s' * 300000) % {'a': s}` is short, and so are its values, but its result is not."""
+    longest = max((len(v) if type(v) is str else len(str(v)) for v in values), default=0)
+    if len(fmt) + fields * longest > MAX_SIZE:
+        raise _too_big("this formatted text")
+
+
 def _check_printf(fmt: str, args: Any) -> None:
     """`'%999999999d' % 1`, a `*` width taken from the arguments, or arguments too long together."""
     values = args if isinstance(args, tuple) else (args,)
     _check_parts((fmt, *values), "this formatted text")
+    _check_fields(fmt, fmt.count("%"), args.values() if isinstance(args, Mapping) else values)
     for match in _PRINTF_WIDTH.finditer(fmt):
         for part in match.groups():
             if part and part != "*" and int(part) > MAX_SIZE:
@@ -239,6 +249,22 @@ def _bounded_filter(name: str, function: Any) -> Any:
         if name in ("join", "sum") and values:
             _check_parts(values[0], f"the result of |{name}")
         return function(*args, **kwargs)
+
+    return checked
+
+
+def _bounded_fill(name: str, function: Any) -> Any:
+    """One of our filters (`fill`, `fmt`, `md`), refused when filling its text's fields would make
+    a huge text (`('{n}' * 300000) | fill(n=s)`). `fmt` is str.format, outside the sandbox: a field
+    that reaches into its value (`{v.__class__}`) is refused too."""
+
+    @functools.wraps(function)
+    def checked(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(text, str):
+            _check_fields(text, text.count("{"), (*args, *kwargs.values()))
+            if name == "fmt" and not _plain_fields(str(text)):
+                raise SecurityError(f"|{name} takes plain field names only, like {{name}} or {{0}}")
+        return function(text, *args, **kwargs)
 
     return checked
 
@@ -388,6 +414,7 @@ class Sandbox(SandboxedEnvironment):
                 kwargs.pop("_loop_vars", None)  # what the compiled code passes along for Context.call
                 kwargs.pop("_block_vars", None)
                 _check_parts((*args, *kwargs.values()), "this formatted text")
+                _check_fields(__obj.__self__, __obj.__self__.count("{"), (*args, *kwargs.values()))
                 return __obj(*args, **kwargs)
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
@@ -411,6 +438,7 @@ class Sandbox(SandboxedEnvironment):
             if _BIG_NUMBER.search(fmt) or any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
                 raise _too_big("this formatted text")
             _check_parts(values, "this formatted text")
+            _check_fields(fmt, fmt.count("{"), values)
             return wrapped(*args, **kwargs)
 
         return checked
@@ -450,7 +478,7 @@ def environment(directory: Path, filters: dict[str, Any], cache: bool = True, au
     env.globals["lipsum"] = _bounded_lipsum(env.globals["lipsum"])
     for name in _SIZED_FILTERS:
         env.filters[name] = _bounded_filter(name, env.filters[name])
-    env.filters.update(filters)
+    env.filters.update({name: _bounded_fill(name, function) for name, function in filters.items()})
     folder = cache_folder() if cache else None
     if folder is not None:
         env.bytecode_cache = CompiledTemplates(folder)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from jinja2.sandbox import SecurityError
 
 from advisor.cli import main
 from advisor.render import md
@@ -279,7 +280,40 @@ TEMPLATES = {
     "format-filter": ("{{ '%9999999999d'|format(1) }}", f"this formatted text {TOO_BIG}"),
     "replace-growth": ("{% set s = 'x' * 100000 %}{{ s.replace('', s) }}", f"the result of replace() {TOO_BIG}"),
     "lipsum": ("{{ lipsum(n=10**9) }}", f"this placeholder text {TOO_BIG}"),
+    # Short formats with one field repeated: each copy writes the whole value (refused before it is made).
+    "repeated-format-field": (
+        "{% set s = 'x' * 1000 %}{{ ('{0}' * 300000).format(s) }}",
+        f"this formatted text {TOO_BIG}",
+    ),
+    "repeated-format-map": (
+        "{% set s = 'x' * 1000 %}{{ ('{a}' * 300000).format_map({'a': s}) }}",
+        f"this formatted text {TOO_BIG}",
+    ),
+    "repeated-printf-key": (
+        "{% set s = 'x' * 1000 %}{{ ('%(a)s' * 150000) % {'a': s} }}",
+        f"this formatted text {TOO_BIG}",
+    ),
+    "repeated-fill-field": (
+        "{% set s = 'x' * 1000 %}{{ ('{n}' * 300000) | fill(n=s) }}",
+        f"this formatted text {TOO_BIG}",
+    ),
 }
+
+
+def test_hardening_html_fmt_takes_plain_fields_only_and_bounds_its_result(tmp_path):
+    """`fmt` is str.format outside the sandbox: a field may not reach into its value's attributes."""
+    from advisor.render import fill, fmt
+    from advisor.templating import TemplateLimit, environment
+
+    (tmp_path / "attr.j2").write_text("{{ '{v.__class__.__init__.__globals__}' | fmt(v=s) }}", encoding="utf-8")
+    (tmp_path / "big.j2").write_text("{{ ('{v}' * 300000) | fmt(v=s) }}", encoding="utf-8")
+    (tmp_path / "ok.j2").write_text("{{ 'a {v} b {w}' | fmt(v=s, w='z') }}", encoding="utf-8")
+    env = environment(tmp_path, {"fill": fill, "fmt": fmt}, cache=False, autoescape=True)
+    with pytest.raises(SecurityError, match="plain field names only"):
+        env.get_template("attr.j2").render(s="<x>")
+    with pytest.raises(TemplateLimit, match="this formatted text would be too large"):
+        env.get_template("big.j2").render(s="x" * 1000)
+    assert env.get_template("ok.j2").render(s="<x>") == "a &lt;x&gt; b z"
 
 
 def bad_templates(folder: Path, line: str) -> Path:
