@@ -212,10 +212,7 @@ def _swap(annotation: Any) -> Any:
     raise TypeError(f"no careful twin for a field of type {annotation}")  # pragma: no cover - a new shape of field
 
 
-# Per model class: the fields that take a number, and those whose parts may hold one (see _number_fields).
-_PLANS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-
-
+@functools.cache
 def _number_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The fields of `model` that take a number, and those whose parts may hold one; worked out once."""
     numbers = tuple(name for name in model.model_fields if _field_kind(model, name) == "number")
@@ -224,7 +221,6 @@ def _number_fields(model: type[BaseModel]) -> tuple[tuple[str, ...], tuple[str, 
         for name, field in model.model_fields.items()
         if any(any(_number_fields(m)) for m in models_in(field.annotation))
     )
-    _PLANS[model] = numbers, parts
     return numbers, parts
 
 
@@ -235,7 +231,7 @@ def _beyond_cap(model: BaseModel) -> bool:
     stack = [model]
     while stack:
         part = stack.pop()
-        numbers, parts = _PLANS.get(part.__class__) or _number_fields(part.__class__)
+        numbers, parts = _number_fields(part.__class__)
         values = part.__dict__
         for name in numbers:
             value = values[name]

@@ -188,9 +188,12 @@ def _check_parts(parts: Any, what: str) -> None:
         raise _too_big(what)
 
 
-def _check_fields(fmt: str, fields: int, values: Any) -> None:
-    """Each of a format's `fields` may write the longest value once more: `('{0}' * 300000).format(s)`
-    or `('%(a)s' * 300000) % {'a': s}` is short, and so are its values, but its result is not."""
+def _check_format(fmt: str, fields: int, values: Any) -> None:
+    """Filling `fmt`'s `fields` with `values` would make more than MAX_SIZE: the values are too long
+    together, or each field may write the longest once more (`('{0}' * 300000).format(s)` and
+    `('%(a)s' * 300000) % {'a': s}` are short, and so are their values, but their results are not)."""
+    values = tuple(values)
+    _check_parts((fmt, *values), "this formatted text")
     longest = max((len(v) if type(v) is str else len(str(v)) for v in values), default=0)
     if len(fmt) + fields * longest > MAX_SIZE:
         raise _too_big("this formatted text")
@@ -199,8 +202,7 @@ def _check_fields(fmt: str, fields: int, values: Any) -> None:
 def _check_printf(fmt: str, args: Any) -> None:
     """`'%999999999d' % 1`, a `*` width taken from the arguments, or arguments too long together."""
     values = args if isinstance(args, tuple) else (args,)
-    _check_parts((fmt, *values), "this formatted text")
-    _check_fields(fmt, fmt.count("%"), args.values() if isinstance(args, Mapping) else values)
+    _check_format(fmt, fmt.count("%"), (*values, *(args.values() if isinstance(args, Mapping) else ())))
     for match in _PRINTF_WIDTH.finditer(fmt):
         for part in match.groups():
             if part and part != "*" and int(part) > MAX_SIZE:
@@ -261,7 +263,7 @@ def _bounded_fill(name: str, function: Any) -> Any:
     @functools.wraps(function)
     def checked(text: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(text, str):
-            _check_fields(text, text.count("{"), (*args, *kwargs.values()))
+            _check_format(text, text.count("{"), (*args, *kwargs.values()))
             if name == "fmt" and not _plain_fields(str(text)):
                 raise SecurityError(f"|{name} takes plain field names only, like {{name}} or {{0}}")
         return function(text, *args, **kwargs)
@@ -413,8 +415,7 @@ class Sandbox(SandboxedEnvironment):
             if _plain_fields(__obj.__self__):
                 kwargs.pop("_loop_vars", None)  # what the compiled code passes along for Context.call
                 kwargs.pop("_block_vars", None)
-                _check_parts((*args, *kwargs.values()), "this formatted text")
-                _check_fields(__obj.__self__, __obj.__self__.count("{"), (*args, *kwargs.values()))
+                _check_format(__obj.__self__, __obj.__self__.count("{"), (*args, *kwargs.values()))
                 return __obj(*args, **kwargs)
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
@@ -437,8 +438,7 @@ class Sandbox(SandboxedEnvironment):
             values = [*args, *kwargs.values(), *(args[0].values() if args and isinstance(args[0], dict) else ())]
             if _BIG_NUMBER.search(fmt) or any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
                 raise _too_big("this formatted text")
-            _check_parts(values, "this formatted text")
-            _check_fields(fmt, fmt.count("{"), values)
+            _check_format(fmt, fmt.count("{"), values)
             return wrapped(*args, **kwargs)
 
         return checked
