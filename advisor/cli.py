@@ -17,8 +17,6 @@ import datetime as dt
 import errno
 import json
 import os
-import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -677,6 +675,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     def terminate(signum: int, frame: object) -> None:
         raise _Terminated
 
+    import signal
+
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         summary = run(
@@ -1136,6 +1136,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .serve.app import LOCAL_NAMES, LOOPBACK, create_app
     except ImportError as exc:
         raise MissingExtra(f"{exc.name} is not installed; pip install 'advisor[serve]'") from None
+    import socket
+
     from .api import Advisor, shipped
     from .ledger.reasons import Reasons
 

@@ -9,7 +9,6 @@ any subfolder of the project.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +95,8 @@ def load(path: Path) -> Found:
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
         raise ConfigError(Problem(str(path), 1, 1, "error", f"cannot read the config: {why}")) from None
+    import tomllib  # only when there is a config file to read
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -106,6 +105,8 @@ class EngineError(Failure):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ` did you mean 'x'?` suffix when a close match exists, else ''."""
+    import difflib  # only when there is a mistake to name: start-up need not pay for it
+
     match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 

@@ -9,7 +9,6 @@ derived from the content: the same brief gives the same bytes.
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from .errors import MissingExtra
 
@@ -26,6 +25,8 @@ def to_pdf(html: str) -> bytes:
         import weasyprint
     except (ImportError, OSError):  # OSError: installed, but Pango or its friends are missing
         raise MissingExtra(INSTALL) from None
+    import logging  # here, not at the top: `advisor brief` imports this module for PAPERS alone
+
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # its warnings about unsupported CSS are not the user's
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode()
     document = weasyprint.HTML(string=html, url_fetcher=_no_fetch).render()
