@@ -1,5 +1,5 @@
 """A private, per-user cache folder on disk: what a start can reuse instead of working out again
-(compiled templates, checked rules), found by a key that names everything the entry depends on.
+(compiled templates, checked rules, generated code), found by a key that names everything the entry depends on.
 
 Entries are code or pickles, so a folder is used only when it and every folder above it belong to
 this user or root and no one else can write to them (a sticky folder like /tmp excepted: there
@@ -11,11 +11,19 @@ Any failure to read or write just means working it out again: a cache never stop
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import marshal
 import os
 import stat
+import sys
 import threading
 import time
 from pathlib import Path
+from types import CodeType
+
+CODE_FORMAT = 1  # bump when what a code entry holds changes meaning
+CODE_KEEP = 512  # generated functions kept (the engine makes two or three per shard)
 
 
 def private_folder(name: str) -> Path | None:
@@ -90,3 +98,26 @@ class PrivateCache:
             stale = [path for mtime, path, name in entries if name.endswith(".tmp") and mtime < time.time() - 3600]
             for path in ours[: -self.keep] + stale:
                 os.unlink(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled(source: str) -> CodeType:
+    """`compile(source, "<string>", "exec")` for code a program generates (the engine's fact
+    writers): once per text in a process, and from the private folder "code" across starts, since
+    Python's compiler is most of what building an engine costs at start (about 30 ms for the
+    shipped rules). The key is the text and the Python that compiled it (marshal is per version)."""
+    folder = private_folder("code")
+    store = PrivateCache(folder, ".code", CODE_KEEP) if folder is not None else None
+    key = hashlib.sha256(f"{CODE_FORMAT}\0{sys.version}\0{marshal.version}\0{source}".encode()).hexdigest()
+    data = store.read(key) if store is not None else None
+    if data is not None:
+        try:
+            code = marshal.loads(data)
+        except Exception:  # noqa: BLE001 - damaged: compile instead
+            code = None
+        if isinstance(code, CodeType):
+            return code
+    code = compile(source, "<string>", "exec")
+    if store is not None:
+        store.write(key, marshal.dumps(code))
+    return code

@@ -16,6 +16,7 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from .. import conditions as c
+from ..cache import compiled
 from ..vocabulary import OPERATORS, member_key
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def fact_writer(projection: TextProjection) -> FactWriter:
                 f"{indent}    add(part(H{i}, v, K{i}))",
             ]
     code.append("    return out")
-    exec("\n".join(code), space)  # noqa: S102 - code made above from generated identifiers only
+    exec(compiled("\n".join(code)), space)  # noqa: S102 - code made above from generated identifiers only
     return space["write"]
 
 
