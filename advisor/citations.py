@@ -26,7 +26,7 @@ CITATIONS_FILE = "citations.yaml"
 class Citation(BaseModel):
     """One reviewed (rule, course item) pair: the course's words the advice relies on."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     quote: str = Field(
         description="the course's own words the advice relies on: Chinese, verbatim from the course text "
@@ -46,7 +46,7 @@ class Citation(BaseModel):
 class CitationsFile(BaseModel):
     """`citations.yaml`: rule id -> course item code -> the reviewed citation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     note: str = ""
     citations: dict[str, dict[str, Citation]] = Field(

@@ -20,7 +20,7 @@ Kind = p.InteractionKind
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Forbidden(_Model):

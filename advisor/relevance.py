@@ -49,7 +49,7 @@ Weight = Annotated[float, Field(ge=0, le=3)]
 class RelevanceFile(BaseModel):
     """`relevance.yaml`: what each kind of visit puts first."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     priorities: dict[str, Annotated[float, Field(ge=0, le=10)]] = Field(
         description="the weight of each priority: the base of every score"

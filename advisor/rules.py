@@ -55,7 +55,7 @@ _BOOL_TEST = next(n for n in operators_for("bool") if not OPERATORS[n].presence)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class _ConditionForm(_Model):
