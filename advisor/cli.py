@@ -149,7 +149,25 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """Takes a command's options and keeps none: build_parser(only=...) lists the other commands
+    without building their options (argparse spends about 10 ms of a start building all of them)."""
+
+    def add_argument(self, *args, **kwargs) -> None:
+        pass
+
+    def set_defaults(self, **kwargs) -> None:
+        pass
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command `argv` names: the first word that is not an option (the top level takes no values)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, every command is listed (in help, and as a choice) but only
+    that one's options are built: what parsing `advisor ONLY ...` needs, and nothing more."""
     parser = _Parser(
         prog="advisor",
         description="Pre-visit briefs for key accounts, from a sales course encoded as rules.",
@@ -171,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         """A subcommand that carries its own handler: main() calls args.handler, no second table.
         `engine`: it runs durable-rules, so it stops at once, in one line, where that cannot load."""
+        if only is not None and name != only:
+            sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+            return _Unbuilt()  # type: ignore[return-value]
         kwargs.setdefault("description", kwargs.get("help"))
         p = sub.add_parser(name, parents=[common], **kwargs)
         p.set_defaults(handler=handler, engine=engine)
@@ -363,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_command_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:  # bare `advisor`: what it does and its commands
         parser.print_help(sys.stderr)
@@ -1170,7 +1192,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (`advisor`, `python -m advisor`)."""
+    # Before its first model, pydantic reads the entry points of every installed distribution to find
+    # its plugins (about 10 ms of each start). advisor uses none, and a plugin must not change how a
+    # profile is validated; to have them anyway, set the variable yourself (to "": none disabled).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())
 
 
