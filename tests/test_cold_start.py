@@ -1,0 +1,62 @@
+"""What `advisor brief` imports: nothing the command does not use (cold start is what a rep waits for;
+bench/bench.py measures its time, this only what is imported, which a test can hold)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "profiles" / "gz-tax-bureau.yaml"
+
+# Modules a brief in Markdown, JSON or HTML never needs, and why each stays out.
+NOT_FOR_A_BRIEF = {
+    "advisor.batch": "the batch runner",
+    "advisor.ledger": "the ledger (--db only)",
+    "advisor.serve": "the web service",
+    "advisor.workbench": "lint, test, explain and docs",
+    "durable.engine": "durable's Python layer (its host starts threads; the engine drives the C core)",
+    "weasyprint": "PDF layout (--format pdf only)",
+    "dask": "the batch's Dask executor",
+    "sqlalchemy": "the ledger",
+    "fastapi": "the web service",
+    "uvicorn": "the web service",
+    "logging": "only the PDF silences WeasyPrint's log",
+    "tomllib": "only a project config file is TOML, and there is none here",
+    "difflib": "only a mistake gets a 'did you mean'",
+    "signal": "only the batch handles SIGTERM",
+    "sqlite3": "the ledger",
+    "asyncio": "the web service",
+    "multiprocessing": "the batch's workers",
+    "concurrent.futures": "the batch's workers",
+}
+
+SCRIPT = """
+import json, sys
+from advisor.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "json", "html"])
+def test_cold_start_brief_imports_nothing_it_does_not_use(fmt, tmp_path):
+    out = tmp_path / f"brief.{fmt}"
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "brief", str(PROFILE), "--format", fmt, "-o", str(out)],
+        cwd=tmp_path,  # no project config up from here
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["code"] == 0, done.stderr
+    assert out.stat().st_size > 0  # the brief was really made
+    imported = set(result["modules"])
+    assert "advisor.engine.adapter" in imported  # the whole chain ran in this process
+    found = {name: why for name, why in NOT_FOR_A_BRIEF.items() if name in imported}
+    assert not found, f"`advisor brief --format {fmt}` imported what it does not use: {found}"
