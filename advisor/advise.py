@@ -102,6 +102,8 @@ class Advice:
     priority: str
     about_person: bool
     parts: tuple[str, ...]  # the advice split by split_say
+    order: int  # its place in reading order (rank) among the advice of its table
+    says: int  # the same number in its table as advice that reads the same (parts, section, about a person)
     peers: Alike = field(repr=False, compare=False)  # the texts of its section, indexed by their ends
     sep: str = ", "  # how its language joins a list value
 
@@ -137,14 +139,19 @@ def sayings(base: RuleBase, lang: str) -> Sayings:
             parts = split[loaded.rule.id] = split_say(getattr(loaded.rule.say, lang))
             sections.setdefault(loaded.rule.section, []).append((loaded.rule.id, parts))
     peers = {section: Alike(texts) for section, texts in sections.items()}
+    ranks = {loaded.rule.id: _rank(loaded.rule) for loaded in base.rules if loaded.rule.say is not None}
+    # recommend() sorts and compares every firing: numbers do that faster than ranks and texts
+    order = {rank: n for n, rank in enumerate(sorted(set(ranks.values())))}
+    says: dict[tuple, int] = {}
     table: Sayings = {}
     for loaded in base.rules:
         rule = loaded.rule
         table[rule.id] = None
         if rule.say is not None:
+            rank, parts, person = ranks[rule.id], split[rule.id], rule.scope == "stakeholder"
             table[rule.id] = Advice(
-                _rank(rule), rule.id, tuple(rule.source), rule.section,
-                rule.aspect, rule.priority, rule.scope == "stakeholder", split[rule.id], peers[rule.section],
+                rank, rule.id, tuple(rule.source), rule.section, rule.aspect, rule.priority, person, parts,
+                order[rank], says.setdefault((parts, rule.section, person), len(says)), peers[rule.section],
                 LIST_SEPARATORS[lang],
             )  # fmt: skip
     return table
@@ -258,23 +265,36 @@ def recommend(
 
     The same text in the same section about the same person is said once, however many rules or
     records produced it. `score` (relevance.Relevance.score) says how much each matters for the visit.
+    Only what is said once becomes a Recommendation and is scored: with many rules, most firings
+    repeat a text said already.
     """
     by_id = {r.id: r for r in records}
-    ranked = []
-    for n, firing in enumerate(firings):
-        said = said_by[firing.rule_id]
+    # One number orders the firings: the rule's place in reading order, then the record's in id
+    # order (records are ordered by what they are, not where they stand in the file, so list order
+    # never matters), then the firing's own place, which keeps the sort stable.
+    places = {record_id: n for n, record_id in enumerate(sorted(by_id))}
+    count = len(firings)
+    per_rule = len(places) * count
+    # Advice that reads the same about the same record says the same: of such firings (rules that
+    # say the same under other conditions), only the first in reading order can be said.
+    first: dict[tuple[int, str], tuple[int, Advice, Record]] = {}
+    for n, (rule_id, record_id) in enumerate(firings):
+        said = said_by[rule_id]
         if said is not None:
-            # Records are ordered by what they are (their id), not where they stand in the file, so
-            # list order never matters; n keeps the sort stable and never lets it compare the rest.
-            ranked.append((said.rank, firing.record_id, n, said))
-    ranked.sort()
-    out = []
-    for _, record_id, _, said in ranked:
-        record = by_id[record_id]
-        subject = record.subject if said.about_person else None
-        scored = score(said, record.values) if score is not None else 0.0
-        out.append(Recommendation(said, subject, record_id, record.values, scored))
-    return said_once(out, str)
+            key = (said.says, record_id)
+            place = said.order * per_rule + places[record_id] * count + n
+            known = first.get(key)
+            if known is None or place < known[0]:
+                first[key] = (place, said, by_id[record_id])
+    recs = [
+        Recommendation(said, record.subject if said.about_person else None, record.id, record.values)
+        for _, said, record in sorted(first.values())
+    ]
+    kept = said_once(recs, str)
+    if score is not None:  # scored once said once: with many rules, most firings repeat what is said
+        for r in kept:
+            r.score = score(r.advice, r.values)
+    return kept
 
 
 class _Quoted(dict):
@@ -293,39 +313,48 @@ def said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> list[R
     """`recs` without any whose text, escaped by `quote`, repeats an earlier one's in the same
     section about the same person. recommend() does this for plain text; a Markdown brief does it
     again for its own text, where values that differ only in spacing read the same.
+    `quote` must give the same result for the same text: each distinct text is quoted once.
 
     A text is filled in only to compare it with one that could read alike (see Advice.alike).
-    `quote` must give the same result for the same text: each distinct text is quoted once.
+    Texts are compared as sets, never pairwise, so a section of many rules costs what its advice
+    does. An earlier text that was never filled in is filled when the first advice comes that may
+    read like it: a text can equal only texts its rule may read alike with (each starts with its
+    first literal part and ends with its last).
     """
     if quote is not str:
         quote = _Quoted(quote).__getitem__
-    said_in: dict[tuple[str, str | None], tuple[list[tuple[Recommendation, str | None]], set[str]]] = {}
+    # (section, person) -> (rule ids said there, texts filled in, what was said unfilled, by rule id)
+    said_in: dict[tuple[str, str | None], tuple[set[str], set[str], dict[str, list[Recommendation]]]] = {}
     out: list[Recommendation] = []
     for r in recs:
-        advice = r.advice
-        earlier = said_in.get((advice.section, r.stakeholder))
+        advice, stakeholder = r.advice, r.stakeholder
+        earlier = said_in.get((advice.section, stakeholder))
         if earlier is None:
-            said_in[advice.section, r.stakeholder] = ([(r, None)], {advice.rule_id})
-        else:
-            alike = advice.alike
-            if not alike.isdisjoint(earlier[1]):
-                text = r.text_in(quote)
-                kept = earlier[0]
-                for i, (e, e_text) in enumerate(kept):
-                    if e.advice.rule_id in alike:
-                        if e_text is None:
-                            e_text = e.text_in(quote)
-                            kept[i] = (e, e_text)
-                        if e_text == text:
-                            break
-                else:
-                    kept.append((r, text))
-                    earlier[1].add(advice.rule_id)
-                    out.append(r)
-                continue
-            earlier[0].append((r, None))
-            earlier[1].add(advice.rule_id)
-        out.append(r)
+            said_in[advice.section, stakeholder] = ({advice.rule_id}, set(), {advice.rule_id: [r]})
+            out.append(r)
+            continue
+        rule_ids, texts, unread = earlier
+        alike = advice.alike
+        if alike.isdisjoint(rule_ids):  # nothing said here could read the same: no need to fill it in
+            rule_ids.add(advice.rule_id)
+            if advice.rule_id in unread:
+                unread[advice.rule_id].append(r)
+            else:
+                unread[advice.rule_id] = [r]
+            out.append(r)
+            continue
+        text = r.text_in(quote)
+        if unread:
+            if len(alike) < len(unread):
+                due = [rule_id for rule_id in alike if rule_id in unread]
+            else:
+                due = [rule_id for rule_id in unread if rule_id in alike]
+            for rule_id in due:
+                texts.update(e.text_in(quote) for e in unread.pop(rule_id))
+        if text not in texts:
+            texts.add(text)
+            rule_ids.add(advice.rule_id)
+            out.append(r)
     return out
 
 

@@ -58,6 +58,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
+# (YAML operator, its pydantic field): every condition of every rule asks which are written
+_OPERATOR_FIELDS = tuple((name, yaml_field(name)) for name in YAML_OPERATORS)
+
+
 class _ConditionForm(_Model):
     """One node of `when:`: all/any/not of conditions, or a test of one fact."""
 
@@ -70,7 +74,8 @@ class _ConditionForm(_Model):
 
     @model_validator(mode="after")
     def _one_form(self) -> _ConditionForm:
-        forms = [k for k in ("all", "any", "not_") if k in self.model_fields_set]
+        written = self.model_fields_set
+        forms = [k for k in ("all", "any", "not_") if k in written]
         ops = self.operators()
         if forms and (ops or self.fact is not None):
             raise ValueError("a condition is either all/any/not or a fact test, not both; split it")
@@ -91,7 +96,8 @@ class _ConditionForm(_Model):
 
     def operators(self) -> list[str]:
         """The YAML operators written in this condition (one, once it is valid)."""
-        return [name for name in YAML_OPERATORS if yaml_field(name) in self.model_fields_set]
+        written = self.model_fields_set
+        return [name for name, field in _OPERATOR_FIELDS if field in written]
 
     def operand(self, name: str) -> Any:
         """The value written under the YAML operator `name`."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+from counting import lines_run
+
 from advisor.advise import recommend, said_once, sayings
 from advisor.engine import Firing
 from advisor.escape import md
@@ -93,3 +95,37 @@ def test_advise_each_language_says_its_own_text():
     zh = sayings(base(rule(0, "hello")), "zh")
     (rec,) = recommend(zh, RECORDS, fire(("r0", "account")))
     assert rec.text == "中文hello"
+
+
+def test_advise_saying_once_grows_with_the_advice_not_its_square():
+    """Texts that may all read alike (a placeholder at both ends) and all differ: each is compared
+    with the texts said before it as a set, not one by one (counted in lines run, not timed)."""
+
+    def work(n: int) -> int:
+        said = sayings(base(*(rule(i, f"{{account.name}} step {i} {{account.name}}") for i in range(n))), "en")
+        firings = fire(*((f"r{i}", "account") for i in range(n)))
+        assert len(recommend(said, RECORDS, firings)) == n  # none repeats another
+        return lines_run(lambda: (recommend(said, RECORDS, firings), said_once(recommend(said, RECORDS, firings), md)))
+
+    small, large = work(100), work(400)
+    assert large < 5 * small, (small, large)  # comparing each with every earlier one ran 4 times more
+
+
+def test_advise_many_rules_saying_the_same_are_said_once_and_only_that_is_scored():
+    texts = ["Call {account.name} today.", "Send the plan to {stakeholder.name}."]
+    rules = [rule(i, texts[i % 2], priority=("high", "low")[i % 3 % 2]) for i in range(60)]
+    said = sayings(base(*rules), "en")
+    scored = []
+    firings = fire(*((f"r{i}", r.id) for r in RECORDS for i in range(60)))
+    recs = recommend(said, RECORDS, firings, lambda advice, values: scored.append(advice.rule_id) or 1.0)
+    # Of each text, the first rule in reading order; account rules are about no one, so "Acme" reads
+    # the same on every record, while the person's name does not.
+    first = [min((said[f"r{i}"] for i in range(k, 60, 2)), key=lambda a: a.rank) for k in (0, 1)]
+    want = sorted([
+        (first[0].rank, "account", "Call Acme today.", first[0].rule_id),
+        (first[1].rank, "account", "Send the plan to ?.", first[1].rule_id),
+        (first[1].rank, "stakeholder:li", "Send the plan to Li  Na.", first[1].rule_id),
+        (first[1].rank, "stakeholder:wang", "Send the plan to Wang.", first[1].rule_id),
+    ])  # fmt: skip
+    assert [(r.record_id, r.text, r.rule_id) for r in recs] == [w[1:] for w in want]
+    assert scored == [r.rule_id for r in recs] and all(r.score == 1.0 for r in recs)  # nothing else scored

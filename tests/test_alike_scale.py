@@ -1,13 +1,13 @@
 """Which advice texts may read alike: the indexed computation equals the pairwise definition, and
-preparing advice grows linearly, not with the square of the rules in a section."""
+preparing advice grows linearly, not with the square of the rules in a section (counted in lines run)."""
 
 from __future__ import annotations
 
 import random
-import time
 from types import SimpleNamespace as NS
 
 import pytest
+from counting import lines_run
 
 from advisor.advise import Alike, _may_read_alike, sayings
 from advisor.rules import split_say
@@ -54,14 +54,11 @@ def test_alike_sayings_wire_each_rule_to_its_set():
 
 
 def test_alike_preparing_advice_grows_linearly():
-    def seconds(n: int) -> float:
+    def work(n: int) -> int:
         texts = [f"Step {i}: call {{account.name}} about item {i} before the budget closes." for i in range(n)]
         base = _base(texts)
-        start = time.perf_counter()
-        sayings(base, "en")
-        return time.perf_counter() - start
+        return lines_run(lambda: sayings(base, "en"))
 
-    seconds(500)  # warm up
-    small, large = seconds(2_000), seconds(8_000)
-    # The pairwise version took 16 times as long for 4 times the rules; allow noise, not the square.
-    assert large < 8 * small + 0.05, (small, large)
+    small, large = work(500), work(2_000)
+    # The pairwise version ran 16 times the lines for 4 times the rules; linear runs 4 times.
+    assert large < 5 * small, (small, large)

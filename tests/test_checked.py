@@ -3,6 +3,7 @@ broken or foreign is ever taken from the cache."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -97,6 +98,24 @@ def test_rules_with_problems_are_never_stored_and_fail_every_time(cache, rules):
             Advisor.load(rules)
         assert any(p.path == str(broken) and p.line == 2 for p in caught.value.problems)
     assert entries(cache) == []
+
+
+def test_reading_an_entry_leaves_the_garbage_collector_as_it_found_it(cache, rules, monkeypatch):
+    Advisor.load(rules)
+    (entry,) = entries(cache)
+    no_loading(monkeypatch)
+    assert gc.isenabled()
+    Advisor.load(rules)
+    assert gc.isenabled()  # paused while reading, on again
+    gc.disable()
+    try:
+        Advisor.load(rules)
+        assert not gc.isenabled()  # the caller's pause is kept
+    finally:
+        gc.enable()
+    with pytest.raises(Exception):  # noqa: B017 - whatever pickle raises for a damaged entry
+        checked._unpickled(entry.read_bytes()[:-9])
+    assert gc.isenabled()
 
 
 def test_a_damaged_entry_is_loaded_again(cache, rules):

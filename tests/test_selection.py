@@ -21,6 +21,8 @@ def rec(rule: str, code: str, score: float, *, section: str = "account", person:
         priority="medium",
         about_person=person is not None,
         parts=(f"{rule} says",),
+        order=0,  # never consulted: these are never put in reading order
+        says=0,
         peers=None,  # type: ignore[arg-type]  # never consulted: these texts are not compared
     )
     return Recommendation(advice, person, f"record:{rule}:{person}", {}, score)
