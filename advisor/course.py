@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from .yamlio import load_text
 
 
+@lru_cache(maxsize=4096)  # the course's codes, over and over: every brief sorts the ones it cites
 def code_order(code: str) -> tuple:
     """A course code's place in the outline: 2.1.10.a after 2.1.9.a."""
     return tuple(int(p) if p.isdigit() else p for p in code.split("."))

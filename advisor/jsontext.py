@@ -1,5 +1,10 @@
 """Indented JSON text, byte for byte what `json.dumps(value, ensure_ascii=False, indent=2)` writes, faster.
 
+Where the caller vouches for the floats (`plain_floats`: see `plain_float`), orjson writes the text:
+about ten times faster than the Python below, and the same bytes for such values (its other floats
+differ: `0.00001` for `1e-05`, `null` for NaN). What orjson refuses (a lone surrogate, an int over 64
+bits, a str subclass, a key that is no str, nesting past 254) goes the Python way.
+
 The standard library encodes with its C encoder only without `indent`; indented, it walks the value
 in Python generators, a few calls for every key and value: most of the cost of a brief's JSON. Here
 each container is joined in one comprehension and every string goes through the same C function
@@ -11,8 +16,11 @@ as exactly those types, with str keys) is left to json.dumps itself, so its outp
 from __future__ import annotations
 
 import json
+import math
 from json.encoder import encode_basestring  # the C function json.dumps(ensure_ascii=False) quotes strings with
 from typing import Any
+
+import orjson
 
 _INFINITY = float("inf")
 _LITERALS = {None: "null", True: "true", False: "false"}
@@ -22,8 +30,30 @@ class _NotPlain(Exception):
     """A value this module leaves to json.dumps."""
 
 
-def dumps(value: Any, indent: int = 2) -> str:
-    """`json.dumps(value, ensure_ascii=False, indent=indent)`, the same text."""
+# Types orjson would write that json.dumps refuses or writes otherwise are refused (TypeError) instead.
+_ORJSON = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def plain_float(value: Any) -> bool:
+    """Whether orjson writes `value` (a number) as json.dumps does: finite, and 0 or at least 1e-4 in
+    size (smaller ones it writes without an exponent). Other numbers than floats are written alike."""
+    return type(value) is not float or value == 0 or (1e-4 <= abs(value) and math.isfinite(value))
+
+
+def dumps(value: Any, indent: int = 2, *, plain_floats: bool = False) -> str:
+    """`json.dumps(value, ensure_ascii=False, indent=indent)`, the same text. `plain_floats`: the
+    caller knows `value` holds only dict, list, tuple, str, int, bool, None and floats that
+    plain_float accepts."""
+    if plain_floats and indent == 2:
+        try:
+            return orjson.dumps(value, option=_ORJSON).decode()
+        except TypeError:  # orjson.JSONEncodeError is one: what it cannot write as json.dumps does
+            pass
     try:
         return _encode(value, "\n", " " * indent)
     except (_NotPlain, TypeError, RecursionError):

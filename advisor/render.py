@@ -16,7 +16,7 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
-from .jsontext import dumps
+from .jsontext import dumps, plain_float
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS, SCHEMA_VERSION
@@ -261,4 +261,6 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
         # Advice another rule's situation withdrew (an override), with the rules that withdrew it.
         "withdrawn": [_recommendation(w.recommendation, names, withdrawn_by=list(w.by)) for w in brief.withdrawn],
     }
-    return dumps(doc) + "\n"
+    # Its floats are the scores: rounded (relevance.py), so plain unless a NaN came in.
+    floats = [r.score for r in brief.recommendations] + [w.recommendation.score for w in brief.withdrawn]
+    return dumps(doc, plain_floats=all(map(plain_float, floats))) + "\n"

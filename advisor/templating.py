@@ -27,7 +27,7 @@ from .cache import PrivateCache, private_folder
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # Bump when what this module writes to the cache changes meaning.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently written first
 
 
@@ -56,8 +56,8 @@ class TemplateLimit(SecurityError):
 class Budget:
     """What one render has spent; refuses to go on past MAX_STEPS or MAX_OUTPUT.
 
-    The compiled template calls it directly (see _Generator): `out` for every `{{ … }}`, `wrote` for
-    every output statement's literal text, `each` for a loop's items; Sandbox.call steps for a call."""
+    The compiled template calls it directly (see _Generator): `put` for every output statement (a
+    few `{{ … }}` and the text between them), `each` for a loop's items; Sandbox.call steps for a call."""
 
     __slots__ = ("steps", "output")
 
@@ -75,20 +75,15 @@ class Budget:
         if self.output > MAX_OUTPUT:
             self._refuse()
 
-    def out(self, value: Any) -> Any:
-        """A `{{ … }}` as it is written: a step, and its length counted."""
-        self.steps += 1
-        self.output += len(value) if type(value) is str else len(str(value))
+    def put(self, expressions: int, pieces: tuple[str, ...]) -> str:
+        """An output statement's text, its pieces (literal text, and each `{{ … }}` made a str) joined:
+        a step for the statement and one for each expression, and its length counted."""
+        text = "".join(pieces)
+        self.steps += 1 + expressions
+        self.output += len(text)
         if self.steps > MAX_STEPS or self.output > MAX_OUTPUT:
             self._refuse()
-        return value
-
-    def wrote(self, chars: int) -> None:
-        """An output statement runs: a step, and its literal text counted as written."""
-        self.steps += 1
-        self.output += chars
-        if self.steps > MAX_STEPS or self.output > MAX_OUTPUT:
-            self._refuse()
+        return text
 
     def each(self, iterable: Any) -> Any:
         """Each item of a loop, one step each."""
@@ -191,11 +186,23 @@ def _check_parts(parts: Any, what: str) -> None:
 def _check_format(fmt: str, fields: int, values: Any) -> None:
     """Filling `fmt`'s `fields` with `values` would make more than MAX_SIZE: the values are too long
     together, or each field may write the longest once more (`('{0}' * 300000).format(s)` and
-    `('%(a)s' * 300000) % {'a': s}` are short, and so are their values, but their results are not)."""
-    values = tuple(values)
-    _check_parts((fmt, *values), "this formatted text")
-    longest = max((len(v) if type(v) is str else len(str(v)) for v in values), default=0)
-    if len(fmt) + fields * longest > MAX_SIZE:
+    `('%(a)s' * 300000) % {'a': s}` are short, and so are their values, but their results are not).
+    (One pass over the values: a brief fills a format dozens of times.)"""
+    total = len(fmt)  # what joining the format and its values makes (see _check_parts)
+    longest = 0  # the longest value as text
+    for value in values:
+        if type(value) is str:
+            size = len(value)
+            total += size
+        else:
+            if isinstance(value, (str, list, tuple)):
+                total += len(value)
+                if total > MAX_SIZE:
+                    raise _too_big("this formatted text")
+            size = len(str(value))
+        if size > longest:
+            longest = size
+    if total > MAX_SIZE or len(fmt) + fields * longest > MAX_SIZE:
         raise _too_big("this formatted text")
 
 
@@ -287,12 +294,31 @@ def _bounded_lipsum(lipsum: Any) -> Any:
 _SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "format", "replace", "batch", "slice", "join", "sum")
 
 
+# Expressions joined by one Budget.put at most: what a statement makes before the budget counts it stays
+# a few values' worth, as when each was counted alone (a statement of a thousand `{{ s }}` is many calls).
+OUTPUT_CHUNK = 16
+
+
+def _output_chunks(pieces: list[Any]) -> Any:
+    """An output statement's pieces, in runs of at most OUTPUT_CHUNK expressions (str pieces are text)."""
+    chunk: list[Any] = []
+    expressions = 0
+    for piece in pieces:
+        if not isinstance(piece, str):
+            if expressions == OUTPUT_CHUNK:
+                yield chunk
+                chunk, expressions = [], 0
+            expressions += 1
+        chunk.append(piece)
+    if chunk:
+        yield chunk
+
+
 class _Generator(CodeGenerator):
-    """Jinja's code generator, writing the budget's checks in: every `{{ … }}` goes through
-    `context.budget.out`, every loop's iterable through `context.budget.each`, every `~` through
-    `environment.joined`, and the literal text of every output statement is counted by
-    `context.budget.wrote` (see Budget). (Jinja allows no new node types, so the loop's iterable is
-    recognised by identity when it is visited.)"""
+    """Jinja's code generator, writing the budget's checks in: every output statement (its text and
+    its `{{ … }}`) goes through `context.budget.put`, every loop's iterable through
+    `context.budget.each`, every `~` through `environment.joined` (see Budget). (Jinja allows no new
+    node types, so the loop's iterable is recognised by identity when it is visited.)"""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -323,9 +349,45 @@ class _Generator(CodeGenerator):
         self.write("))")
 
     def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
-        literal = sum(len(child.data) for child in node.nodes if isinstance(child, nodes.TemplateData))
-        self.writeline(f"context.budget.wrote({literal})")
-        super().visit_Output(node, frame)
+        # One budget call per output statement (per OUTPUT_CHUNK expressions of it), which joins its
+        # pieces: Jinja's code would yield each piece, and a call for each `{{ … }}` is hundreds a brief.
+        if frame.require_output_check:  # as Jinja does: with an `extends`, nothing is output outside blocks
+            if self.has_known_extends:
+                return
+            self.writeline("if parent_template is None:")
+            self.indent()
+        finalize = self._make_finalize()
+        for chunk in _output_chunks(self._output_pieces(node, frame)):
+            expressions = sum(not isinstance(child, str) for child in chunk)
+            put = f"context.budget.put({expressions}, ("
+            first = next((child for child in chunk if not isinstance(child, str)), node)
+            self.writeline(f"yield {put}" if frame.buffer is None else f"{frame.buffer}.append({put}", first)
+            for child in chunk:
+                if isinstance(child, str):  # literal text (escaped already where the template autoescapes)
+                    self.write(repr(child) + ", ")
+                    continue
+                self.newline(child)
+                self._output_child_pre(child, frame, finalize)
+                self.visit(child, frame)
+                self._output_child_post(child, frame, finalize)
+                self.write(",")
+            self.write("))" if frame.buffer is None else ")))")
+        if frame.require_output_check:
+            self.outdent()
+
+    def _output_pieces(self, node: nodes.Output, frame: Frame) -> list[str | nodes.Expr]:
+        """The statement's children: literal text as a str (as Jinja makes it), other nodes as they are."""
+        pieces: list[str | nodes.Expr] = []
+        for child in node.nodes:
+            const = None
+            if isinstance(child, nodes.TemplateData):
+                with contextlib.suppress(nodes.Impossible):  # volatile autoescape: decided when rendering
+                    const = self._output_child_to_const(child, frame, self._make_finalize())
+            if const is not None and pieces and isinstance(pieces[-1], str):
+                pieces[-1] += const
+            else:
+                pieces.append(child if const is None else const)
+        return pieces
 
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
         # `d.name` on a plain dict (a label, a part of the view: most look-ups in a brief) reads the key
@@ -339,11 +401,6 @@ class _Generator(CodeGenerator):
         self.write("(t_attr[" + key + "] if type(t_attr := ")
         self.visit(node.node, frame)
         self.write(f") is dict and {key} in t_attr else environment.getattr(t_attr, {key}))")
-
-    def _make_finalize(self) -> CodeGenerator._FinalizeInfo:
-        # Every `{{ … }}` is finalized at run time by the render's budget (nothing to work out while
-        # compiling, so Jinja folds no output expression).
-        return self._FinalizeInfo(None, "context.budget.out(")
 
 
 class _BoundedLoader(jinja2.FileSystemLoader):

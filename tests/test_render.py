@@ -187,6 +187,21 @@ def test_render_budget_counts_the_text_written(tmp_path):
     assert budget.steps == 2 + 2 * 3
 
 
+def test_render_budget_counts_a_long_statement_a_chunk_at_a_time(tmp_path):
+    """A statement of many `{{ … }}` is counted every OUTPUT_CHUNK of them: what it makes before the
+    budget refuses it is a chunk's worth, never the whole statement's."""
+    n = templating.OUTPUT_CHUNK * 2 + 3
+    (tmp_path / "t.j2").write_text("-".join(["{{ s }}"] * n), encoding="utf-8")
+    template = templating.environment(tmp_path, {}, cache=False).get_template("t.j2")
+    budget = templating.Budget()
+    assert template.render(s="ab", **{templating.BUDGET: budget}) == "-".join(["ab"] * n)
+    assert (budget.steps, budget.output) == (3 + n, 3 * n - 1)  # three chunks, each a step, and a step per value
+    budget = templating.Budget()
+    with pytest.raises(templating.TemplateLimit, match="writes more than 10,000,000 characters"):
+        template.render(s="x" * 1_000_000, **{templating.BUDGET: budget})
+    assert budget.output == templating.OUTPUT_CHUNK * 1_000_001  # the first chunk (values and dashes), refused
+
+
 # --- the compiled-template cache ---------------------------------------------------------------------
 
 
