@@ -152,13 +152,12 @@ def _common() -> argparse.ArgumentParser:
 
 class _Unbuilt:
     """Takes a command's options and keeps none: build_parser(only=...) lists the other commands
-    without building their options (argparse spends about 10 ms of a start building all of them)."""
+    without building their options (argparse spends about 10 ms of a start building all of them).
+    Any parser method (add_argument, set_defaults, add_argument_group, ...) is accepted and gives
+    back this same object, so a group's options are dropped alike."""
 
-    def add_argument(self, *args, **kwargs) -> None:
-        pass
-
-    def set_defaults(self, **kwargs) -> None:
-        pass
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return lambda *args, **kwargs: self
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
