@@ -103,7 +103,8 @@ def content_hash(
     return h.hexdigest()[:16]
 
 
-Task = tuple[Options, str, Position | None, Path | None]  # options, profile JSON, position, OUT or None
+# options, profile JSON, position, OUT or None, the run's date (the content hash's `clock`)
+Task = tuple[Options, str, Position | None, Path | None, dt.date]
 
 
 def brief_one(task: Task) -> dict[str, Any]:
@@ -111,8 +112,9 @@ def brief_one(task: Task) -> dict[str, Any]:
 
     With OUT (local workers), the worker writes the briefs itself and returns their sizes: the main
     process then only keeps the journal, instead of receiving and writing every text. Without it (a
-    Dask worker may not see OUT), the texts come back in the result."""
-    options, profile_json, position, out = task
+    Dask worker may not see OUT), the texts come back in the result, and so does the content hash
+    (worked out here, where the profile JSON is, not by the main process reading it once more)."""
+    options, profile_json, position, out, clock = task
     advisor = advisor_for(options)
     profile = from_validated_json(profile_json)  # pass 1 validated it
     try:
@@ -132,6 +134,7 @@ def brief_one(task: Task) -> dict[str, Any]:
             return {"unwritable": exc.problems}
     return {
         **result,
+        "hash": content_hash(profile_json, position, advisor.digest, options, clock),
         "counts": {
             "recommendations": len(recs),
             "high": sum(r.priority == "high" for r in recs),
