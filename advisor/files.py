@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -26,8 +27,9 @@ def _refuse(path: Path, message: str) -> UnwritableOutput:
     return UnwritableOutput(Problem(str(path), 1, 1, "error", message))
 
 
-def _destination(path: Path) -> tuple[Path, bool]:
-    """Where to write for `path`, and whether to write there in place rather than by renaming.
+def _destination(path: Path) -> tuple[Path, bool, int | None]:
+    """Where to write for `path`, whether to write there in place rather than by renaming, and the
+    permissions of the regular file being replaced (None: there is none, a new file is made).
 
     A missing path or a regular file is replaced by renaming. A symbolic link is never replaced
     by a file: what it points to is written (a regular file by renaming, beside itself). A FIFO or
@@ -38,9 +40,11 @@ def _destination(path: Path) -> tuple[Path, bool]:
     try:
         link = os.lstat(path)
     except FileNotFoundError:
-        return path, False
+        return path, False, None
     except OSError as exc:
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    if stat.S_ISREG(link.st_mode):  # the usual case: a file to replace (no link to follow)
+        return path, False, stat.S_IMODE(link.st_mode)
     try:
         st = os.stat(path)  # follows links, /proc/self/fd's included
     except FileNotFoundError:
@@ -48,17 +52,15 @@ def _destination(path: Path) -> tuple[Path, bool]:
     except (OSError, RuntimeError) as exc:
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
-        return path, True
+        return path, True, None
     if stat.S_ISDIR(st.st_mode):
         raise _refuse(path, "is a folder; give a file name to write to")
     if not stat.S_ISREG(st.st_mode):
         raise _refuse(path, "is a device or socket, not a file; give a file name to write to")
-    if not stat.S_ISLNK(link.st_mode):
-        return path, False
     target = Path(os.path.realpath(path))
     if not same_file(target, path):  # a /proc link to a deleted file, say: write what it points at
-        return path, True
-    return target, False
+        return path, True, None
+    return target, False, stat.S_IMODE(st.st_mode)
 
 
 def _write_in_place(path: Path, chunks: Iterable[bytes]) -> int:
@@ -126,12 +128,12 @@ def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: 
     `text` may be an iterable of strings (a batch's index, streamed from its spill, never held whole).
     """
     chunks = _chunks(text)
-    path, in_place = _destination(Path(path))
+    path, in_place, mode = _destination(Path(path))
     if in_place:
         return _write_in_place(path, chunks)
+    folder = os.path.dirname(path) or "."
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _temp(folder, path.name)
     except OSError as exc:
         raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write here: {_reason(exc)}")) from None
     try:
@@ -142,15 +144,29 @@ def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: 
             out.flush()
             if durable:
                 os.fsync(out.fileno())
-        os.chmod(tmp, _mode_of(path))
+        os.chmod(tmp, 0o666 & ~_UMASK if mode is None else mode)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        _unlink(tmp)
         raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write the file: {_reason(exc)}")) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _unlink(tmp)
         raise
     return size
+
+
+def _temp(folder: str, name: str) -> tuple[int, str]:
+    """A new hidden temporary file beside the target (`.NAME.XXXXXXXX.tmp`), its folder made when missing."""
+    try:
+        return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    except (FileNotFoundError, NotADirectoryError):  # the folder is not there yet (a first brief): make it
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _chunks(text: str | bytes | Iterable[str]) -> Iterator[bytes]:
@@ -166,14 +182,6 @@ def _chunks(text: str | bytes | Iterable[str]) -> Iterator[bytes]:
 def folder_mode() -> int:
     """The mode a new folder gets under the process's umask (a temporary folder is made 0700)."""
     return 0o777 & ~_UMASK
-
-
-def _mode_of(path: Path) -> int:
-    """The permissions of the file being replaced (a private 0600 brief stays private), else the usual."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return 0o666 & ~_UMASK
 
 
 def flush_files(paths: Iterable[Path]) -> None:
