@@ -171,7 +171,11 @@ def _run(
         parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
         seen: dict[str, str] = {}
         # Never read what this run writes: OUT (and all under it) is left out of every input folder.
-        records = _expand(inputs, lambda items: expand(items, options.limits, exclude=out, encoding=options.encoding))
+        # Each worker reads its own files; a Dask worker may not see them: the texts go to it.
+        lazy = options.dask is None
+        records = _expand(
+            inputs, lambda items: expand(items, options.limits, exclude=out, encoding=options.encoding, lazy=lazy)
+        )
         first = replace(options, jobs=min(options.jobs, cores))
         try:
             with spill.open("x", encoding="utf-8") as handle:

@@ -18,7 +18,7 @@ from ..files import write_atomically
 from ..limits import DEFAULT, Limits
 from ..portfolio import Position
 from ..profile import Profile, from_validated_json, parse_profile, parse_profile_json
-from ..sources import Source, decoded
+from ..sources import Source, decoded, read
 from ..yamlio import Located, beyond, load_text
 from .options import Options
 from .summary import account_summary
@@ -32,6 +32,7 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "pdf": "pdf"}
 
 def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
+    source = read(source, limits)
     if source.kind in ("json", "jsonl"):
         profile = parse_profile_json(source.payload, source.path, source.line, limits)
         if profile is not None:
