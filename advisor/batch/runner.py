@@ -21,6 +21,7 @@ index: no space left, no permission) stops the batch at once with one line namin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import stat
@@ -32,7 +33,7 @@ from pathlib import Path
 import jinja2
 
 from ..api import Advisor
-from ..errors import Problem, UnwritableOutput
+from ..errors import EngineError, Problem, UnwritableOutput
 from ..files import flush_files, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
@@ -285,6 +286,11 @@ def _run(
             step()
 
         placed.second_pass()
+        if options.dask is None and second.jobs > 1:
+            # Built here, once, before the workers fork: each inherits a copy of this thread's
+            # engine (a process of its own, so nothing is shared) instead of building its own.
+            with contextlib.suppress(EngineError):  # the workers report it, account by account
+                advisor.engine()
         results = ordered_map(brief_one, planned(), second, client=client)
         try:
             for record, unchanged in decisions:
