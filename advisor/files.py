@@ -184,34 +184,73 @@ def folder_mode() -> int:
     return 0o777 & ~_UMASK
 
 
+FLUSH_WINDOW = 128  # files held open at once while flushing: well under any limit on open files
+_FADVISE = getattr(os, "posix_fadvise", None)  # Linux and the BSDs; elsewhere each fsync does it all
+
+
 def flush_files(paths: Iterable[Path]) -> None:
     """Put these files, and the folders that name them (their renames), on disk: fsync each, never
     a system-wide sync, which would wait for every other program's writes too. A file that is gone
     or has become a link or special file since is skipped (it is not ours to flush); a failing
-    flush (a disk error) raises UnwritableOutput naming the file."""
+    flush (a disk error) raises UnwritableOutput naming the file.
+
+    Files go a window at a time: the disk writes of the whole window are started first (a hint,
+    posix_fadvise), then each is fsynced; so one fsync's commit to the file system's journal
+    covers many files, and the rest find their data on disk already (half the CPU, less waiting)."""
     folders: dict[Path, None] = {}
-    for path in paths:
-        _fsync(path, os.O_RDONLY)
-        folders[path.parent] = None
-    directory = getattr(os, "O_DIRECTORY", None)
-    if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
-        for folder in folders:
-            _fsync(folder, os.O_RDONLY | directory)
+    window: list[tuple[Path, int]] = []
+    try:
+        for path in paths:
+            folders[path.parent] = None
+            fd = _open_regular(path, os.O_RDONLY)
+            if fd is None:
+                continue
+            window.append((path, fd))
+            if _FADVISE is not None:
+                with contextlib.suppress(OSError):  # only a hint: the fsync below is what counts
+                    _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            if len(window) == FLUSH_WINDOW:
+                _fsync_all(window)
+        _fsync_all(window)
+        directory = getattr(os, "O_DIRECTORY", None)
+        if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
+            for folder in folders:
+                fd = _open_regular(folder, os.O_RDONLY | directory)
+                if fd is not None:
+                    window.append((folder, fd))
+                    _fsync_all(window)
+    finally:
+        for _, fd in window:  # after a failing fsync: the rest are closed, not flushed
+            os.close(fd)
 
 
-def _fsync(path: Path, flags: int) -> None:
+def _open_regular(path: Path, flags: int) -> int | None:
+    """A descriptor for a regular file or folder, or None: absent, a link, or not ours to open."""
     try:
         fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
-        return  # absent, a link, or not ours to open: nothing of this run's to flush
+        return None
     try:
         mode = os.fstat(fd).st_mode
-        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+    except OSError:
+        mode = 0
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return fd
+    os.close(fd)
+    return None
+
+
+def _fsync_all(window: list[tuple[Path, int]]) -> None:
+    """fsync and close each descriptor, emptying `window`; the first failure raises, naming its file
+    (what is left in `window` is then the caller's to close)."""
+    for done, (path, fd) in enumerate(window):
+        try:
             os.fsync(fd)
-    except OSError as exc:
-        raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot flush to disk: {_reason(exc)}")) from None
-    finally:
+        except OSError as exc:
+            del window[:done]
+            raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot flush to disk: {_reason(exc)}")) from None
         os.close(fd)
+    window.clear()
 
 
 def _reason(exc: OSError) -> str:
