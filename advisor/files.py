@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -26,8 +27,9 @@ def _refuse(path: Path, message: str) -> UnwritableOutput:
     return UnwritableOutput(Problem(str(path), 1, 1, "error", message))
 
 
-def _destination(path: Path) -> tuple[Path, bool]:
-    """Where to write for `path`, and whether to write there in place rather than by renaming.
+def _destination(path: Path) -> tuple[Path, bool, int | None]:
+    """Where to write for `path`, whether to write there in place rather than by renaming, and the
+    permissions of the regular file being replaced (None: there is none, a new file is made).
 
     A missing path or a regular file is replaced by renaming. A symbolic link is never replaced
     by a file: what it points to is written (a regular file by renaming, beside itself). A FIFO or
@@ -38,9 +40,11 @@ def _destination(path: Path) -> tuple[Path, bool]:
     try:
         link = os.lstat(path)
     except FileNotFoundError:
-        return path, False
+        return path, False, None
     except OSError as exc:
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
+    if stat.S_ISREG(link.st_mode):  # the usual case: a file to replace (no link to follow)
+        return path, False, stat.S_IMODE(link.st_mode)
     try:
         st = os.stat(path)  # follows links, /proc/self/fd's included
     except FileNotFoundError:
@@ -48,17 +52,15 @@ def _destination(path: Path) -> tuple[Path, bool]:
     except (OSError, RuntimeError) as exc:
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
-        return path, True
+        return path, True, None
     if stat.S_ISDIR(st.st_mode):
         raise _refuse(path, "is a folder; give a file name to write to")
     if not stat.S_ISREG(st.st_mode):
         raise _refuse(path, "is a device or socket, not a file; give a file name to write to")
-    if not stat.S_ISLNK(link.st_mode):
-        return path, False
     target = Path(os.path.realpath(path))
     if not same_file(target, path):  # a /proc link to a deleted file, say: write what it points at
-        return path, True
-    return target, False
+        return path, True, None
+    return target, False, stat.S_IMODE(st.st_mode)
 
 
 def _write_in_place(path: Path, chunks: Iterable[bytes]) -> int:
@@ -126,12 +128,12 @@ def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: 
     `text` may be an iterable of strings (a batch's index, streamed from its spill, never held whole).
     """
     chunks = _chunks(text)
-    path, in_place = _destination(Path(path))
+    path, in_place, mode = _destination(Path(path))
     if in_place:
         return _write_in_place(path, chunks)
+    folder = os.path.dirname(path) or "."
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _temp(folder, path.name)
     except OSError as exc:
         raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write here: {_reason(exc)}")) from None
     try:
@@ -142,15 +144,29 @@ def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: 
             out.flush()
             if durable:
                 os.fsync(out.fileno())
-        os.chmod(tmp, _mode_of(path))
+        os.chmod(tmp, 0o666 & ~_UMASK if mode is None else mode)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        _unlink(tmp)
         raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot write the file: {_reason(exc)}")) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _unlink(tmp)
         raise
     return size
+
+
+def _temp(folder: str, name: str) -> tuple[int, str]:
+    """A new hidden temporary file beside the target (`.NAME.XXXXXXXX.tmp`), its folder made when missing."""
+    try:
+        return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    except (FileNotFoundError, NotADirectoryError):  # the folder is not there yet (a first brief): make it
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _chunks(text: str | bytes | Iterable[str]) -> Iterator[bytes]:
@@ -168,42 +184,73 @@ def folder_mode() -> int:
     return 0o777 & ~_UMASK
 
 
-def _mode_of(path: Path) -> int:
-    """The permissions of the file being replaced (a private 0600 brief stays private), else the usual."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return 0o666 & ~_UMASK
+FLUSH_WINDOW = 128  # files held open at once while flushing: well under any limit on open files
+_FADVISE = getattr(os, "posix_fadvise", None)  # Linux and the BSDs; elsewhere each fsync does it all
 
 
 def flush_files(paths: Iterable[Path]) -> None:
     """Put these files, and the folders that name them (their renames), on disk: fsync each, never
     a system-wide sync, which would wait for every other program's writes too. A file that is gone
     or has become a link or special file since is skipped (it is not ours to flush); a failing
-    flush (a disk error) raises UnwritableOutput naming the file."""
+    flush (a disk error) raises UnwritableOutput naming the file.
+
+    Files go a window at a time: the disk writes of the whole window are started first (a hint,
+    posix_fadvise), then each is fsynced; so one fsync's commit to the file system's journal
+    covers many files, and the rest find their data on disk already (half the CPU, less waiting)."""
     folders: dict[Path, None] = {}
-    for path in paths:
-        _fsync(path, os.O_RDONLY)
-        folders[path.parent] = None
-    directory = getattr(os, "O_DIRECTORY", None)
-    if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
-        for folder in folders:
-            _fsync(folder, os.O_RDONLY | directory)
+    window: list[tuple[Path, int]] = []
+    try:
+        for path in paths:
+            folders[path.parent] = None
+            fd = _open_regular(path, os.O_RDONLY)
+            if fd is None:
+                continue
+            window.append((path, fd))
+            if _FADVISE is not None:
+                with contextlib.suppress(OSError):  # only a hint: the fsync below is what counts
+                    _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            if len(window) == FLUSH_WINDOW:
+                _fsync_all(window)
+        _fsync_all(window)
+        directory = getattr(os, "O_DIRECTORY", None)
+        if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
+            for folder in folders:
+                fd = _open_regular(folder, os.O_RDONLY | directory)
+                if fd is not None:
+                    window.append((folder, fd))
+                    _fsync_all(window)
+    finally:
+        for _, fd in window:  # after a failing fsync: the rest are closed, not flushed
+            os.close(fd)
 
 
-def _fsync(path: Path, flags: int) -> None:
+def _open_regular(path: Path, flags: int) -> int | None:
+    """A descriptor for a regular file or folder, or None: absent, a link, or not ours to open."""
     try:
         fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
-        return  # absent, a link, or not ours to open: nothing of this run's to flush
+        return None
     try:
         mode = os.fstat(fd).st_mode
-        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+    except OSError:
+        mode = 0
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return fd
+    os.close(fd)
+    return None
+
+
+def _fsync_all(window: list[tuple[Path, int]]) -> None:
+    """fsync and close each descriptor, emptying `window`; the first failure raises, naming its file
+    (what is left in `window` is then the caller's to close)."""
+    for done, (path, fd) in enumerate(window):
+        try:
             os.fsync(fd)
-    except OSError as exc:
-        raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot flush to disk: {_reason(exc)}")) from None
-    finally:
+        except OSError as exc:
+            del window[:done]
+            raise UnwritableOutput(Problem(str(path), 1, 1, "error", f"cannot flush to disk: {_reason(exc)}")) from None
         os.close(fd)
+    window.clear()
 
 
 def _reason(exc: OSError) -> str:

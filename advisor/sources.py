@@ -28,8 +28,9 @@ class Source:
 
     path: str
     line: int
-    kind: str  # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "data" | "error" | "warning" | "tally"
-    payload: Any  # YAML or JSON text, a dict, an error or warning message, or a CSV file's row counts
+    # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "file" (not read yet: `read`) | "data" | "error" | "warning" | "tally"
+    kind: str
+    payload: Any  # YAML or JSON text, a file's path, a dict, an error or warning message, or a CSV file's row counts
     col: int = 1
     cells: Any = None  # a CRM record's positions: (field path -> (line, col), list item -> its file)
 
@@ -44,9 +45,16 @@ class Source:
 
 
 def expand(
-    inputs: list[str], limits: Limits = DEFAULT, exclude: Path | None = None, encoding: str | None = None
+    inputs: list[str],
+    limits: Limits = DEFAULT,
+    exclude: Path | None = None,
+    encoding: str | None = None,
+    *,
+    lazy: bool = False,
 ) -> Iterator[Source]:
     """Every record named by `inputs`, in a stable order: inputs as given, folders and globs sorted.
+    `lazy`: a YAML or JSON file is yielded unread (kind "file"), for whoever briefs it to `read`
+    (a batch's worker processes: the text then never crosses from one process to another).
 
     Expanding a folder or a glob never reaches into `exclude` (a batch's output folder): the
     batch must not read what it writes. It is recognised by identity (device and inode), so a link
@@ -66,7 +74,7 @@ def expand(
             if not matches:
                 yield Source(item, 1, "error", "no file matches this pattern")
             for match in matches:
-                yield from _file(Path(match), limits, encoding)
+                yield from _file(Path(match), limits, encoding, lazy)
         elif path.is_dir():
             if (path / "accounts.csv").is_file() and not inside(path, path):
                 yield from crm_export(path, limits, encoding)
@@ -78,9 +86,9 @@ def expand(
             if not files:
                 yield Source(item, 1, "error", "no profile files (*.yaml, *.json, *.jsonl) in this folder")
             for p in files:
-                yield from _file(p, limits, encoding)
+                yield from _file(p, limits, encoding, lazy)
         else:
-            yield from _file(path, limits, encoding)
+            yield from _file(path, limits, encoding, lazy)
 
 
 def _literal_base(pattern: str) -> Path:
@@ -147,7 +155,7 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _file(path: Path, limits: Limits, encoding: str | None = None) -> Iterator[Source]:
+def _file(path: Path, limits: Limits, encoding: str | None = None, lazy: bool = False) -> Iterator[Source]:
     if path.suffix == ".jsonl":
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -162,16 +170,22 @@ def _file(path: Path, limits: Limits, encoding: str | None = None) -> Iterator[S
 
         yield from crm_export(path.parent, limits, encoding)
         return
+    unread = Source(str(path), 1, "file", str(path))
+    yield unread if lazy else read(unread, limits)
+
+
+def read(source: Source, limits: Limits = DEFAULT) -> Source:
+    """A file `expand` yielded unread as its text (kind "json" or "yaml"), or the error that stops
+    it; any other source as it is."""
+    if source.kind != "file":
+        return source
+    path = Path(source.payload)  # the name as given (`source.path` is the printable one)
     try:
         text = read_text(path, limits)  # size checked before reading, and the read is bounded
     except UnreadableInput as exc:
         problem = exc.problems[0]
-        yield Source(str(path), problem.line, "error", problem.message)
-        return
-    if path.suffix == ".json":
-        yield Source(str(path), 1, "json", text)
-        return
-    yield Source(str(path), 1, "yaml", text)
+        return Source(str(path), problem.line, "error", problem.message)
+    return Source(str(path), 1, "json" if path.suffix == ".json" else "yaml", text)
 
 
 def decoded(source: Source, limits: Limits = DEFAULT) -> Source:

@@ -21,6 +21,8 @@ import pytest
 import advisor.batch.journal
 import advisor.sources
 from advisor.cli import main
+from advisor.errors import UnwritableOutput
+from advisor.files import FLUSH_WINDOW, flush_files
 
 from conftest import ROOT
 
@@ -111,6 +113,34 @@ def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_pa
         assert not (out / "index.jsonl").exists()
     monkeypatch.setattr(tempfile, "mkstemp", real_mkstemp)  # space is freed
     resume_matches_clean(capsys, src, out, clean_tree)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open descriptors in /proc")
+def test_a_failing_flush_names_its_file_and_leaves_no_descriptor_open(tmp_path, monkeypatch):
+    """Files are flushed a window at a time (several held open): a disk error on one names it, and
+    every descriptor of the window, flushed or not, is closed."""
+    paths = [tmp_path / f"brief-{i:03d}.md" for i in range(FLUSH_WINDOW + 50)]
+    for path in paths:
+        path.write_text("text", encoding="utf-8")
+    failing = paths[FLUSH_WINDOW + 10]
+    fsync = os.fsync
+
+    def disk_error(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(failing):
+            raise OSError(errno.EIO, "Input/output error")
+        fsync(fd)
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fsync", disk_error)
+    with pytest.raises(UnwritableOutput) as raised:
+        flush_files(paths)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{failing}:1:1: error: cannot flush to disk: Input/output error"
+    ]
+    assert len(os.listdir("/proc/self/fd")) == before
+    monkeypatch.undo()
+    flush_files(paths)  # and once the disk is well again, all of them are flushed
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_batch_journal_on_a_full_disk_stops_the_batch(capsys, tmp_path, monkeypatch, clean):

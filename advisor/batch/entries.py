@@ -26,9 +26,10 @@ class Entries:
         except OSError as exc:
             raise unwritable(path, exc) from None
 
-    def add(self, place: int, entry: dict) -> None:
+    def add(self, place: int, entry: dict, line: str | None = None) -> None:
+        """`line`: the entry's index line when the caller has it already (`dumps(entry)`)."""
         try:
-            self._handle.write(f"{place}\t{dumps(entry)}".encode())
+            self._handle.write(f"{place}\t{line or dumps(entry)}".encode())
         except OSError as exc:
             raise unwritable(self.path, exc) from None
         self.count += 1

@@ -349,8 +349,12 @@ class Journal:
         self.extend((entry,))
 
     def extend(self, entries: Iterable[dict]) -> None:
+        self.write("".join(dumps(e) for e in entries))
+
+    def write(self, lines: str) -> None:
+        """Append whole lines (`dumps`'s), in the OS's hands at once."""
         try:
-            _append(self.fd, "".join(dumps(e) for e in entries).encode("utf-8"))  # in the OS's hands at once
+            _append(self.fd, lines.encode("utf-8"))
         except OSError as exc:
             raise unwritable(self.path, exc) from None
 

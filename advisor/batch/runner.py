@@ -21,6 +21,7 @@ index: no space left, no permission) stops the batch at once with one line namin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import stat
@@ -32,7 +33,7 @@ from pathlib import Path
 import jinja2
 
 from ..api import Advisor
-from ..errors import Problem, UnwritableOutput
+from ..errors import EngineError, Problem, UnwritableOutput
 from ..files import flush_files, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
@@ -171,7 +172,11 @@ def _run(
         parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
         seen: dict[str, str] = {}
         # Never read what this run writes: OUT (and all under it) is left out of every input folder.
-        records = _expand(inputs, lambda items: expand(items, options.limits, exclude=out, encoding=options.encoding))
+        # Each worker reads its own files; a Dask worker may not see them: the texts go to it.
+        lazy = options.dask is None
+        records = _expand(
+            inputs, lambda items: expand(items, options.limits, exclude=out, encoding=options.encoding, lazy=lazy)
+        )
         first = replace(options, jobs=min(options.jobs, cores))
         try:
             with spill.open("x", encoding="utf-8") as handle:
@@ -225,32 +230,32 @@ def _run(
                 step()
         # Decide what to skip before any work starts, without holding any profile text: one small
         # decision per account. (Deciding inside the task generator would run it on the pool's
-        # feeder thread while this thread reads the decisions: a race.)
-        decisions: list[tuple[dict, str, bool]] = []  # (record, content hash, unchanged)
-        for record, (_, profile_json, position) in zip(ok_records, tasks(), strict=True):
-            digest = content_hash(profile_json, position, advisor.digest, options, clock)
+        # feeder thread while this thread reads the decisions: a race.) Only an account an earlier
+        # run finished needs its content hash here; the others' hash comes back with their briefs.
+        decisions: list[tuple[dict, bool]] = []  # (record, unchanged)
+        profiles = tasks() if earlier else (None for _ in ok_records)  # a fresh run reads no profile here
+        for record, task in zip(ok_records, profiles, strict=True):
             old = earlier.get(record["id"])
-            unchanged = (
-                bool(old) and old.get("hash") == digest and all(whole(out, p, old) for p in old.get("outputs", []))
-            )
-            decisions.append((record, digest, unchanged))
+            unchanged = bool(old) and old.get("hash") == content_hash(task[1], task[2], advisor.digest, options, clock)
+            decisions.append((record, unchanged and all(whole(out, p, old) for p in old.get("outputs", []))))
 
         writer = None if options.dask is not None else out  # a Dask worker may not see OUT: texts come back
-        todo = sum(not unchanged for _, _, unchanged in decisions)
+        todo = sum(not unchanged for _, unchanged in decisions)
         second = replace(options, jobs=workers(options.jobs, cores, todo))
         if options.dask is None and second.jobs < options.jobs:
             notice(f"advisor batch: --jobs {options.jobs} capped at {second.jobs} ({cores} cores, {todo} accounts)")
 
         def planned() -> Iterator[Task]:
-            for (_, _, unchanged), task in zip(decisions, tasks(), strict=True):
+            for (_, unchanged), task in zip(decisions, tasks(), strict=True):
                 if not unchanged:
-                    yield (*task, writer)
+                    yield (*task, writer, clock)
 
         # Trust no older entry of an account about to be briefed again, from before its first write.
-        journal.extend({"id": record["id"], "status": "writing"} for record, _, unchanged in decisions if not unchanged)
+        journal.extend({"id": record["id"], "status": "writing"} for record, unchanged in decisions if not unchanged)
 
-        def finish(record: dict, digest: str, unchanged: bool, result: dict | None) -> None:
+        def finish(record: dict, unchanged: bool, result: dict | None) -> None:
             position = positions.get(record["id"])
+            line = None
             if unchanged:
                 entry = {**earlier[record["id"]], "source": record["source"]}  # the file may have moved
                 summary.skipped += 1
@@ -259,19 +264,19 @@ def _run(
                     result["written"] if "written" in result else write_outputs(out, record["id"], result["outputs"])
                 )
                 entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": list(sizes), "bytes": sizes,
-                         "counts": result["counts"], "hash": digest,
+                         "counts": result["counts"], "hash": result["hash"],
                          "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
                 try:
-                    dumps(entry)
+                    line = dumps(entry)  # once: the journal and the index get the same line
                 except ValueError:  # a NaN or infinity (revenues that overflow): this account fails, not the batch
                     fail(
                         record,
                         f"{record['source']}:1: error: account '{record['id']}': a number in its entry is not finite (revenues too large to add up?); check annual_revenue",
                     )
                     return
-                journal.append(entry)
+                journal.write(line)
             summary.ok += 1
-            placed.add(place[id(record)], entry)
+            placed.add(place[id(record)], entry, line)
             step()
 
         def fail(record: dict, error: str) -> None:
@@ -281,11 +286,16 @@ def _run(
             step()
 
         placed.second_pass()
+        if options.dask is None and second.jobs > 1:
+            # Built here, once, before the workers fork: each inherits a copy of this thread's
+            # engine (a process of its own, so nothing is shared) instead of building its own.
+            with contextlib.suppress(EngineError):  # the workers report it, account by account
+                advisor.engine()
         results = ordered_map(brief_one, planned(), second, client=client)
         try:
-            for record, digest, unchanged in decisions:
+            for record, unchanged in decisions:
                 if unchanged:
-                    finish(record, digest, True, None)
+                    finish(record, True, None)
                     continue
                 result = next(results)
                 if "unwritable" in result:
@@ -293,7 +303,7 @@ def _run(
                 if "error" in result:
                     fail(record, result["error"])
                 else:
-                    finish(record, digest, False, result)
+                    finish(record, False, result)
             for _ in results:
                 raise RuntimeError("more results than planned tasks")
         finally:

@@ -18,7 +18,7 @@ from ..files import write_atomically
 from ..limits import DEFAULT, Limits
 from ..portfolio import Position
 from ..profile import Profile, from_validated_json, parse_profile, parse_profile_json
-from ..sources import Source, decoded
+from ..sources import Source, decoded, read
 from ..yamlio import Located, beyond, load_text
 from .options import Options
 from .summary import account_summary
@@ -32,6 +32,7 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "pdf": "pdf"}
 
 def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
     """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
+    source = read(source, limits)
     if source.kind in ("json", "jsonl"):
         profile = parse_profile_json(source.payload, source.path, source.line, limits)
         if profile is not None:
@@ -103,7 +104,8 @@ def content_hash(
     return h.hexdigest()[:16]
 
 
-Task = tuple[Options, str, Position | None, Path | None]  # options, profile JSON, position, OUT or None
+# options, profile JSON, position, OUT or None, the run's date (the content hash's `clock`)
+Task = tuple[Options, str, Position | None, Path | None, dt.date]
 
 
 def brief_one(task: Task) -> dict[str, Any]:
@@ -111,8 +113,9 @@ def brief_one(task: Task) -> dict[str, Any]:
 
     With OUT (local workers), the worker writes the briefs itself and returns their sizes: the main
     process then only keeps the journal, instead of receiving and writing every text. Without it (a
-    Dask worker may not see OUT), the texts come back in the result."""
-    options, profile_json, position, out = task
+    Dask worker may not see OUT), the texts come back in the result, and so does the content hash
+    (worked out here, where the profile JSON is, not by the main process reading it once more)."""
+    options, profile_json, position, out, clock = task
     advisor = advisor_for(options)
     profile = from_validated_json(profile_json)  # pass 1 validated it
     try:
@@ -132,6 +135,7 @@ def brief_one(task: Task) -> dict[str, Any]:
             return {"unwritable": exc.problems}
     return {
         **result,
+        "hash": content_hash(profile_json, position, advisor.digest, options, clock),
         "counts": {
             "recommendations": len(recs),
             "high": sum(r.priority == "high" for r in recs),
