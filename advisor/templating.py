@@ -70,11 +70,6 @@ class Budget:
         if self.steps > MAX_STEPS:
             self._refuse()
 
-    def emit(self, chars: int) -> None:
-        self.output += chars
-        if self.output > MAX_OUTPUT:
-            self._refuse()
-
     def put(self, expressions: int, pieces: tuple[str, ...]) -> str:
         """An output statement's text, its pieces (literal text, and each `{{ … }}` made a str) joined:
         a step for the statement and one for each expression, and its length counted."""
