@@ -30,7 +30,7 @@ class Source:
     line: int
     # "yaml" | "json" | "jsonl" (text, decoded by `decoded`) | "file" (not read yet: `read`) | "data" | "error" | "warning" | "tally"
     kind: str
-    payload: Any  # YAML or JSON text, a file's path, a dict, an error or warning message, or a CSV file's row counts
+    payload: Any  # YAML or JSON text (None for a "file": its path is `path`), a dict, an error or warning message, or a CSV file's row counts
     col: int = 1
     cells: Any = None  # a CRM record's positions: (field path -> (line, col), list item -> its file)
 
@@ -170,7 +170,7 @@ def _file(path: Path, limits: Limits, encoding: str | None = None, lazy: bool = 
 
         yield from crm_export(path.parent, limits, encoding)
         return
-    unread = Source(str(path), 1, "file", str(path))
+    unread = Source(str(path), 1, "file", None)
     yield unread if lazy else read(unread, limits)
 
 
@@ -179,7 +179,7 @@ def read(source: Source, limits: Limits = DEFAULT) -> Source:
     it; any other source as it is."""
     if source.kind != "file":
         return source
-    path = Path(source.payload)  # the name as given (`source.path` is the printable one)
+    path = Path(source.path)
     try:
         text = read_text(path, limits)  # size checked before reading, and the read is bounded
     except UnreadableInput as exc:
