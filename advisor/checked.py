@@ -11,7 +11,6 @@ with problems is never stored, so its errors are found and reported by the loade
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import pickle
@@ -23,7 +22,7 @@ from pathlib import Path
 import pydantic
 import yaml
 
-from . import __version__
+from . import __version__, collector
 from .cache import PrivateCache, private_folder
 from .course import Course
 from .engine import Plan, compile_rules
@@ -76,22 +75,20 @@ def load_checked(rules_dir: Path, course: Course) -> CheckedRules:
 def _unpickled(data: bytes) -> object:
     """Our own entry (in a folder only we can write), read with the cyclic garbage collector paused:
     it would otherwise walk the heap again and again while some ten thousand models are built
-    (about a tenth of the read at 2,000 rules, more in a full process). It is switched back on
-    only where it was on."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    (about a tenth of the read at 2,000 rules, more in a full process)."""
+    with collector.paused():
         return pickle.loads(data)  # noqa: S301
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load(rules_dir: Path, course: Course) -> CheckedRules:
-    base = load_rules(rules_dir, course)
-    policy, policy_file = load_policy(rules_dir)
-    relevance, relevance_file = load_relevance(rules_dir, course)
-    return CheckedRules(base, compile_rules(base), policy, policy_file, relevance, relevance_file)
+    """Every file read and checked, with the garbage collector paused: checking builds models, condition
+    trees and node tables by the ten thousand, and the collector's passes over them were about a
+    third of loading 2,166 rules."""
+    with collector.paused():
+        base = load_rules(rules_dir, course)
+        policy, policy_file = load_policy(rules_dir)
+        relevance, relevance_file = load_relevance(rules_dir, course)
+        return CheckedRules(base, compile_rules(base), policy, policy_file, relevance, relevance_file)
 
 
 def _key(rules_dir: Path, course: Course) -> str | None:

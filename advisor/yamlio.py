@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import operator
 import os
 import re
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from . import collector
 from .errors import Problem, UnreadableInput
 from .limits import DEFAULT, Limits, raise_hint
 
@@ -492,22 +492,18 @@ def _load_fast(text: str, limits: Limits, keep: bool = False) -> tuple[Any, yaml
     tree when `keep` is asked for (a caller that will look up many positions)."""
     # The cyclic garbage collector would run again and again over the young nodes and values, which
     # hold no cycles: on a cold start that was a third of the time spent reading the rules. Paused
-    # only for this call (and only re-enabled by the call that paused it). The node tree is dropped
-    # before the collector runs again, so it never has to look at those objects at all.
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        root = _compose(text)
-        if root is None or root.__class__ is yaml.ScalarNode:
-            raise _Slow
-        return _Fast(limits).collection(root, 0), root if keep else None
-    except (yaml.YAMLError, RecursionError, ValueError):  # RecursionError: --limit depth raised very high
-        raise _Slow from None
-    finally:
-        root = None  # freed here, while the collector is still paused
-        if paused:
-            gc.enable()
+    # only for this call; the node tree is dropped before the collector runs again, so it never has
+    # to look at those objects at all.
+    with collector.paused():
+        try:
+            root = _compose(text)
+            if root is None or root.__class__ is yaml.ScalarNode:
+                raise _Slow
+            return _Fast(limits).collection(root, 0), root if keep else None
+        except (yaml.YAMLError, RecursionError, ValueError):  # RecursionError: --limit depth raised very high
+            raise _Slow from None
+        finally:
+            root = None  # freed here, while the collector is still paused
 
 
 def _walk(root: yaml.Node, loc: Path_, key: bool, index: dict[int, dict[str, Any]]) -> tuple[int, int]:
