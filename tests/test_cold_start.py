@@ -60,3 +60,44 @@ def test_cold_start_brief_imports_nothing_it_does_not_use(fmt, tmp_path):
     assert "advisor.engine.adapter" in imported  # the whole chain ran in this process
     found = {name: why for name, why in NOT_FOR_A_BRIEF.items() if name in imported}
     assert not found, f"`advisor brief --format {fmt}` imported what it does not use: {found}"
+
+
+GC_SCRIPT = """
+import atexit, gc, json, sys
+from advisor import api, cli
+seen = {}
+load, facts = api.Advisor.load.__func__, cli.cmd_facts
+
+def loading(cls, *args, **kwargs):
+    seen["loading"] = gc.isenabled()
+    return load(cls, *args, **kwargs)
+
+def listing(args):
+    seen["handler"] = gc.isenabled()
+    return facts(args)
+
+api.Advisor.load, cli.cmd_facts = classmethod(loading), listing
+atexit.register(lambda: sys.stderr.write(json.dumps({**seen, "end": gc.isenabled()})))
+sys.argv = ["advisor", *sys.argv[1:]]
+cli.run()
+"""
+
+
+def _collector_states(tmp_path, *argv: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", GC_SCRIPT, *argv], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stderr.splitlines()[-1])
+
+
+def test_cold_start_brief_pauses_the_collector_until_loaded(tmp_path):
+    # The start makes objects that live to the end: the collector walking them costs a brief ~15 ms.
+    out = tmp_path / "brief.md"
+    states = _collector_states(tmp_path, "brief", str(PROFILE), "-o", str(out))
+    assert out.stat().st_size > 0
+    assert states == {"loading": False, "end": True}  # paused while loading, collecting after
+
+
+def test_cold_start_other_commands_collect_from_the_start(tmp_path):
+    # Only a command that ends the pause itself once loaded (`loads`) starts with it paused.
+    assert _collector_states(tmp_path, "facts", "--format", "json") == {"handler": True, "end": True}
