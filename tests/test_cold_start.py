@@ -101,3 +101,18 @@ def test_cold_start_brief_pauses_the_collector_until_loaded(tmp_path):
 def test_cold_start_other_commands_collect_from_the_start(tmp_path):
     # Only a command that ends the pause itself once loaded (`loads`) starts with it paused.
     assert _collector_states(tmp_path, "facts", "--format", "json") == {"handler": True, "end": True}
+
+
+def test_cold_start_brief_builds_no_config_model_without_a_config_file(tmp_path):
+    # Only a config file needs the Config model's validator; the defaults are taken unbuilt.
+    script = "import sys; from advisor import cli, config; cli.main(sys.argv[1:]); print(config.Config.__pydantic_complete__)"
+    args = ["brief", str(PROFILE), "-o", str(tmp_path / "brief.md")]
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["False"]
+    (tmp_path / "advisor.toml").write_text('lang = "zh"\n', encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["True"]  # a file is validated as before
