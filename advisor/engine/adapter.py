@@ -74,12 +74,13 @@ from .wire import (
     OPEN,
     SENTINEL_FIRED,
     SESSION,
+    FactWriter,
     MessageIds,
     Projection,
     compact_json,
     durable_ruleset,
     fact_projection,
-    fact_writer,
+    fact_writers,
     fired_prefix,
     key_sources,
     property_names,
@@ -135,10 +136,12 @@ class _Prepared:
         if shard.scope != "account":
             while shared < len(projection) and projection[shared][1].startswith("account."):
                 shared += 1
-        self.write = fact_writer(self.text)
-        self.write_account, self.write_own = (
-            (fact_writer(self.text[:shared]), fact_writer(self.text[shared:])) if shared else (None, None)
-        )
+        # What its writers write (Engine makes them, for all shards at once: wire.fact_writers): the
+        # whole record, and when account facts are shared, those and the record's own apart.
+        self.texts = (self.text, self.text[:shared], self.text[shared:]) if shared else (self.text,)
+        self.write: FactWriter
+        self.write_account: FactWriter | None
+        self.write_own: FactWriter | None
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
         # an action's text up to its first firing -> the rule's position
         self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
@@ -183,6 +186,9 @@ class Engine:
             projection = fact_projection(shard_keys(shard), sources, derived_names, self.names)
             reads_derived = any(d for *_, d in projection)
             prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
+        writers = iter(fact_writers([text for p in prepared.values() for text in p.texts]))
+        for p in prepared.values():
+            p.write, p.write_account, p.write_own = (*(next(writers) for _ in p.texts), None, None)[:3]
         self._strata = [[prepared[shard.name] for shard in stratum] for stratum in plan.strata()]
         # Firings are de-duplicated by position alone when no rule id is used twice in the plan.
         rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
