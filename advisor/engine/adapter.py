@@ -179,11 +179,12 @@ class Engine:
         self._rulesets: dict[str, _Ruleset] = {}
         self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
         check_order(plan)
-        self.names = property_names(sorted({key for shard in plan.shards for key in shard_keys(shard)}))
+        keys = {shard.name: shard_keys(shard) for shard in plan.shards}  # a walk of every condition: once
+        self.names = property_names(sorted({key for read in keys.values() for key in read}))
         sources, derived_names = key_sources(catalogue), frozenset(plan.derived_facts)
         prepared = {}
         for shard in plan.shards:
-            projection = fact_projection(shard_keys(shard), sources, derived_names, self.names)
+            projection = fact_projection(keys[shard.name], sources, derived_names, self.names)
             reads_derived = any(d for *_, d in projection)
             prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
         writers = iter(fact_writers([text for p in prepared.values() for text in p.texts]))
