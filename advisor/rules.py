@@ -247,6 +247,8 @@ class LoadedRule:
 
 @dataclass(frozen=True)
 class RuleBase:
+    """A rules folder loaded and checked: its rules, the facts they may test, and the files read."""
+
     rules: tuple[LoadedRule, ...]
     catalogue: Catalogue
     files: tuple[Path, ...]

@@ -110,6 +110,8 @@ _new_firing = tuple.__new__  # Firing's own constructor, without the Python call
 
 @dataclass
 class Outcome:
+    """What one evaluation gives: the firings, and the derived facts each record ended with."""
+
     firings: list[Firing]
     derived: dict[str, dict[str, bool]]  # record id -> derived facts that hold for it
 
