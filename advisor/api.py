@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .advise import Recommendation, Sayings, Withdrawers, recommend, sayings, withdraw
@@ -21,7 +21,6 @@ from .escape import md
 from .facts import derive
 from .pdf import PAPERS, to_pdf
 from .policy import Policy
-from .portfolio import Position
 from .profile import Profile
 from .relevance import Relevance
 from .render import LANGS, Templates, to_json
@@ -29,6 +28,9 @@ from .rules import RuleBase
 from .selection import Selection, choose
 from .view import html_view, markdown_view
 from .vocabulary import FORMATS
+
+if TYPE_CHECKING:
+    from .portfolio import Position  # only with a portfolio index (--portfolio), which its reader brings
 
 
 def shipped(name: str) -> Path:
