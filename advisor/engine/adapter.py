@@ -77,14 +77,13 @@ from .wire import (
     FactWriter,
     MessageIds,
     Projection,
+    Wiring,
     compact_json,
-    durable_ruleset,
     fact_projection,
     fact_writers,
     fired_prefix,
     key_sources,
-    property_names,
-    shard_keys,
+    plan_wiring,
     text_projection,
 )
 
@@ -165,10 +164,17 @@ class Engine:
 
     `on_fire(rule_id, record_id)`, when given, is called for every firing once its shard has run:
     shard by shard in plan order, within a shard record by record and then rule by rule (not in
-    the order durable ran the actions), repeats included.
+    the order durable ran the actions), repeats included. `wiring`, when given, is the plan's own
+    (wire.plan_wiring(plan), kept with a cached plan): what would otherwise be worked out again.
     """
 
-    def __init__(self, plan: Plan, catalogue: Catalogue, on_fire: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        catalogue: Catalogue,
+        on_fire: Callable[[str, str], None] | None = None,
+        wiring: Wiring | None = None,
+    ):
         problem = available()
         if problem:
             raise EngineError(problem)
@@ -181,12 +187,13 @@ class Engine:
         self._rulesets: dict[str, _Ruleset] = {}
         self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
         check_order(plan)
-        keys = {shard.name: shard_keys(shard) for shard in plan.shards}  # a walk of every condition: once
-        self.names = property_names(sorted({key for read in keys.values() for key in read}))
+        if wiring is None:  # given: the plan's own, kept with it (checked.py)
+            wiring = plan_wiring(plan)
+        self.names = wiring.names
         sources, derived_names = key_sources(catalogue), frozenset(plan.derived_facts)
         prepared = {}
         for shard in plan.shards:
-            projection = fact_projection(keys[shard.name], sources, derived_names, self.names)
+            projection = fact_projection(wiring.keys[shard.name], sources, derived_names, self.names)
             reads_derived = any(d for *_, d in projection)
             prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
         writers = iter(fact_writers([text for p in prepared.values() for text in p.texts]))
@@ -197,7 +204,7 @@ class Engine:
         rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
         self._unique_rules = len(rule_ids) == len(set(rule_ids))
         for shard in plan.shards:
-            definition = compact_json(durable_ruleset(shard, self.names))
+            definition = wiring.definitions[shard.name]
             try:
                 self._rulesets[shard.name] = self._create(shard, definition)
             except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes

@@ -21,7 +21,7 @@ from ..vocabulary import OPERATORS, member_key
 
 if TYPE_CHECKING:
     from ..facts import Catalogue, Record
-    from .compiler import Shard
+    from .compiler import Plan, Shard
 
 END_MARKER = "__end__"
 SESSION = "0"  # durable's default session: facts asserted without a sid go there
@@ -318,6 +318,26 @@ def durable_ruleset(shard: Shard, names: dict[str, str], only: list[str] | None 
         body["all"] = [{alias: _renamed(pattern, names) for alias, pattern in p.items()} for p in body["all"]]
         body["cap"] = CAP
     return rules
+
+
+class Wiring:
+    """What an Engine sends durable for one plan, by shard name: the short property names
+    (property_names), the keys each shard's conditions read (shard_keys) and each shard's ruleset text
+    (durable_ruleset). A function of the plan alone (plan_wiring); checked.py keeps it beside a cached
+    plan, so that a start does not work it out again. (A plain class: a dataclass would cost a start
+    more to create than it saves.)"""
+
+    __slots__ = ("names", "keys", "definitions")
+
+    def __init__(self, names: dict[str, str], keys: dict[str, tuple[str, ...]], definitions: dict[str, str]):
+        self.names, self.keys, self.definitions = names, keys, definitions
+
+
+def plan_wiring(plan: Plan) -> Wiring:
+    """The plan's Wiring (each shard's conditions walked once)."""
+    keys = {shard.name: shard_keys(shard) for shard in plan.shards}
+    names = property_names(sorted({key for read in keys.values() for key in read}))
+    return Wiring(names, keys, {shard.name: compact_json(durable_ruleset(shard, names)) for shard in plan.shards})
 
 
 def _renamed(pattern: Any, names: dict[str, str]) -> Any:
