@@ -151,8 +151,8 @@ def _common() -> argparse.ArgumentParser:
 
 
 class _Unbuilt:
-    """Takes a command's options and keeps none: build_parser(only=...) lists the other commands
-    without building their options (argparse spends about 10 ms of a start building all of them).
+    """Takes a command's options and keeps none: build_parser(only=...) leaves the other commands out,
+    or lists them without building their options (argparse spends about 10 ms of a start building all).
     Any parser method (add_argument, set_defaults, add_argument_group, ...) is accepted and gives
     back this same object, so a group's options are dropped alike."""
 
@@ -166,8 +166,10 @@ def _command_in(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with `only`, every command is listed (in help, and as a choice) but only
-    that one's options are built: what parsing `advisor ONLY ...` needs, and nothing more."""
+    """The whole command line; with `only`, that command alone: what parsing `advisor ONLY ...` needs,
+    and nothing more (a parser per command costs a start about 0.1 ms, argparse looking up translations
+    for it). When `only` names no command, every command is listed, unbuilt, so that the error lists
+    them as choices."""
     parser = _Parser(
         prog="advisor",
         description="Pre-visit briefs for key accounts, from a sales course encoded as rules.",
@@ -183,6 +185,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_Parser, help="advisor COMMAND --help shows its options"
     )
     common = _common()
+    unbuilt: list[tuple[str, str | None]] = []  # the commands `only` is not
 
     def command(
         name: str, handler: Callable[[argparse.Namespace], int], engine: bool = False, loads: bool = False, **kwargs
@@ -191,7 +194,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         `engine`: it runs durable-rules, so it stops at once, in one line, where that cannot load.
         `loads`: it ends the collector's start-up pause itself (`collecting`), once its inputs are loaded."""
         if only is not None and name != only:
-            sub.add_parser(name, help=kwargs.get("help"), add_help=False)
+            unbuilt.append((name, kwargs.get("help")))
             return _Unbuilt()  # type: ignore[return-value]
         kwargs.setdefault("description", kwargs.get("help"))
         p = sub.add_parser(name, parents=[common], **kwargs)
@@ -381,6 +384,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("user", nargs="?", help="whose token (add, revoke)")
     with_db(p)
+    if only not in sub.choices:  # a word no command has: its error lists them all, in order
+        for name, help in unbuilt:
+            sub.add_parser(name, help=help, add_help=False)
     return parser
 
 
