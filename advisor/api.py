@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .advise import Recommendation, Sayings, Withdrawers, recommend, sayings, withdraw
@@ -17,11 +17,11 @@ from .canonical import canonical
 from .checked import load_checked
 from .course import Course, load_course
 from .engine import Engine, Plan
+from .engine.wire import Wiring
 from .escape import md
 from .facts import derive
 from .pdf import PAPERS, to_pdf
 from .policy import Policy
-from .portfolio import Position
 from .profile import Profile
 from .relevance import Relevance
 from .render import LANGS, Templates, to_json
@@ -29,6 +29,9 @@ from .rules import RuleBase
 from .selection import Selection, choose
 from .view import html_view, markdown_view
 from .vocabulary import FORMATS
+
+if TYPE_CHECKING:
+    from .portfolio import Position  # only with a portfolio index (--portfolio), which its reader brings
 
 
 def shipped(name: str) -> Path:
@@ -64,9 +67,10 @@ class Advisor:
 
     def __init__(
         self, base: RuleBase, plan: Plan, templates: Templates, course: Course, policy: Policy, digest: str,
-        relevance: Relevance | None = None,
+        relevance: Relevance | None = None, wiring: Wiring | None = None,
     ):  # fmt: skip
         self.base, self.plan, self.templates, self.course = base, plan, templates, course
+        self.wiring = wiring  # the plan's, when loaded with it (checked.py): each engine takes it
         self.policy, self.digest = policy, digest
         self.relevance = relevance or Relevance.default()
         self.withdrawers: Withdrawers = {
@@ -84,12 +88,14 @@ class Advisor:
         loaded = Templates.load(templates, course.items)
         inputs = checked.base.files + tuple(f for f in (checked.policy_file, checked.relevance_file) if f)
         digest = _digest(rules, inputs, templates, loaded.files, course)
-        return cls(checked.base, checked.plan, loaded, course, checked.policy, digest, checked.relevance)
+        return cls(
+            checked.base, checked.plan, loaded, course, checked.policy, digest, checked.relevance, checked.wiring
+        )
 
     def engine(self) -> Engine:
         engine = getattr(self._local, "engine", None)
         if engine is None:
-            engine = self._local.engine = Engine(self.plan, self.base.catalogue)
+            engine = self._local.engine = Engine(self.plan, self.base.catalogue, wiring=self.wiring)
         return engine
 
     def evaluate(self, profile: Profile, today: dt.date | None = None, portfolio: Position | None = None) -> Evaluation:

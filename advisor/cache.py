@@ -23,7 +23,7 @@ from pathlib import Path
 from types import CodeType
 
 CODE_FORMAT = 1  # bump when what a code entry holds changes meaning
-CODE_KEEP = 512  # generated functions kept (the engine makes two or three per shard)
+CODE_KEEP = 512  # generated texts kept (an engine makes one: the fact writers of all its shards)
 
 
 def private_folder(name: str) -> Path | None:

@@ -26,12 +26,13 @@ from . import __version__, collector
 from .cache import PrivateCache, private_folder
 from .course import Course
 from .engine import Plan, compile_rules
+from .engine.wire import Wiring, plan_wiring
 from .limits import DEFAULT
 from .policy import Policy, load_policy
 from .relevance import Relevance, load_relevance
 from .rules import DATA_FILES, RuleBase, load_rules, rule_files
 
-FORMAT = 1  # bump when what an entry holds changes meaning
+FORMAT = 2  # bump when what an entry holds changes meaning
 KEEP = 16  # entries kept: a trainer editing rules makes one per edit
 
 
@@ -45,6 +46,7 @@ class CheckedRules:
     policy_file: Path | None
     relevance: Relevance
     relevance_file: Path | None
+    wiring: Wiring  # what the engine sends durable for the plan (a start need not work it out)
 
 
 def load_checked(rules_dir: Path, course: Course) -> CheckedRules:
@@ -88,7 +90,8 @@ def _load(rules_dir: Path, course: Course) -> CheckedRules:
         base = load_rules(rules_dir, course)
         policy, policy_file = load_policy(rules_dir)
         relevance, relevance_file = load_relevance(rules_dir, course)
-        return CheckedRules(base, compile_rules(base), policy, policy_file, relevance, relevance_file)
+        plan = compile_rules(base)
+        return CheckedRules(base, plan, policy, policy_file, relevance, relevance_file, plan_wiring(plan))
 
 
 def _key(rules_dir: Path, course: Course) -> str | None:

@@ -18,9 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .course import SOURCE_FILE, Course, course_text, normalised
 from .errors import AdvisorError, Problem, did_you_mean
 from .modelio import validate
+from .rules import CITATIONS_FILE
 from .yamlio import Located, load_file
-
-CITATIONS_FILE = "citations.yaml"
 
 
 class Citation(BaseModel):

@@ -17,6 +17,8 @@ from .vocabulary import OPERATORS, UNKNOWN_VALUE
 
 @dataclass(frozen=True)
 class Leaf:
+    """A test of one fact: its operator (vocabulary.OPERATORS) and the value written under it."""
+
     fact: str
     op: str
     value: Any = None
@@ -24,11 +26,15 @@ class Leaf:
 
 @dataclass(frozen=True)
 class All:
+    """Every item holds."""
+
     items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Any_:
+    """At least one item holds."""
+
     items: tuple[Node, ...]
 
 

@@ -27,7 +27,8 @@ TABLE = ("tool", "advisor")
 class Config(BaseModel):
     """What a project may set once instead of on every command (`advisor.toml`, or `[tool.advisor]`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="advisor project config")
+    # Built when first validating: most starts find no config file, and take the defaults (Found) unbuilt.
+    model_config = ConfigDict(extra="forbid", frozen=True, title="advisor project config", defer_build=True)
 
     rules: Path | None = Field(None, description="the rule folder (or one rule file) every command uses")
     templates: Path | None = Field(None, description="the templates folder briefs are rendered with")
@@ -60,7 +61,7 @@ class Found:
     """The config in force: the file it came from (None: no file), its values, and each key's line."""
 
     path: Path | None = None
-    config: Config = field(default_factory=Config)
+    config: Config = field(default_factory=Config.model_construct)  # no file: the defaults, nothing to validate
     lines: dict[str, int] = field(default_factory=dict)
 
     def where(self, key: str) -> str:

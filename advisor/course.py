@@ -22,6 +22,8 @@ def topic_of(code: str) -> str:
 
 @dataclass(frozen=True)
 class Item:
+    """One leaf of the outline: the code rules cite, its title and its topic's, in English and Chinese."""
+
     code: str
     en: str
     zh: str
@@ -31,6 +33,8 @@ class Item:
 
 @dataclass(frozen=True)
 class Course:
+    """The outline: its leaf items, and its text."""
+
     items: dict[str, Item]  # leaf items by code, in outline order
     text: str  # the outline file itself, for the rule-set hash
 

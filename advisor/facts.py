@@ -11,11 +11,13 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from . import profile as p
 from .policy import Policy, breaches, is_public_sector
-from .portfolio import Position
+
+if TYPE_CHECKING:
+    from .portfolio import Position  # only with a portfolio index (--portfolio), which its reader brings
 
 # Interaction kinds that count as a form of care (3.2.1), as opposed to routine business contact.
 CARE_KINDS = ("visit", "care", "event", "service", "training", "gift", "meal")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import traceback
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
-from .jsontext import dumps, plain_float
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS, SCHEMA_VERSION
@@ -168,6 +166,8 @@ class Templates:
 
     def _where(self, exc: BaseException) -> tuple[str, int]:
         """The template file and line an error was raised at (Jinja keeps them in the traceback)."""
+        import traceback  # only a template error needs it
+
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             if frame.filename.endswith(".j2"):
                 return frame.filename, frame.lineno or 1
@@ -209,6 +209,8 @@ def to_json(brief: Brief, selection: Selection, *, version: str, digest: str) ->
     whether the Markdown brief shows it in full and `trait_shown` whether, not shown in full, its
     person's card states the trait it cites (labels.yaml's `traits`: "What they care about:
     price-performance")."""
+    from .jsontext import dumps, plain_float  # orjson: only a JSON brief needs it
+
     shown = selection.shown_ids()
     in_cards = {id(r) for card in selection.cares.values() for r in card.advice}
     profile, evaluation = brief.profile, brief.evaluation

@@ -24,7 +24,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import conditions as c
-from .citations import CITATIONS_FILE
 from .course import Course
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean, one_of, suggest
 from .facts import Catalogue, FactSpec
@@ -247,6 +246,8 @@ class LoadedRule:
 
 @dataclass(frozen=True)
 class RuleBase:
+    """A rules folder loaded and checked: its rules, the facts they may test, and the files read."""
+
     rules: tuple[LoadedRule, ...]
     catalogue: Catalogue
     files: tuple[Path, ...]
@@ -255,6 +256,9 @@ class RuleBase:
         return {r.id: r for r in self.rules}
 
 
+# The reviewed citations, which lint alone reads (citations.py); named here, so that loading rules
+# (every brief) need not import that module for its name.
+CITATIONS_FILE = "citations.yaml"
 DATA_FILES = (POLICY_FILE, RELEVANCE_FILE, CITATIONS_FILE)  # data beside the rules, not rule files
 
 

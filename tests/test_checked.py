@@ -13,6 +13,7 @@ import pytest
 
 from advisor import checked
 from advisor.api import Advisor
+from advisor.engine import adapter
 from advisor.errors import AdvisorError
 from advisor.profile import load_profile
 
@@ -56,6 +57,21 @@ def test_a_second_start_takes_the_checked_rules_from_the_cache_and_briefs_the_sa
     for lang in ("en", "zh"):
         for fmt in ("markdown", "json"):
             assert second.brief(profile, lang=lang, format=fmt) == first.brief(profile, lang=lang, format=fmt)
+
+
+def test_a_start_takes_the_engines_wiring_with_the_cached_plan_and_fires_the_same(cache, rules, monkeypatch):
+    # The property names, keys and ruleset texts the engine sends durable are a function of the plan:
+    # kept with it, they are not worked out again at the next start.
+    profile = load_profile(PROFILE)
+    first = Advisor.load(rules).evaluate(profile).outcome
+
+    def refuse(*_):
+        raise AssertionError("the engine worked out its wiring again instead of taking the cached plan's")
+
+    monkeypatch.setattr(adapter, "plan_wiring", refuse)
+    again = Advisor.load(rules).evaluate(profile).outcome
+    assert again.firings == first.firings
+    assert again.derived == first.derived
 
 
 def test_an_edited_rule_file_is_checked_again_and_its_edit_shows(cache, rules, monkeypatch):

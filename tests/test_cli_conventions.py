@@ -25,6 +25,15 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return dict(sub.choices)
 
 
+def test_parsing_a_command_builds_that_command_alone_and_a_typo_still_lists_them_all(capsys):
+    # A start parses one command: the others' parsers would cost it time for nothing.
+    assert list(subcommands(build_parser(only="brief"))) == ["brief"]
+    assert list(subcommands(build_parser(only="brif"))) == list(subcommands(build_parser()))
+    with pytest.raises(SystemExit):
+        main(["brif"])
+    assert "(choose from 'brief', 'batch', " in capsys.readouterr().err
+
+
 def test_bare_advisor_prints_usage_and_every_command(capsys):
     assert main([]) == 2
     err = capsys.readouterr().err

@@ -33,7 +33,13 @@ NOT_FOR_A_BRIEF = {
     "asyncio": "the web service",
     "multiprocessing": "the batch's workers",
     "concurrent.futures": "the batch's workers",
+    "advisor.citations": "the reviewed citations (lint only; no brief reads them)",
+    "advisor.portfolio": "a batch's portfolio index (--portfolio only)",
+    "traceback": "only a template error looks for its line",
+    "shlex": "only an engine that cannot load says how to install it",
 }
+# ... and those only a JSON brief needs.
+ONLY_FOR_JSON = {"advisor.jsontext": "writing the JSON brief", "orjson": "writing the JSON brief"}
 
 SCRIPT = """
 import json, sys
@@ -58,5 +64,62 @@ def test_cold_start_brief_imports_nothing_it_does_not_use(fmt, tmp_path):
     assert out.stat().st_size > 0  # the brief was really made
     imported = set(result["modules"])
     assert "advisor.engine.adapter" in imported  # the whole chain ran in this process
-    found = {name: why for name, why in NOT_FOR_A_BRIEF.items() if name in imported}
+    unused = {**NOT_FOR_A_BRIEF, **(ONLY_FOR_JSON if fmt != "json" else {})}
+    found = {name: why for name, why in unused.items() if name in imported}
     assert not found, f"`advisor brief --format {fmt}` imported what it does not use: {found}"
+
+
+GC_SCRIPT = """
+import atexit, gc, json, sys
+from advisor import api, cli
+seen = {}
+load, facts = api.Advisor.load.__func__, cli.cmd_facts
+
+def loading(cls, *args, **kwargs):
+    seen["loading"] = gc.isenabled()
+    return load(cls, *args, **kwargs)
+
+def listing(args):
+    seen["handler"] = gc.isenabled()
+    return facts(args)
+
+api.Advisor.load, cli.cmd_facts = classmethod(loading), listing
+atexit.register(lambda: sys.stderr.write(json.dumps({**seen, "end": gc.isenabled()})))
+sys.argv = ["advisor", *sys.argv[1:]]
+cli.run()
+"""
+
+
+def _collector_states(tmp_path, *argv: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", GC_SCRIPT, *argv], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stderr.splitlines()[-1])
+
+
+def test_cold_start_brief_pauses_the_collector_until_loaded(tmp_path):
+    # The start makes objects that live to the end: the collector walking them costs a brief ~15 ms.
+    out = tmp_path / "brief.md"
+    states = _collector_states(tmp_path, "brief", str(PROFILE), "-o", str(out))
+    assert out.stat().st_size > 0
+    assert states == {"loading": False, "end": True}  # paused while loading, collecting after
+
+
+def test_cold_start_other_commands_collect_from_the_start(tmp_path):
+    # Only a command that ends the pause itself once loaded (`loads`) starts with it paused.
+    assert _collector_states(tmp_path, "facts", "--format", "json") == {"handler": True, "end": True}
+
+
+def test_cold_start_brief_builds_no_config_model_without_a_config_file(tmp_path):
+    # Only a config file needs the Config model's validator; the defaults are taken unbuilt.
+    script = "import sys; from advisor import cli, config; cli.main(sys.argv[1:]); print(config.Config.__pydantic_complete__)"
+    args = ["brief", str(PROFILE), "-o", str(tmp_path / "brief.md")]
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["False"]
+    (tmp_path / "advisor.toml").write_text('lang = "zh"\n', encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["True"]  # a file is validated as before

@@ -68,8 +68,8 @@ def raising_action(monkeypatch):
 
     real = Engine.__init__
 
-    def with_broken_action(self, plan, catalogue, on_fire=None):
-        real(self, plan, catalogue, on_fire=broken)
+    def with_broken_action(self, plan, catalogue, on_fire=None, **options):
+        real(self, plan, catalogue, on_fire=broken, **options)
 
     monkeypatch.setattr(Engine, "__init__", with_broken_action)
 

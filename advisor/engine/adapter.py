@@ -74,16 +74,16 @@ from .wire import (
     OPEN,
     SENTINEL_FIRED,
     SESSION,
+    FactWriter,
     MessageIds,
     Projection,
+    Wiring,
     compact_json,
-    durable_ruleset,
     fact_projection,
-    fact_writer,
+    fact_writers,
     fired_prefix,
     key_sources,
-    property_names,
-    shard_keys,
+    plan_wiring,
     text_projection,
 )
 
@@ -109,6 +109,8 @@ _new_firing = tuple.__new__  # Firing's own constructor, without the Python call
 
 @dataclass
 class Outcome:
+    """What one evaluation gives: the firings, and the derived facts each record ended with."""
+
     firings: list[Firing]
     derived: dict[str, dict[str, bool]]  # record id -> derived facts that hold for it
 
@@ -135,10 +137,12 @@ class _Prepared:
         if shard.scope != "account":
             while shared < len(projection) and projection[shared][1].startswith("account."):
                 shared += 1
-        self.write = fact_writer(self.text)
-        self.write_account, self.write_own = (
-            (fact_writer(self.text[:shared]), fact_writer(self.text[shared:])) if shared else (None, None)
-        )
+        # What its writers write (Engine makes them, for all shards at once: wire.fact_writers): the
+        # whole record, and when account facts are shared, those and the record's own apart.
+        self.texts = (self.text, self.text[:shared], self.text[shared:]) if shared else (self.text,)
+        self.write: FactWriter
+        self.write_account: FactWriter | None
+        self.write_own: FactWriter | None
         self.rule_ids = list(shard.rule_ids)  # by position in the definition (durable's action order)
         # an action's text up to its first firing -> the rule's position
         self.rules = {fired_prefix(name): at for at, name in enumerate(shard.conditions)}
@@ -160,10 +164,17 @@ class Engine:
 
     `on_fire(rule_id, record_id)`, when given, is called for every firing once its shard has run:
     shard by shard in plan order, within a shard record by record and then rule by rule (not in
-    the order durable ran the actions), repeats included.
+    the order durable ran the actions), repeats included. `wiring`, when given, is the plan's own
+    (wire.plan_wiring(plan), kept with a cached plan): what would otherwise be worked out again.
     """
 
-    def __init__(self, plan: Plan, catalogue: Catalogue, on_fire: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        catalogue: Catalogue,
+        on_fire: Callable[[str, str], None] | None = None,
+        wiring: Wiring | None = None,
+    ):
         problem = available()
         if problem:
             raise EngineError(problem)
@@ -176,19 +187,24 @@ class Engine:
         self._rulesets: dict[str, _Ruleset] = {}
         self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
         check_order(plan)
-        self.names = property_names(sorted({key for shard in plan.shards for key in shard_keys(shard)}))
+        if wiring is None:  # given: the plan's own, kept with it (checked.py)
+            wiring = plan_wiring(plan)
+        self.names = wiring.names
         sources, derived_names = key_sources(catalogue), frozenset(plan.derived_facts)
         prepared = {}
         for shard in plan.shards:
-            projection = fact_projection(shard_keys(shard), sources, derived_names, self.names)
+            projection = fact_projection(wiring.keys[shard.name], sources, derived_names, self.names)
             reads_derived = any(d for *_, d in projection)
             prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
+        writers = iter(fact_writers([text for p in prepared.values() for text in p.texts]))
+        for p in prepared.values():
+            p.write, p.write_account, p.write_own = (*(next(writers) for _ in p.texts), None, None)[:3]
         self._strata = [[prepared[shard.name] for shard in stratum] for stratum in plan.strata()]
         # Firings are de-duplicated by position alone when no rule id is used twice in the plan.
         rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
         self._unique_rules = len(rule_ids) == len(set(rule_ids))
         for shard in plan.shards:
-            definition = compact_json(durable_ruleset(shard, self.names))
+            definition = wiring.definitions[shard.name]
             try:
                 self._rulesets[shard.name] = self._create(shard, definition)
             except Exception as exc:  # noqa: BLE001 - durable raises bare Exceptions with C codes

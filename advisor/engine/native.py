@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shlex
 import sys
 
 PACKAGE = "durable-rules==2.0.28"  # the pin in pyproject.toml (a test holds them equal)
@@ -44,6 +43,8 @@ finally:
 
 def _install(options: str) -> str:
     """The install command for this very interpreter (a uv-made environment has no pip)."""
+    import shlex  # only an engine that cannot load says how to install it
+
     python = shlex.quote(sys.executable)
     if importlib.util.find_spec("pip") is not None:
         return f"{python} -m pip install {options}{PACKAGE}"

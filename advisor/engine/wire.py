@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from ..vocabulary import OPERATORS, member_key
 
 if TYPE_CHECKING:
     from ..facts import Catalogue, Record
-    from .compiler import Shard
+    from .compiler import Plan, Shard
 
 END_MARKER = "__end__"
 SESSION = "0"  # durable's default session: facts asserted without a sid go there
@@ -181,33 +181,49 @@ def fact_writer(projection: TextProjection) -> FactWriter:
     per shard (per Engine) from the projection: per key, only the tests its kind needs. The code
     text holds generated identifiers alone; every name and value it uses is bound in its namespace.
     """
-    code = ["def write(values, derived):", "    out = []", "    add = out.append", "    get = values.get"]
+    return fact_writers([projection])[0]
+
+
+def fact_writers(projections: Sequence[TextProjection]) -> list[FactWriter]:
+    """A fact_writer for each projection, generated as one text: an Engine makes all of its writers
+    with one compile, and a start takes them from one entry of the code cache (each entry costs a look
+    at the private folder and a file read)."""
+    code: list[str] = []
     space: dict[str, Any] = {"part": _value_part}
+    for j, projection in enumerate(projections):
+        code += _writer_code(j, projection, space)
+    exec(compiled("\n".join(code)), space)  # noqa: S102 - code made here from generated identifiers only
+    return [space[f"write{j}"] for j in range(len(projections))]
+
+
+def _writer_code(j: int, projection: TextProjection, space: dict[str, Any]) -> list[str]:
+    """The lines of writer `write<j>`; every name and value it uses is bound in `space`."""
+    code = [f"def write{j}(values, derived):", "    out = []", "    add = out.append", "    get = values.get"]
     for i, (head, name, member, is_derived, yes, no, known) in enumerate(projection):
-        space.update({f"H{i}": head, f"N{i}": name, f"M{i}": member, f"Y{i}": yes, f"F{i}": no, f"K{i}": known})
+        n = f"{j}_{i}"
+        space.update({f"H{n}": head, f"N{n}": name, f"M{n}": member, f"Y{n}": yes, f"F{n}": no, f"K{n}": known})
         if is_derived:  # written always: false unless a rule derived it
-            code.append(f"    v = derived[N{i}] if N{i} in derived else False")
+            code.append(f"    v = derived[N{n}] if N{n} in derived else False")
             indent = "    "
         else:  # unknown facts are absent
-            code += [f"    v = get(N{i})", "    if v is not None:"]
+            code += [f"    v = get(N{n})", "    if v is not None:"]
             indent = "        "
         if member is not None:  # a set fact: one boolean per value (its `known` stays empty)
-            code.append(f"{indent}add(Y{i} if M{i} in v else F{i})")
+            code.append(f"{indent}add(Y{n} if M{n} in v else F{n})")
         else:  # an int or a word written before, a bool, or anything else as json writes it
             code += [
                 f"{indent}c = v.__class__",
-                f"{indent}if (c is int or c is str) and v in K{i}:",
-                f"{indent}    add(K{i}[v])",
+                f"{indent}if (c is int or c is str) and v in K{n}:",
+                f"{indent}    add(K{n}[v])",
                 f"{indent}elif v is True:",
-                f"{indent}    add(Y{i})",
+                f"{indent}    add(Y{n})",
                 f"{indent}elif v is False:",
-                f"{indent}    add(F{i})",
+                f"{indent}    add(F{n})",
                 f"{indent}else:",
-                f"{indent}    add(part(H{i}, v, K{i}))",
+                f"{indent}    add(part(H{n}, v, K{n}))",
             ]
     code.append("    return out")
-    exec(compiled("\n".join(code)), space)  # noqa: S102 - code made above from generated identifiers only
-    return space["write"]
+    return code
 
 
 def _value_part(head: str, value: Any, known: dict[Any, str]) -> str:
@@ -302,6 +318,26 @@ def durable_ruleset(shard: Shard, names: dict[str, str], only: list[str] | None 
         body["all"] = [{alias: _renamed(pattern, names) for alias, pattern in p.items()} for p in body["all"]]
         body["cap"] = CAP
     return rules
+
+
+class Wiring:
+    """What an Engine sends durable for one plan, by shard name: the short property names
+    (property_names), the keys each shard's conditions read (shard_keys) and each shard's ruleset text
+    (durable_ruleset). A function of the plan alone (plan_wiring); checked.py keeps it beside a cached
+    plan, so that a start does not work it out again. (A plain class: a dataclass would cost a start
+    more to create than it saves.)"""
+
+    __slots__ = ("names", "keys", "definitions")
+
+    def __init__(self, names: dict[str, str], keys: dict[str, tuple[str, ...]], definitions: dict[str, str]):
+        self.names, self.keys, self.definitions = names, keys, definitions
+
+
+def plan_wiring(plan: Plan) -> Wiring:
+    """The plan's Wiring (each shard's conditions walked once)."""
+    keys = {shard.name: shard_keys(shard) for shard in plan.shards}
+    names = property_names(sorted({key for read in keys.values() for key in read}))
+    return Wiring(names, keys, {shard.name: compact_json(durable_ruleset(shard, names)) for shard in plan.shards})
 
 
 def _renamed(pattern: Any, names: dict[str, str]) -> Any:
