@@ -644,3 +644,15 @@ def test_batch_dask_scheduler_dying_mid_run_is_one_line(tmp_path, capsys):
         "; the batch stopped: fix this, then rerun with --resume\n"
     )
     assert not [p for p in listing(out) if ".work-" in p or p.endswith(".tmp")]
+
+
+def test_pass_two_chunks_grow_with_the_batch_but_every_worker_still_gets_several():
+    from advisor.batch.executors import CHUNK, CHUNK_MAX, chunk_size
+
+    for jobs in (1, 2, 3, 8):
+        for tasks in (0, 1, 7, 31, 64, 257, 2_000, 100_000):
+            size = chunk_size(tasks, jobs)
+            assert CHUNK <= size <= CHUNK_MAX
+            if tasks >= 4 * jobs * CHUNK:  # enough to share: at least four chunks a worker
+                assert tasks // size >= 4 * jobs
+    assert (chunk_size(20, 2), chunk_size(2_000, 2)) == (CHUNK, CHUNK_MAX)

@@ -44,7 +44,20 @@ def workers(requested: int, cores: int, accounts: int) -> int:
     return max(1, min(requested, cores, accounts))
 
 
-def ordered_map(fn: Callable, items: Iterable, options: Options, chunksize: int = 8, client: Any = None) -> Iterator:
+CHUNK, CHUNK_MAX = 8, 32  # tasks a worker is sent at once: as a rule, and at most
+
+
+def chunk_size(tasks: int, jobs: int) -> int:
+    """How many tasks to send a worker at once when their number is known: larger chunks cost the
+    main process less (a pickle, a future and a wake-up each: up to 32 for pass 2 took about a tenth
+    off its CPU in a batch of 2,000 JSON Lines records), but each worker still gets several, so a
+    small batch stays spread over the workers."""
+    return max(CHUNK, min(CHUNK_MAX, tasks // (4 * max(jobs, 1))))
+
+
+def ordered_map(
+    fn: Callable, items: Iterable, options: Options, chunksize: int = CHUNK, client: Any = None
+) -> Iterator:
     """`fn` over `items`, results in input order, wherever `options` says the work runs (`client`:
     the Dask client `cluster` connected, when --dask is given)."""
     if options.dask is not None:
