@@ -15,7 +15,6 @@ import codecs
 import contextlib
 import datetime as dt
 import errno
-import gc
 import json
 import os
 import sys
@@ -24,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, collector
 from .errors import AdvisorError, CommandError, EngineError, Failure, MissingExtra, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .pdf import PAPERS
@@ -192,7 +191,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         """A subcommand that carries its own handler: main() calls args.handler, no second table.
         `engine`: it runs durable-rules, so it stops at once, in one line, where that cannot load.
-        `loads`: it ends the collector's start-up pause itself (`collecting`), once its inputs are loaded."""
+        `loads`: it ends the collector's start-up pause itself (`collector.end_start`), once its inputs are loaded."""
         if only is not None and name != only:
             unbuilt.append((name, kwargs.get("help")))
             return _Unbuilt()  # type: ignore[return-value]
@@ -400,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     prog = f"advisor {args.command}"
     if not args.loads:
-        collecting()
+        collector.end_start()
     try:
         settle(args)
         if args.engine:
@@ -543,7 +542,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
     if args.watch and args.db:
         raise CommandError("--db records a brief a rep is given; it does not go with --watch")
     if args.watch:
-        collecting()  # a long watch collects from the start, whatever its first render meets
+        collector.end_start()  # a long watch collects from the start, whatever its first render meets
         return watch_brief(args)
     return render_brief(args)
 
@@ -647,7 +646,7 @@ def render_brief(args: argparse.Namespace) -> int:
             )
             return 2
     advisor = Advisor.load(rules, args.templates)
-    collecting()
+    collector.end_start()
     ledger = _ledger(args.db) if args.db else None  # opened (and migrated) before anything is written
     brief = advisor.prepare(advisor.evaluate(profile, args.today, position), args.lang)
     text, selection = advisor.show(brief, format=args.format, full=args.full, paper=args.paper)
@@ -1202,31 +1201,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def collecting() -> None:
-    """End the pause run() puts the cyclic garbage collector in, if it is paused. What the start made
-    (modules, pydantic's models, the loaded rules) lives to the end of the process: it is frozen, never
-    walked again, and only what the command makes from here on is collected."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
-
-
 def run() -> None:
     """Console-script entry point (`advisor`, `python -m advisor`)."""
-    # The start (imports, pydantic building models, loading the rules) makes some hundred thousand
-    # objects and frees few; the collector would walk them again and again (about 15 ms of a brief's
-    # 0.23 s). It is paused until the command's inputs are loaded (see `collecting`), by main() before
-    # any command that does not declare it `loads`.
-    gc.disable()
+    # The collector waits until the command's inputs are loaded: main() ends the pause before any
+    # command that does not declare it `loads`; the others end it themselves (collector.end_start).
+    collector.pause_start()
     # Before its first model, pydantic reads the entry points of every installed distribution to find
     # its plugins (about 10 ms of each start). advisor uses none, and a plugin must not change how a
     # profile is validated; to have them anyway, set the variable yourself (to "": none disabled).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     code = main()
-    # The process ends here. Python's exit would look through every object for reference cycles (about
-    # 40 ms after a brief); frozen, they are left to the end of the process like the rest of its memory.
-    # Files are closed and flushed by then (write_atomically, _flush_stdout), and atexit handlers still run.
-    gc.freeze()
+    collector.freeze_for_exit()  # the process ends here
     sys.exit(code)
 
 
