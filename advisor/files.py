@@ -198,30 +198,38 @@ def flush_files(paths: Iterable[Path]) -> None:
     posix_fadvise), then each is fsynced; so one fsync's commit to the file system's journal
     covers many files, and the rest find their data on disk already (half the CPU, less waiting)."""
     folders: dict[Path, None] = {}
-    window: list[tuple[Path, int]] = []
-    try:
+
+    def files() -> Iterator[Path]:
         for path in paths:
             folders[path.parent] = None
-            fd = _open_regular(path, os.O_RDONLY)
-            if fd is None:
-                continue
-            window.append((path, fd))
-            if _FADVISE is not None:
-                with contextlib.suppress(OSError):  # only a hint: the fsync below is what counts
-                    _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            if len(window) == FLUSH_WINDOW:
-                _fsync_all(window)
-        _fsync_all(window)
+            yield path
+
+    window: list[tuple[Path, int]] = []
+    try:
+        _flush_windowed(files(), os.O_RDONLY, window)
         directory = getattr(os, "O_DIRECTORY", None)
         if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
-            for folder in folders:
-                fd = _open_regular(folder, os.O_RDONLY | directory)
-                if fd is not None:
-                    window.append((folder, fd))
-                    _fsync_all(window)
+            _flush_windowed(folders, os.O_RDONLY | directory, window)
     finally:
         for _, fd in window:  # after a failing fsync: the rest are closed, not flushed
             os.close(fd)
+
+
+def _flush_windowed(paths: Iterable[Path], flags: int, window: list[tuple[Path, int]]) -> None:
+    """Open each regular file or folder (skipping the rest), start its disk writes, and fsync them
+    FLUSH_WINDOW at a time; `window` holds the descriptors not yet flushed (the caller closes them
+    when a flush fails)."""
+    for path in paths:
+        fd = _open_regular(path, flags)
+        if fd is None:
+            continue
+        window.append((path, fd))
+        if _FADVISE is not None:
+            with contextlib.suppress(OSError):  # only a hint: the fsync is what counts
+                _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        if len(window) == FLUSH_WINDOW:
+            _fsync_all(window)
+    _fsync_all(window)
 
 
 def _open_regular(path: Path, flags: int) -> int | None:

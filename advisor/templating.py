@@ -295,18 +295,19 @@ OUTPUT_CHUNK = 16
 
 
 def _output_chunks(pieces: list[Any]) -> Any:
-    """An output statement's pieces, in runs of at most OUTPUT_CHUNK expressions (str pieces are text)."""
+    """An output statement's pieces, in runs of at most OUTPUT_CHUNK expressions (str pieces are text):
+    (the run's number of expressions, its pieces)."""
     chunk: list[Any] = []
     expressions = 0
     for piece in pieces:
         if not isinstance(piece, str):
             if expressions == OUTPUT_CHUNK:
-                yield chunk
+                yield expressions, chunk
                 chunk, expressions = [], 0
             expressions += 1
         chunk.append(piece)
     if chunk:
-        yield chunk
+        yield expressions, chunk
 
 
 class _Generator(CodeGenerator):
@@ -352,8 +353,7 @@ class _Generator(CodeGenerator):
             self.writeline("if parent_template is None:")
             self.indent()
         finalize = self._make_finalize()
-        for chunk in _output_chunks(self._output_pieces(node, frame)):
-            expressions = sum(not isinstance(child, str) for child in chunk)
+        for expressions, chunk in _output_chunks(self._output_pieces(node, frame, finalize)):
             put = f"context.budget.put({expressions}, ("
             first = next((child for child in chunk if not isinstance(child, str)), node)
             self.writeline(f"yield {put}" if frame.buffer is None else f"{frame.buffer}.append({put}", first)
@@ -370,14 +370,16 @@ class _Generator(CodeGenerator):
         if frame.require_output_check:
             self.outdent()
 
-    def _output_pieces(self, node: nodes.Output, frame: Frame) -> list[str | nodes.Expr]:
+    def _output_pieces(
+        self, node: nodes.Output, frame: Frame, finalize: CodeGenerator._FinalizeInfo
+    ) -> list[str | nodes.Expr]:
         """The statement's children: literal text as a str (as Jinja makes it), other nodes as they are."""
         pieces: list[str | nodes.Expr] = []
         for child in node.nodes:
             const = None
             if isinstance(child, nodes.TemplateData):
                 with contextlib.suppress(nodes.Impossible):  # volatile autoescape: decided when rendering
-                    const = self._output_child_to_const(child, frame, self._make_finalize())
+                    const = self._output_child_to_const(child, frame, finalize)
             if const is not None and pieces and isinstance(pieces[-1], str):
                 pieces[-1] += const
             else:

@@ -197,8 +197,9 @@ class Engine:
             reads_derived = any(d for *_, d in projection)
             prepared[shard.name] = _Prepared(shard, projection, reads_derived, plan)
         writers = iter(fact_writers([text for p in prepared.values() for text in p.texts]))
-        for p in prepared.values():
-            p.write, p.write_account, p.write_own = (*(next(writers) for _ in p.texts), None, None)[:3]
+        for p in prepared.values():  # in the order of p.texts
+            p.write = next(writers)
+            p.write_account, p.write_own = (next(writers), next(writers)) if len(p.texts) == 3 else (None, None)
         self._strata = [[prepared[shard.name] for shard in stratum] for stratum in plan.strata()]
         # Firings are de-duplicated by position alone when no rule id is used twice in the plan.
         rule_ids = [rule_id for shard in plan.shards for rule_id in shard.rule_ids]
