@@ -189,47 +189,67 @@ _FADVISE = getattr(os, "posix_fadvise", None)  # Linux and the BSDs; elsewhere e
 
 
 def flush_files(paths: Iterable[Path]) -> None:
-    """Put these files, and the folders that name them (their renames), on disk: fsync each, never
-    a system-wide sync, which would wait for every other program's writes too. A file that is gone
-    or has become a link or special file since is skipped (it is not ours to flush); a failing
-    flush (a disk error) raises UnwritableOutput naming the file.
-
-    Files go a window at a time: the disk writes of the whole window are started first (a hint,
-    posix_fadvise), then each is fsynced; so one fsync's commit to the file system's journal
-    covers many files, and the rest find their data on disk already (half the CPU, less waiting)."""
-    folders: dict[Path, None] = {}
-
-    def files() -> Iterator[Path]:
+    """Put these files, and the folders that name them (their renames), on disk: see `Flusher`."""
+    with Flusher() as flusher:
         for path in paths:
-            folders[path.parent] = None
-            yield path
+            flusher.add(path)
+        flusher.finish()
 
-    window: list[tuple[Path, int]] = []
-    try:
-        _flush_windowed(files(), os.O_RDONLY, window)
+
+class Flusher:
+    """Puts files on disk as they are handed over, and at the end the folders that name them (their
+    renames): fsync each, never a system-wide sync, which would wait for every other program's
+    writes too. A file that is gone or has become a link or special file since is skipped (it is
+    not ours to flush); a failing flush (a disk error) raises UnwritableOutput naming the file.
+
+    Files go a window at a time: each file's disk writes are started when it is handed over (a
+    hint, posix_fadvise), and the window is fsynced when full; so one fsync's commit to the file
+    system's journal covers many files, and the rest find their data on disk already (half the CPU,
+    less waiting). A batch hands each brief over as it is written, so flushing overlaps the work
+    instead of following it. Use it as a context manager: descriptors not yet flushed are closed
+    on the way out, also when a flush failed."""
+
+    def __init__(self) -> None:
+        self._window: list[tuple[Path, int]] = []
+        self._folders: dict[Path, None] = {}
+
+    def add(self, path: Path) -> None:
+        """Start putting `path` on disk; the window is flushed once it is full."""
+        self._folders[path.parent] = None
+        self._start(path, os.O_RDONLY)
+
+    def finish(self) -> None:
+        """Flush what is still open, then every folder of the files handed over."""
+        _fsync_all(self._window)
         directory = getattr(os, "O_DIRECTORY", None)
         if directory is not None:  # a folder cannot be opened (nor flushed) this way on Windows
-            _flush_windowed(folders, os.O_RDONLY | directory, window)
-    finally:
-        for _, fd in window:  # after a failing fsync: the rest are closed, not flushed
-            os.close(fd)
+            for folder in self._folders:
+                self._start(folder, os.O_RDONLY | directory)
+            _fsync_all(self._window)
+        self._folders.clear()
 
-
-def _flush_windowed(paths: Iterable[Path], flags: int, window: list[tuple[Path, int]]) -> None:
-    """Open each regular file or folder (skipping the rest), start its disk writes, and fsync them
-    FLUSH_WINDOW at a time; `window` holds the descriptors not yet flushed (the caller closes them
-    when a flush fails)."""
-    for path in paths:
+    def _start(self, path: Path, flags: int) -> None:
         fd = _open_regular(path, flags)
         if fd is None:
-            continue
-        window.append((path, fd))
+            return
+        self._window.append((path, fd))
         if _FADVISE is not None:
             with contextlib.suppress(OSError):  # only a hint: the fsync is what counts
                 _FADVISE(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        if len(window) == FLUSH_WINDOW:
-            _fsync_all(window)
-    _fsync_all(window)
+        if len(self._window) == FLUSH_WINDOW:
+            _fsync_all(self._window)
+
+    def close(self) -> None:
+        """Close the descriptors not flushed yet (after a failing fsync, or a run that stopped)."""
+        for _, fd in self._window:
+            os.close(fd)
+        self._window.clear()
+
+    def __enter__(self) -> Flusher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _open_regular(path: Path, flags: int) -> int | None:

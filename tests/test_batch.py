@@ -335,3 +335,47 @@ def test_batch_flushes_the_briefs_it_wrote_and_their_folder_not_the_whole_system
     assert len(written) == 20
     assert written | {str(out / "briefs")} <= set(flushed)
     assert not [p for p in flushed if not p.startswith(str(out))]
+
+
+def test_batch_flushes_briefs_while_it_works_not_all_at_the_end(capsys, tmp_path, monkeypatch):
+    """Briefs go to disk a window at a time as their results come in (here a window of 3), so the
+    flushing overlaps the briefing: the first flush comes before the last account is journaled,
+    and every brief is flushed before the index is written."""
+    import advisor.batch.journal
+    import advisor.files
+
+    events: list[str] = []
+    fsync, journal_write = os.fsync, advisor.batch.journal.Journal.write
+    monkeypatch.setattr(advisor.files, "FLUSH_WINDOW", 3)
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd)))
+    monkeypatch.setattr(
+        advisor.batch.journal.Journal, "write", lambda self, line: (events.append("journal"), journal_write(self, line))
+    )
+    out = tmp_path / "out"
+    assert batch(capsys, str(PROFILES), "-o", str(out), "--jobs", "1")[0] == 0
+    written = {str(out / p) for e in index(out) for p in e["outputs"]}
+    last_journaled = max(i for i, e in enumerate(events) if e == "journal")
+    first_flush = min(i for i, e in enumerate(events) if e in written)
+    assert first_flush < last_journaled
+    assert written | {str(out / "briefs")} <= set(events)
+
+
+def test_a_resumed_batch_flushes_the_briefs_it_keeps_and_no_file_an_entry_names(capsys, tmp_path, monkeypatch):
+    """An account --resume keeps was briefed by an earlier run that may have been killed before its
+    flush: its briefs are flushed again. A name an edited index adds to an entry, outside the
+    account's own briefs, is never opened."""
+    out = tmp_path / "out"
+    assert batch(capsys, str(PROFILES), "-o", str(out))[0] == 0
+    foreign = tmp_path / "elsewhere.txt"
+    foreign.write_text("not the batch's", encoding="utf-8")
+    entries = index(out)
+    entries[0]["outputs"].append("../elsewhere.txt")
+    (out / "index.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    flushed: list[str] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd)))
+    assert batch(capsys, str(PROFILES), "-o", str(out), "--resume")[0] == 0
+    kept = {str(out / p) for e in index(out) for p in e["outputs"] if not p.startswith("..")}
+    assert len(kept) == 10
+    assert kept <= set(flushed)
+    assert str(foreign) not in flushed

@@ -656,3 +656,25 @@ def test_pass_two_chunks_grow_with_the_batch_but_every_worker_still_gets_several
             if tasks >= 4 * jobs * CHUNK:  # enough to share: at least four chunks a worker
                 assert tasks // size >= 4 * jobs
     assert (chunk_size(20, 2), chunk_size(2_000, 2)) == (CHUNK, CHUNK_MAX)
+
+
+def test_pass_one_chunks_start_small_and_grow_while_the_input_goes_on(monkeypatch):
+    """Pass 1 does not know how many records come: its first chunks are small (a short input
+    still reaches every worker), later ones grow to the largest size; results stay in input order."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from advisor.batch.executors import CHUNK, CHUNK_MAX, ordered_map
+    from advisor.batch.options import Options
+
+    sizes: list[int] = []
+    submit = ProcessPoolExecutor.submit
+
+    def counting(self, fn, chunk_fn, chunk):
+        sizes.append(len(chunk))
+        return submit(self, fn, chunk_fn, chunk)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", counting)
+    assert list(ordered_map(abs, range(-600, 600), Options(jobs=2))) == [abs(n) for n in range(-600, 600)]
+    assert sizes[:8] == [CHUNK] * 8
+    assert max(sizes) == CHUNK_MAX and sizes == sorted(sizes[:-1]) + sizes[-1:]
+    assert sum(sizes) == 1200

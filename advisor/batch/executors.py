@@ -48,18 +48,20 @@ CHUNK, CHUNK_MAX = 8, 32  # tasks a worker is sent at once: as a rule, and at mo
 
 
 def chunk_size(tasks: int, jobs: int) -> int:
-    """How many tasks to send a worker at once when their number is known: larger chunks cost the
-    main process less (a pickle, a future and a wake-up each: up to 32 for pass 2 took about a tenth
-    off its CPU in a batch of 2,000 JSON Lines records), but each worker still gets several, so a
-    small batch stays spread over the workers."""
+    """How many tasks to send a worker at once: larger chunks cost the main process less (a pickle,
+    a future and a wake-up each: up to 32 for pass 2 took about a tenth off its CPU in a batch of
+    2,000 JSON Lines records), but each worker still gets several, so a small batch stays spread
+    over the workers. When their number is not known yet (pass 1 reads as it goes), `tasks` is
+    those sent so far: chunks grow as the input goes on."""
     return max(CHUNK, min(CHUNK_MAX, tasks // (4 * max(jobs, 1))))
 
 
 def ordered_map(
-    fn: Callable, items: Iterable, options: Options, chunksize: int = CHUNK, client: Any = None
+    fn: Callable, items: Iterable, options: Options, chunksize: int | None = None, client: Any = None
 ) -> Iterator:
     """`fn` over `items`, results in input order, wherever `options` says the work runs (`client`:
-    the Dask client `cluster` connected, when --dask is given)."""
+    the Dask client `cluster` connected, when --dask is given). `chunksize`: tasks sent to a worker
+    at once; None when their number is not known (see chunk_size)."""
     if options.dask is not None:
         yield from _map_dask(fn, items, client, printable(options.dask))
         return
@@ -83,7 +85,7 @@ def _run_chunk(fn: Callable, chunk: list) -> list:
     return [fn(item) for item in chunk]
 
 
-def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int) -> Iterator:
+def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int | None) -> Iterator:
     """Chunks on a process pool, a bounded number in flight (memory stays flat), results in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -94,12 +96,14 @@ def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int) -
     pool = ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_start, initargs=(options,))
     pending: deque = deque()
     source = iter(items)
+    sent = 0
     try:
         while True:
             while len(pending) < 4 * options.jobs:
-                chunk = list(islice(source, chunksize))
+                chunk = list(islice(source, chunksize or chunk_size(sent, options.jobs)))
                 if not chunk:
                     break
+                sent += len(chunk)
                 pending.append(pool.submit(_run_chunk, fn, chunk))
             if not pending:
                 return

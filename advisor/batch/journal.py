@@ -146,14 +146,13 @@ def previous(out: Path) -> dict[str, dict]:
     return done
 
 
-def journaled_outputs(out: Path) -> Iterator[Path]:
-    """Every output the journal lists as written: this run's briefs, and those of an interrupted
-    run that this one keeps. Outputs the last index listed were flushed before it was written."""
-    for entry in _lines(out, (JOURNAL,)):
-        if entry.get("status") == "ok" and isinstance(entry.get("id"), str):
-            for rel in entry.get("outputs") or ():
-                if isinstance(rel, str) and rel in _outputs_of(entry["id"]):
-                    yield out / rel
+def own_outputs(entry: dict) -> Iterator[str]:
+    """The outputs an earlier run's entry lists under the names this batch gives its account's
+    briefs (an index or journal is a file anyone can edit: no other file is ever touched for it)."""
+    if isinstance(entry.get("id"), str):
+        for rel in entry.get("outputs") or ():
+            if isinstance(rel, str) and rel in _outputs_of(entry["id"]):
+                yield rel
 
 
 def remove_stale(out: Path, before: dict[str, dict], entries: list[dict]) -> None:

@@ -7,9 +7,10 @@ processes when --jobs > 1, each with its own Advisor), and results come back in 
 the output is byte-identical for any --jobs.
 
 Safety: every brief is written to a temporary file and renamed (a kill leaves it whole or absent);
-flushing each to disk at once would cost more than briefing it, so the files the journal lists
-(and their folder) are flushed together before the index is written, and each entry records its
-outputs' sizes for --resume to check (journal.py has the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
+flushing each to disk at once would cost more than briefing it, so the main process flushes them a
+window at a time as their results come in, while the workers brief the next (files.Flusher), and
+their folder before the index is written; each entry records its outputs' sizes for --resume to
+check (journal.py has the rest). --resume skips accounts whose content hash (profile, portfolio position, rules and
 templates, language, as-of date, version) and outputs are unchanged.
 
 Faults and exit codes: an account that cannot be read, parsed or briefed is reported (`report` and
@@ -34,7 +35,7 @@ import jinja2
 
 from ..api import Advisor
 from ..errors import EngineError, Problem, UnwritableOutput
-from ..files import flush_files, write_atomically
+from ..files import Flusher, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
 from .entries import Entries
@@ -47,8 +48,8 @@ from .journal import (
     check_owned,
     clear_leftovers,
     dumps,
-    journaled_outputs,
     only_batch_in,
+    own_outputs,
     previous,
     remove_stale,
     unwritable,
@@ -165,6 +166,7 @@ def _run(
     cores = _cores()
     journal = Journal(out / JOURNAL)
     work = Work(out, journal)
+    flusher = Flusher()  # each brief goes to disk while the others are worked out, before the index
     placed = None
     try:
         spill = work.spill
@@ -259,10 +261,14 @@ def _run(
             if unchanged:
                 entry = {**earlier[record["id"]], "source": record["source"]}  # the file may have moved
                 summary.skipped += 1
+                for rel in own_outputs(entry):  # an interrupted run wrote it, and may not have flushed it
+                    flusher.add(out / rel)
             else:
                 sizes = (
                     result["written"] if "written" in result else write_outputs(out, record["id"], result["outputs"])
                 )
+                for rel in sizes:
+                    flusher.add(out / rel)
                 entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": list(sizes), "bytes": sizes,
                          "counts": result["counts"], "hash": result["hash"],
                          "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
@@ -308,12 +314,13 @@ def _run(
                 raise RuntimeError("more results than planned tasks")
         finally:
             results.close()  # on a failure: stop the workers now
-        flush_files(journaled_outputs(out))  # every brief on disk before the index that lists them
+        flusher.finish()  # every brief, and its folder, on disk before the index that lists them
         write_atomically(out / INDEX, placed.lines())
         if before:
             remove_stale(out, before, placed.entries())
         write_atomically(out / PORTFOLIO, render_portfolio(template, advisor.templates, placed.entries(), options.lang))
     finally:
+        flusher.close()
         if placed is not None:
             placed.close()
         work.remove()
