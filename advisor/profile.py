@@ -618,10 +618,16 @@ def parse_profile_json(text: str, path: str, line: int, limits: Limits = DEFAULT
     return profile
 
 
-def from_validated_json(text: str) -> Profile:
-    """A Profile from the JSON `model_dump_json` wrote of one that passed `parse_profile` (a batch's
-    pass 1 spill): pydantic's core builds the models, and the look for numbers beyond the cap is not
-    made a second time on what already passed it."""
+def to_validated_json(profile: Profile) -> bytes:
+    """A validated profile as compact JSON in UTF-8 (`model_dump_json` by alias, before decoding):
+    what a batch's pass 1 spills, and pass 2 reads with `from_validated_json`, never decoded."""
+    return Profile.__pydantic_serializer__.to_json(profile, by_alias=True)
+
+
+def from_validated_json(text: str | bytes) -> Profile:
+    """A Profile from the JSON `to_validated_json` (or `model_dump_json`) wrote of one that passed
+    `parse_profile` (a batch's pass 1 spill): pydantic's core builds the models, and the look for
+    numbers beyond the cap is not made a second time on what already passed it."""
     return Profile.__pydantic_validator__.validate_json(text)
 
 

@@ -224,7 +224,8 @@ def _jsonl(handle: io.TextIOBase, label: str, limits: Limits) -> Iterator[Source
         oversize = len(line) > cap and not line.endswith("\n")
         while line and not line.endswith("\n") and len(line) > cap:
             line = handle.readline(cap + 1)  # skip the rest of an oversize line
-        if oversize or len(line.encode("utf-8")) > cap:
+        # (a character is at most 4 bytes in UTF-8: most lines need no encoding to be measured)
+        if oversize or (len(line) * 4 > cap and len(line.encode("utf-8")) > cap):
             yield Source(
                 label,
                 n,

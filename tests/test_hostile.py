@@ -292,6 +292,10 @@ def test_hostile_json_lines_nested_too_deep_or_too_long_are_refused_per_record(t
     assert [p.name for p in (tmp_path / "out" / "briefs").iterdir()] == ["gz-tax-bureau.md"]
     code, _, err = run(capsys, "batch", path, "-o", tmp_path / "out2", "--quiet", "--max-record-bytes", "100")
     assert f"{path}:5:1: error: the record is over the limit of 100 bytes" in err
+    wide = tmp_path / "wide.jsonl"  # 42 characters, 122 bytes in UTF-8: the limit counts bytes
+    wide.write_text('"' + "中" * 40 + '"\n', encoding="utf-8")
+    code, _, err = run(capsys, "batch", wide, "-o", tmp_path / "out3", "--quiet", "--max-record-bytes", "100")
+    assert f"{wide}:1:1: error: the record is over the limit of 100 bytes" in err
 
 
 def test_hostile_refusals_never_echo_personal_text(tmp_path, capsys):

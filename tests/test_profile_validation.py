@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from advisor import profile as p
-from advisor.profile import YAML_BOOLEAN, Interaction, Profile, _careful, from_validated_json, load_profile
+from advisor.profile import YAML_BOOLEAN, Interaction, Profile, _careful, from_validated_json, load_profile, to_validated_json
 
 from conftest import ROOT
 
@@ -71,6 +71,17 @@ def test_careful_twin_takes_what_the_model_takes_and_builds_the_same_values():
     twin = _careful(Profile).__pydantic_validator__.validate_python(data)
     assert twin.model_dump() == Profile.model_validate(data).model_dump()
     assert from_validated_json(profile.model_dump_json(by_alias=True)) == profile
+
+
+def test_a_batch_spills_the_profile_json_that_model_dump_json_gives_in_utf8():
+    """Pass 1 spills `to_validated_json` and pass 2 reads it back as bytes: the same JSON as
+    `model_dump_json` by alias (the content hash of a run --resume compares depends on it)."""
+    for path in sorted((ROOT / "profiles").glob("*.yaml")):
+        profile = load_profile(path)
+        spilled = to_validated_json(profile)
+        assert spilled == profile.model_dump_json(by_alias=True).encode("utf-8")
+        assert b"\n" not in spilled  # one line of the spill each
+        assert from_validated_json(spilled) == profile
 
 
 def test_a_number_at_the_cap_is_taken_and_one_past_it_is_not():

@@ -181,7 +181,7 @@ def _run(
         )
         first = replace(options, jobs=min(options.jobs, cores))
         try:
-            with spill.open("x", encoding="utf-8") as handle:
+            with spill.open("xb") as handle:  # the profiles' JSON as pass 1 gave it, never decoded
                 for result in ordered_map(partial(parse_source, limits=options.limits), records, first, client=client):
                     validating(len(parsed) + 1)
                     if "note" in result:  # a warning or a file's tally: no account
@@ -193,7 +193,8 @@ def _run(
                                       "error": f"{result['source']}:1: error: duplicate account id '{result['id']}' (also {seen[result['id']]}); each account needs its own id"}  # fmt: skip
                         else:
                             seen[result["id"]] = result["source"]
-                            handle.write(result.pop("profile") + "\n")
+                            handle.write(result.pop("profile"))
+                            handle.write(b"\n")
                     parsed.append(result)
         except OSError as exc:
             raise unwritable(spill, exc) from None
@@ -201,11 +202,11 @@ def _run(
 
         ok_records = [r for r in parsed if "error" not in r and "note" not in r]
 
-        def tasks() -> Iterator[tuple[Options, str, Position | None]]:
+        def tasks() -> Iterator[tuple[Options, bytes, Position | None]]:
             """One task per valid record: the spill holds their profiles, one line each, in the same order."""
-            with spill.open(encoding="utf-8") as handle:
+            with spill.open("rb") as handle:
                 for record, line in zip(ok_records, handle, strict=True):
-                    yield options, line.rstrip("\n"), positions.get(record["id"])
+                    yield options, line.rstrip(b"\n"), positions.get(record["id"])
 
         place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
         total = sum("note" not in r for r in parsed)

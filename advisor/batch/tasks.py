@@ -17,7 +17,7 @@ from ..errors import AdvisorError, EngineError, UnwritableOutput
 from ..files import write_atomically
 from ..limits import DEFAULT, Limits
 from ..portfolio import Position
-from ..profile import Profile, from_validated_json, parse_profile, parse_profile_json
+from ..profile import Profile, from_validated_json, parse_profile, parse_profile_json, to_validated_json
 from ..sources import Source, decoded, read
 from ..yamlio import Located, beyond, load_text
 from .options import Options
@@ -31,7 +31,7 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "pdf": "pdf"}
 
 
 def parse_source(source: Source, limits: Limits = DEFAULT) -> dict[str, Any]:
-    """A record as canonical profile JSON (or the problems that stop it), plus what tiering needs."""
+    """A record as canonical profile JSON in UTF-8 (or the problems that stop it), plus what tiering needs."""
     source = read(source, limits)
     if source.kind in ("json", "jsonl"):
         profile = parse_profile_json(source.payload, source.path, source.line, limits)
@@ -66,7 +66,7 @@ def _parsed(label: str, profile: Profile) -> dict[str, Any]:
         "source": label,
         "id": profile.account.id,
         "revenue": profile.account.annual_revenue,
-        "profile": profile.model_dump_json(by_alias=True),
+        "profile": to_validated_json(profile),
     }
 
 
@@ -92,20 +92,21 @@ def advisor_for(options: Options, loaded: Advisor | None = None) -> Advisor:
 
 
 def content_hash(
-    profile_json: str, position: Position | None, digest: str, options: Options, clock: dt.date | None = None
+    profile_json: bytes, position: Position | None, digest: str, options: Options, clock: dt.date | None = None
 ) -> str:
     """What an account's outputs depend on. Without --today, a profile with no visit is advised as
     of the clock, so the date of the run (`clock`) counts: a resume on another day re-briefs."""
     h = hashlib.sha256()
     as_of = str(options.today) if options.today else f"clock {clock or dt.date.today()}"
-    for part in (profile_json, json.dumps(position.as_dict() if position else None, sort_keys=True), digest,
+    h.update(profile_json + b"\0")
+    for part in (json.dumps(position.as_dict() if position else None, sort_keys=True), digest,
                  options.lang, ",".join(options.formats), as_of, __version__, options.paper):  # fmt: skip
         h.update(part.encode("utf-8") + b"\0")
     return h.hexdigest()[:16]
 
 
-# options, profile JSON, position, OUT or None, the run's date (the content hash's `clock`)
-Task = tuple[Options, str, Position | None, Path | None, dt.date]
+# options, profile JSON (UTF-8), position, OUT or None, the run's date (the content hash's `clock`)
+Task = tuple[Options, bytes, Position | None, Path | None, dt.date]
 
 
 def brief_one(task: Task) -> dict[str, Any]:
