@@ -658,12 +658,12 @@ def test_pass_two_chunks_grow_with_the_batch_but_every_worker_still_gets_several
     assert (chunk_size(20, 2), chunk_size(2_000, 2)) == (CHUNK, CHUNK_MAX)
 
 
-def test_pass_one_chunks_start_small_and_grow_while_the_input_goes_on(monkeypatch):
-    """Pass 1 does not know how many records come: its first chunks are small (a short input
-    still reaches every worker), later ones grow to the largest size; results stay in input order."""
+def chunks_sent(monkeypatch, total: int | None) -> list[int]:
+    """The sizes of the chunks ordered_map sends two workers for 1,200 items (`total`: as pass 2
+    knows their number, or None as pass 1 does not), after checking the results come in order."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from advisor.batch.executors import CHUNK, CHUNK_MAX, ordered_map
+    from advisor.batch.executors import ordered_map
     from advisor.batch.options import Options
 
     sizes: list[int] = []
@@ -674,7 +674,24 @@ def test_pass_one_chunks_start_small_and_grow_while_the_input_goes_on(monkeypatc
         return submit(self, fn, chunk_fn, chunk)
 
     monkeypatch.setattr(ProcessPoolExecutor, "submit", counting)
-    assert list(ordered_map(abs, range(-600, 600), Options(jobs=2))) == [abs(n) for n in range(-600, 600)]
+    assert list(ordered_map(abs, range(-600, 600), Options(jobs=2), total)) == [abs(n) for n in range(-600, 600)]
+    assert sum(sizes) == 1200
+    return sizes
+
+
+def test_pass_one_chunks_start_small_and_grow_while_the_input_goes_on(monkeypatch):
+    """Pass 1 does not know how many records come: its first chunks are small (a short input
+    still reaches every worker), later ones grow to the largest size."""
+    from advisor.batch.executors import CHUNK, CHUNK_MAX
+
+    sizes = chunks_sent(monkeypatch, None)
     assert sizes[:8] == [CHUNK] * 8
     assert max(sizes) == CHUNK_MAX and sizes == sorted(sizes[:-1]) + sizes[-1:]
-    assert sum(sizes) == 1200
+
+
+def test_pass_two_chunks_shrink_toward_the_end_so_no_worker_waits_long_for_the_other(monkeypatch):
+    from advisor.batch.executors import CHUNK, CHUNK_MAX
+
+    sizes = chunks_sent(monkeypatch, 1200)
+    assert sizes[0] == CHUNK_MAX and sizes[-2] == CHUNK and sizes[-1] <= CHUNK
+    assert sizes == sorted(sizes, reverse=True)

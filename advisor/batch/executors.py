@@ -48,27 +48,28 @@ CHUNK, CHUNK_MAX = 8, 32  # tasks a worker is sent at once: as a rule, and at mo
 
 
 def chunk_size(tasks: int, jobs: int) -> int:
-    """How many tasks to send a worker at once: larger chunks cost the main process less (a pickle,
-    a future and a wake-up each: up to 32 for pass 2 took about a tenth off its CPU in a batch of
-    2,000 JSON Lines records), but each worker still gets several, so a small batch stays spread
-    over the workers. When their number is not known yet (pass 1 reads as it goes), `tasks` is
-    those sent so far: chunks grow as the input goes on."""
+    """How many of `tasks` to send a worker at once: larger chunks cost the main process less (a
+    pickle, a future and a wake-up each: up to 32 for pass 2 took about a tenth off its CPU in a
+    batch of 2,000 JSON Lines records), but each worker still gets several, so a small batch stays
+    spread over the workers, and the last chunks are small, so no worker waits long for the other
+    to finish. `tasks`: those left to send when their number is known (pass 2), else those sent so
+    far (pass 1 reads as it goes: chunks grow as the input goes on)."""
     return max(CHUNK, min(CHUNK_MAX, tasks // (4 * max(jobs, 1))))
 
 
 def ordered_map(
-    fn: Callable, items: Iterable, options: Options, chunksize: int | None = None, client: Any = None
+    fn: Callable, items: Iterable, options: Options, total: int | None = None, client: Any = None
 ) -> Iterator:
     """`fn` over `items`, results in input order, wherever `options` says the work runs (`client`:
-    the Dask client `cluster` connected, when --dask is given). `chunksize`: tasks sent to a worker
-    at once; None when their number is not known (see chunk_size)."""
+    the Dask client `cluster` connected, when --dask is given). `total`: how many items there are,
+    when known (it sizes the chunks sent to workers: see chunk_size)."""
     if options.dask is not None:
         yield from _map_dask(fn, items, client, printable(options.dask))
         return
     if options.jobs <= 1:
         yield from map(fn, items)
         return
-    yield from _map_pool(fn, items, options, chunksize)
+    yield from _map_pool(fn, items, options, total)
 
 
 def _worker_start(options: Options) -> None:
@@ -85,7 +86,7 @@ def _run_chunk(fn: Callable, chunk: list) -> list:
     return [fn(item) for item in chunk]
 
 
-def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int | None) -> Iterator:
+def _map_pool(fn: Callable, items: Iterable, options: Options, total: int | None) -> Iterator:
     """Chunks on a process pool, a bounded number in flight (memory stays flat), results in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -100,7 +101,8 @@ def _map_pool(fn: Callable, items: Iterable, options: Options, chunksize: int | 
     try:
         while True:
             while len(pending) < 4 * options.jobs:
-                chunk = list(islice(source, chunksize or chunk_size(sent, options.jobs)))
+                size = chunk_size(sent if total is None else total - sent, options.jobs)
+                chunk = list(islice(source, size))
                 if not chunk:
                     break
                 sent += len(chunk)

@@ -39,7 +39,7 @@ from ..files import Flusher, write_atomically
 from ..portfolio import Position, tiers
 from ..sources import Source, expand
 from .entries import Entries
-from .executors import Stopped, chunk_size, cluster, ordered_map, workers
+from .executors import Stopped, cluster, ordered_map, workers
 from .journal import (
     INDEX,
     JOURNAL,
@@ -298,7 +298,7 @@ def _run(
             # engine (a process of its own, so nothing is shared) instead of building its own.
             with contextlib.suppress(EngineError):  # the workers report it, account by account
                 advisor.engine()
-        results = ordered_map(brief_one, planned(), second, chunk_size(todo, second.jobs), client=client)
+        results = ordered_map(brief_one, planned(), second, todo, client=client)
         try:
             for record, unchanged in decisions:
                 if unchanged:
