@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import advisor.batch.journal
+import advisor.files
 import advisor.sources
 from advisor.cli import main
 from advisor.errors import UnwritableOutput
@@ -141,6 +142,36 @@ def test_a_failing_flush_names_its_file_and_leaves_no_descriptor_open(tmp_path, 
     monkeypatch.undo()
     flush_files(paths)  # and once the disk is well again, all of them are flushed
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open descriptors in /proc")
+def test_a_disk_error_flushing_a_brief_mid_run_stops_the_batch_and_resume_completes(
+    capsys, tmp_path, monkeypatch, clean
+):
+    """Briefs are flushed while the batch runs (a window of 2 here): a disk error on one stops the
+    batch at once with one line naming it, before any index is written, with no descriptor left
+    open; once the disk is well, --resume finishes with a clean run's bytes."""
+    src, clean_tree = clean
+    out = tmp_path / "out"
+    failing = out / "briefs" / "gz-tax-bureau.md"
+    fsync = os.fsync
+
+    def disk_error(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(failing):
+            raise OSError(errno.EIO, "Input/output error")
+        fsync(fd)
+
+    monkeypatch.setattr(advisor.files, "FLUSH_WINDOW", 2)
+    monkeypatch.setattr(os, "fsync", disk_error)
+    before = len(os.listdir("/proc/self/fd"))
+    code, err = batch(capsys, str(src), "-o", str(out))
+    assert code == 2
+    assert err == f"{failing}:1:1: error: cannot flush to disk: Input/output error{STOPPED}\n"
+    assert not (out / "index.jsonl").exists()
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert_consistent(out, clean_tree)
+    monkeypatch.undo()
+    resume_matches_clean(capsys, src, out, clean_tree)
 
 
 def test_batch_journal_on_a_full_disk_stops_the_batch(capsys, tmp_path, monkeypatch, clean):
