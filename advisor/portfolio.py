@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,16 +46,20 @@ class Position:
 def tiers(revenues: Iterable[tuple[str, float | None]]) -> dict[str, Position]:
     """Positions for every account with a known revenue; ties in revenue are broken by account id."""
     known = sorted(((rev, acc) for acc, rev in revenues if rev is not None), key=lambda x: (-x[0], x[1]))
-    total = sum(rev for rev, _ in known)
-    out: dict[str, Position] = {}
+    return dict(positions(known, sum(rev for rev, _ in known), len(known)))
+
+
+def positions(ranked: Iterable[tuple[float, str]], total: float, count: int) -> Iterator[tuple[str, Position]]:
+    """(account, position) for each of `count` accounts `ranked` as (revenue, account id), highest
+    revenue first, ties by id, whose revenues add up to `total` (as `sum` adds them in that order).
+    A batch streams them from its bookkeeping file; `tiers` from memory."""
     before = 0.0
-    for rank, (rev, acc) in enumerate(known, 1):
+    for rank, (rev, acc) in enumerate(ranked, 1):
         share = rev / total if total > 0 else 0.0
         # An account is class A when the accounts above it have not yet reached 80% of revenue.
         cls = "a" if before < CLASS_A_SHARE else "b" if before < CLASS_B_SHARE else "c"
-        out[acc] = Position(round(share, 6), rank, cls, len(known))
+        yield acc, Position(round(share, 6), rank, cls, count)
         before += share
-    return out
 
 
 def read_index(path: Path, limits: Limits = DEFAULT) -> dict[str, Position]:

@@ -156,7 +156,9 @@ def test_checking_a_folder_runs_no_garbage_collection_and_leaves_the_collector_a
         checked._load(rules, course)
         assert started == []
         assert gc.isenabled()
-        (rules / "zz-broken.yaml").write_text("rules:\n  - id: half\n    when: {fact: account.nope, gte: 1}\n", encoding="utf-8")
+        (rules / "zz-broken.yaml").write_text(
+            "rules:\n  - id: half\n    when: {fact: account.nope, gte: 1}\n", encoding="utf-8"
+        )
         with pytest.raises(AdvisorError):
             checked._load(rules, course)
         assert gc.isenabled()

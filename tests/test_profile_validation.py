@@ -11,7 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from advisor import profile as p
-from advisor.profile import YAML_BOOLEAN, Interaction, Profile, _careful, from_validated_json, load_profile, to_validated_json
+from advisor.profile import (
+    YAML_BOOLEAN,
+    Interaction,
+    Profile,
+    _careful,
+    from_validated_json,
+    load_profile,
+    to_validated_json,
+)
 
 from conftest import ROOT
 

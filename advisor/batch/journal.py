@@ -22,7 +22,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import Problem, UnwritableOutput
@@ -35,6 +35,7 @@ LOCK = ".lock"
 MARKER = ".advisor-batch"  # inside a work folder: the token its run wrote to the journal
 SPILL = "profiles.jsonl"  # inside a work folder: pass 1's validated profiles
 ENTRIES = "entries.jsonl"  # inside a work folder: the index entries, until the index is written
+BOOKS = "bookkeeping.sqlite"  # inside a work folder: what the run knows of each account (bookkeeping.py)
 LOCK_TEXT = b"advisor batch lock\n"  # what our lock file holds: a file named .lock holding more is not ours
 OWNED_FILES = (LOCK, JOURNAL, INDEX, PORTFOLIO)
 # write_atomically's temp names: "." + the target + "." + mkstemp's 8 random characters + ".tmp"
@@ -133,17 +134,13 @@ def whole(out: Path, rel: str, entry: dict) -> bool:
     return stat.S_ISREG(st.st_mode) and (size is None or st.st_size == size)
 
 
-def previous(out: Path) -> dict[str, dict]:
-    """Finished accounts from an earlier run: the index, then the journal of an interrupted run."""
-    done: dict[str, dict] = {}
+def earlier_entries(out: Path) -> Iterator[tuple[str, dict | None]]:
+    """What an earlier run finished, line by line: the index, then the journal of an interrupted
+    run. (account id, entry) for an account it finished, (account id, None) where a later line
+    revokes an earlier one (`writing`: its outputs were being replaced when the run stopped)."""
     for entry in _lines(out, (INDEX, JOURNAL)):
-        if not isinstance(entry.get("id"), str):
-            continue  # a work folder's line, or not ours
-        if entry.get("status") == "ok":
-            done[entry["id"]] = entry
-        else:  # "writing": its outputs were being replaced when the run stopped
-            done.pop(entry["id"], None)
-    return done
+        if isinstance(entry.get("id"), str):  # not a work folder's line, nor anything not ours
+            yield entry["id"], entry if entry.get("status") == "ok" else None
 
 
 def own_outputs(entry: dict) -> Iterator[str]:
@@ -155,12 +152,15 @@ def own_outputs(entry: dict) -> Iterator[str]:
                 yield rel
 
 
-def remove_stale(out: Path, before: dict[str, dict], entries: list[dict]) -> None:
+def remove_stale(out: Path, earlier: Callable[[str], dict | None], entries: Iterable[dict]) -> None:
     """Remove outputs an earlier run listed for an account that this run briefed without them (the
-    format changed): only names the index recorded, and only while they are the size it recorded."""
+    format changed): only names the index recorded, and only while they are the size it recorded.
+    `earlier`: an account's entry from the earlier run, by id (or None)."""
     for entry in entries:
-        old = before.get(entry.get("id") or "")
-        if entry.get("status") != "ok" or not old or old is entry:
+        if entry.get("status") != "ok" or not isinstance(entry.get("id"), str):
+            continue
+        old = earlier(entry["id"])
+        if not old:
             continue
         for rel in set(old.get("outputs") or ()) - set(entry.get("outputs") or ()):
             size = (old.get("bytes") or {}).get(rel)
@@ -286,6 +286,7 @@ class Work:
             raise unwritable(out, exc) from None
         self.spill = self.path / SPILL
         self.entries = self.path / ENTRIES
+        self.books = self.path / BOOKS
 
     def remove(self) -> None:
         remove_work(self.path.parent, self.path.name, self.token)
@@ -308,6 +309,7 @@ def remove_work(out: Path, name: str, token: str) -> None:
             return
     _unlink_regular(folder / SPILL)
     _unlink_regular(folder / ENTRIES)
+    _unlink_regular(folder / BOOKS)
     _unlink_regular(folder / MARKER)
     with contextlib.suppress(OSError):
         os.rmdir(folder)  # fails, and keeps the folder, if anything else is inside

@@ -1,8 +1,9 @@
 """A batch run: parse every record, tier the portfolio (80/20), brief every account, then write the index and summary.
 
 Two passes keep memory flat however many accounts there are: pass 1 validates each record and
-spills it as canonical JSON to a work file (keeping only ids and revenues in memory); pass 2
-streams the work file back, evaluates and renders. Both passes run where executors.py says (worker
+spills it as canonical JSON to a work file, and what it found (ids, revenues, errors) to the run's
+bookkeeping file (bookkeeping.py), where the portfolio is tiered and an earlier run's entries are
+looked up; pass 2 streams both back, evaluates and renders. Both passes run where executors.py says (worker
 processes when --jobs > 1, each with its own Advisor), and results come back in input order, so
 the output is byte-identical for any --jobs.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -36,8 +38,9 @@ import jinja2
 from ..api import Advisor
 from ..errors import EngineError, Problem, UnwritableOutput
 from ..files import Flusher, write_atomically
-from ..portfolio import Position, tiers
+from ..portfolio import Position
 from ..sources import Source, expand
+from .bookkeeping import Account, Bookkeeping
 from .entries import Entries
 from .executors import Stopped, cluster, ordered_map, workers
 from .journal import (
@@ -50,7 +53,6 @@ from .journal import (
     dumps,
     only_batch_in,
     own_outputs,
-    previous,
     remove_stale,
     unwritable,
     whole,
@@ -159,20 +161,22 @@ def _run(
     notice: Report,
     validating: Validating,
 ) -> Summary:
-    before = previous(out)  # what the last run listed: its stale outputs are removed at the end
-    earlier = before if options.resume else {}
     clock = dt.date.today()  # read once: a run that crosses midnight hashes every account alike
     summary = Summary()
     cores = _cores()
     journal = Journal(out / JOURNAL)
     work = Work(out, journal)
     flusher = Flusher()  # each brief goes to disk while the others are worked out, before the index
-    placed = None
+    placed = books = None
     try:
         spill = work.spill
         placed = Entries(work.entries)  # index entries, in the work folder until the index is written
-        parsed: list[dict] = []  # per record: source, id, revenue, error — not the profile itself
-        seen: dict[str, str] = {}
+        books = Bookkeeping(work.books)  # per account: what pass 1 found, positions, what to skip
+        books.read_earlier(out)  # what the last run listed: its stale outputs are removed at the end
+
+        def earlier(account_id: str) -> dict | None:
+            return books.earlier(account_id) if options.resume else None
+
         # Never read what this run writes: OUT (and all under it) is left out of every input folder.
         # Each worker reads its own files; a Dask worker may not see them: the texts go to it.
         lazy = options.dask is None
@@ -182,113 +186,107 @@ def _run(
         first = replace(options, jobs=min(options.jobs, cores))
         try:
             with spill.open("xb") as handle:  # the profiles' JSON as pass 1 gave it, never decoded
-                for result in ordered_map(partial(parse_source, limits=options.limits), records, first, client=client):
-                    validating(len(parsed) + 1)
+                for n, result in enumerate(
+                    ordered_map(partial(parse_source, limits=options.limits), records, first, client=client), 1
+                ):
+                    validating(n)
                     if "note" in result:  # a warning or a file's tally: no account
-                        parsed.append(result)
-                        continue
-                    if "error" not in result:
-                        if result["id"] in seen:
-                            result = {"source": result["source"], "id": result["id"],
-                                      "error": f"{result['source']}:1: error: duplicate account id '{result['id']}' (also {seen[result['id']]}); each account needs its own id"}  # fmt: skip
-                        else:
-                            seen[result["id"]] = result["source"]
-                            handle.write(result.pop("profile"))
-                            handle.write(b"\n")
-                    parsed.append(result)
+                        books.add("note", None, detail=json.dumps(result["note"]))
+                    elif "error" in result:
+                        books.add("error", result["source"], result.get("id"), detail=result["error"])
+                    elif (also := books.valid_source(result["id"])) is not None:
+                        books.add("error", result["source"], result["id"],
+                                  detail=f"{result['source']}:1: error: duplicate account id '{result['id']}' (also {also}); each account needs its own id")  # fmt: skip
+                    else:
+                        books.add("ok", result["source"], result["id"], result["revenue"])
+                        handle.write(result["profile"])
+                        handle.write(b"\n")
         except OSError as exc:
             raise unwritable(spill, exc) from None
-        positions = tiers((r["id"], r.get("revenue")) for r in parsed if "error" not in r and "note" not in r)
+        books.tier()
 
-        ok_records = [r for r in parsed if "error" not in r and "note" not in r]
-
-        def tasks() -> Iterator[tuple[Options, bytes, Position | None]]:
-            """One task per valid record: the spill holds their profiles, one line each, in the same order."""
+        def tasks(accounts: Iterator[Account]) -> Iterator[tuple[Account, tuple[Options, bytes, Position | None]]]:
+            """Each valid account and its task: the spill holds their profiles, one line each, in the same order."""
             with spill.open("rb") as handle:
-                for record, line in zip(ok_records, handle, strict=True):
-                    yield options, line.rstrip(b"\n"), positions.get(record["id"])
+                for account, line in zip(accounts, handle, strict=True):
+                    yield account, (options, line.rstrip(b"\n"), account.position)
 
-        place = {id(r): i for i, r in enumerate(parsed)}  # index lines follow the input order
-        total = sum("note" not in r for r in parsed)
+        total = books.count("ok") + books.count("error")
         noted = 0
 
         def step() -> None:
             progress(placed.count - noted, total)
 
-        for r in parsed:
-            if "note" in r:
-                placed.add(place[id(r)], r["note"])
+        for place, kind, source, account_id, detail in books.refused():
+            if kind == "note":
+                note = json.loads(detail)
+                placed.add(place, note)
                 noted += 1
-                if r["note"]["status"] == "warning":
+                if note["status"] == "warning":
                     summary.warnings += 1
-                    report(r["note"]["warning"])
+                    report(note["warning"])
                 else:
-                    summary.files.append(r["note"])
-            elif "error" in r:
-                entry = {"id": r.get("id"), "source": r["source"], "status": "error", "error": r["error"]}
-                placed.add(place[id(r)], entry)
+                    summary.files.append(note)
+            else:
+                placed.add(place, {"id": account_id, "source": source, "status": "error", "error": detail})
                 summary.failed += 1
-                for line in r["error"].splitlines():
+                for line in detail.splitlines():
                     report(line)
                 step()
-        # Decide what to skip before any work starts, without holding any profile text: one small
-        # decision per account. (Deciding inside the task generator would run it on the pool's
-        # feeder thread while this thread reads the decisions: a race.) Only an account an earlier
-        # run finished needs its content hash here; the others' hash comes back with their briefs.
-        decisions: list[tuple[dict, bool]] = []  # (record, unchanged)
-        profiles = tasks() if earlier else (None for _ in ok_records)  # a fresh run reads no profile here
-        for record, task in zip(ok_records, profiles, strict=True):
-            old = earlier.get(record["id"])
-            unchanged = bool(old) and old.get("hash") == content_hash(task[1], task[2], advisor.digest, options, clock)
-            decisions.append((record, unchanged and all(whole(out, p, old) for p in old.get("outputs", []))))
+        # Decide what to skip before any work starts: only an account an earlier run finished needs
+        # its content hash here; the others' hash comes back with their briefs.
+        if options.resume and books.has_earlier():
+            books.keep(
+                account.place
+                for account, task in tasks(books.valid(deciding=True))
+                if _unchanged(out, earlier(account.id), task, advisor, options, clock)
+            )
 
         writer = None if options.dask is not None else out  # a Dask worker may not see OUT: texts come back
-        todo = sum(not unchanged for _, unchanged in decisions)
+        todo = books.count("ok") - books.count_kept()
         second = replace(options, jobs=workers(options.jobs, cores, todo))
         if options.dask is None and second.jobs < options.jobs:
             notice(f"advisor batch: --jobs {options.jobs} capped at {second.jobs} ({cores} cores, {todo} accounts)")
 
         def planned() -> Iterator[Task]:
-            for (_, unchanged), task in zip(decisions, tasks(), strict=True):
-                if not unchanged:
+            for account, task in tasks(books.valid()):
+                if not account.unchanged:
                     yield (*task, writer, clock)
 
         # Trust no older entry of an account about to be briefed again, from before its first write.
-        journal.extend({"id": record["id"], "status": "writing"} for record, unchanged in decisions if not unchanged)
+        journal.extend({"id": account.id, "status": "writing"} for account in books.valid() if not account.unchanged)
 
-        def finish(record: dict, unchanged: bool, result: dict | None) -> None:
-            position = positions.get(record["id"])
+        def finish(account: Account, result: dict | None) -> None:
             line = None
-            if unchanged:
-                entry = {**earlier[record["id"]], "source": record["source"]}  # the file may have moved
+            if account.unchanged:
+                entry = {**earlier(account.id), "source": account.source}  # the file may have moved
                 summary.skipped += 1
                 for rel in own_outputs(entry):  # an interrupted run wrote it, and may not have flushed it
                     flusher.add(out / rel)
             else:
-                sizes = (
-                    result["written"] if "written" in result else write_outputs(out, record["id"], result["outputs"])
-                )
+                sizes = result["written"] if "written" in result else write_outputs(out, account.id, result["outputs"])
                 for rel in sizes:
                     flusher.add(out / rel)
-                entry = {"id": record["id"], "source": record["source"], "status": "ok", "outputs": list(sizes), "bytes": sizes,
+                position = account.position
+                entry = {"id": account.id, "source": account.source, "status": "ok", "outputs": list(sizes), "bytes": sizes,
                          "counts": result["counts"], "hash": result["hash"],
                          "portfolio": position.as_dict() if position else None, "summary": result["summary"]}  # fmt: skip
                 try:
                     line = dumps(entry)  # once: the journal and the index get the same line
                 except ValueError:  # a NaN or infinity (revenues that overflow): this account fails, not the batch
                     fail(
-                        record,
-                        f"{record['source']}:1: error: account '{record['id']}': a number in its entry is not finite (revenues too large to add up?); check annual_revenue",
+                        account,
+                        f"{account.source}:1: error: account '{account.id}': a number in its entry is not finite (revenues too large to add up?); check annual_revenue",
                     )
                     return
                 journal.write(line)
             summary.ok += 1
-            placed.add(place[id(record)], entry, line)
+            placed.add(account.place, entry, line)
             step()
 
-        def fail(record: dict, error: str) -> None:
+        def fail(account: Account, error: str) -> None:
             summary.failed += 1
-            placed.add(place[id(record)], {"id": record["id"], "source": record["source"], "status": "error", "error": error})  # fmt: skip
+            placed.add(account.place, {"id": account.id, "source": account.source, "status": "error", "error": error})  # fmt: skip
             report(error)
             step()
 
@@ -300,33 +298,46 @@ def _run(
                 advisor.engine()
         results = ordered_map(brief_one, planned(), second, todo, client=client)
         try:
-            for record, unchanged in decisions:
-                if unchanged:
-                    finish(record, True, None)
+            for account in books.valid():
+                if account.unchanged:
+                    finish(account, None)
                     continue
                 result = next(results)
                 if "unwritable" in result:
                     raise UnwritableOutput(result["unwritable"])
                 if "error" in result:
-                    fail(record, result["error"])
+                    fail(account, result["error"])
                 else:
-                    finish(record, False, result)
+                    finish(account, result)
             for _ in results:
                 raise RuntimeError("more results than planned tasks")
         finally:
             results.close()  # on a failure: stop the workers now
         flusher.finish()  # every brief, and its folder, on disk before the index that lists them
         write_atomically(out / INDEX, placed.lines())
-        if before:
-            remove_stale(out, before, placed.entries())
+        if books.has_earlier():
+            remove_stale(out, books.earlier, placed.entries())
         write_atomically(out / PORTFOLIO, render_portfolio(template, advisor.templates, placed.entries(), options.lang))
     finally:
         flusher.close()
         if placed is not None:
             placed.close()
+        if books is not None:
+            books.close()
         work.remove()
         journal.close()
     return summary
+
+
+def _unchanged(out: Path, old: dict | None, task: tuple, advisor: Advisor, options: Options, clock: dt.date) -> bool:
+    """Whether --resume may keep an earlier run's outputs for this task's account: its entry's
+    content hash is the one this run would give it, and every output it lists is there, whole."""
+    _, profile_json, position = task
+    return (
+        bool(old)
+        and old.get("hash") == content_hash(profile_json, position, advisor.digest, options, clock)
+        and all(whole(out, p, old) for p in old.get("outputs", []))
+    )
 
 
 def _cores() -> int:

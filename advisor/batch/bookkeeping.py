@@ -1,0 +1,140 @@
+"""A batch's per-account bookkeeping, kept in an SQLite file in the run's work folder rather than in
+memory, so the main process holds the same however many accounts there are: what pass 1 found for
+each record (in input order), the accounts' portfolio positions, which accounts --resume may skip,
+and what an earlier run finished (its index and journal, which a run over a full folder reads).
+
+A scratch file, not a database anyone shares: no rollback journal and no flush to disk (the work
+folder goes with the run; a killed run's is removed by the next, see journal.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..portfolio import Position, positions
+from .journal import earlier_entries
+
+SCHEMA = """
+CREATE TABLE records (          -- what pass 1 found, one row per item it yielded, in input order
+    place INTEGER PRIMARY KEY,  -- the item's place in the input order (the index follows it)
+    kind TEXT NOT NULL,         -- 'ok' (a valid profile, spilled), 'error' or 'note'
+    source TEXT,
+    id TEXT,
+    revenue REAL,
+    detail TEXT                 -- an error's lines, or a note as JSON
+);
+CREATE INDEX valid_ids ON records (id) WHERE kind = 'ok';
+CREATE TABLE positions (id TEXT PRIMARY KEY, share REAL, rank INTEGER, class TEXT) WITHOUT ROWID;
+CREATE TABLE unchanged (place INTEGER PRIMARY KEY);  -- accounts --resume skips
+CREATE TABLE earlier (id TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;  -- an earlier run's
+"""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A valid record on its way through pass 2."""
+
+    place: int
+    source: str
+    id: str
+    position: Position | None
+    unchanged: bool
+
+
+class Bookkeeping:
+    """The run's bookkeeping file (see the module's docstring); `close` before the work folder goes."""
+
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;" + SCHEMA)
+        self.accounts = 0  # accounts with a known revenue: each Position's `accounts`
+        self._places = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- an earlier run --------------------------------------------------------------------------
+
+    def read_earlier(self, out: Path) -> None:
+        """Take in what an earlier run in OUT finished: its index, then the journal of an interrupted run."""
+        for account_id, entry in earlier_entries(out):
+            if entry is None:  # "writing": its outputs were being replaced when the run stopped
+                self._db.execute("DELETE FROM earlier WHERE id = ?", (account_id,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO earlier VALUES (?, ?)", (account_id, json.dumps(entry)))
+
+    def has_earlier(self) -> bool:
+        return self._db.execute("SELECT 1 FROM earlier LIMIT 1").fetchone() is not None
+
+    def earlier(self, account_id: str) -> dict[str, Any] | None:
+        """The entry an earlier run finished for this account, if any."""
+        row = self._db.execute("SELECT entry FROM earlier WHERE id = ?", (account_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # --- pass 1 ------------------------------------------------------------------------------------
+
+    def add(self, kind: str, source: str | None, account_id: str | None = None, revenue: float | None = None,
+            detail: str | None = None) -> int:  # fmt: skip
+        """Record what pass 1 found for the next item of the input; its place."""
+        place = self._places
+        self._db.execute(
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", (place, kind, source, account_id, revenue, detail)
+        )
+        self._places += 1
+        return place
+
+    def valid_source(self, account_id: str) -> str | None:
+        """Where the valid profile with this account id came from, if one came already."""
+        row = self._db.execute("SELECT source FROM records WHERE id = ? AND kind = 'ok'", (account_id,)).fetchone()
+        return row[0] if row else None
+
+    def refused(self) -> Iterator[tuple[int, str, str | None, str | None, str]]:
+        """The errors and notes (place, kind, source, id, detail), in input order."""
+        return self._db.execute("SELECT place, kind, source, id, detail FROM records WHERE kind != 'ok' ORDER BY place")
+
+    def count(self, kind: str) -> int:
+        return self._db.execute("SELECT count(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
+
+    # --- the portfolio -----------------------------------------------------------------------------
+
+    def tier(self) -> None:
+        """Every valid account's position among those with a known revenue (portfolio.positions),
+        streamed from the file in ranking order."""
+        known = "FROM records WHERE kind = 'ok' AND revenue IS NOT NULL"
+        ranked = f"SELECT revenue, id {known} ORDER BY revenue DESC, id"
+        total = sum(revenue for revenue, _ in self._db.execute(ranked))  # in the order portfolio.tiers adds them
+        self.accounts = self._db.execute(f"SELECT count(*) {known}").fetchone()[0]  # noqa: S608 - our own text
+        placed = positions(self._db.execute(ranked), total, self.accounts)
+        self._db.executemany(
+            "INSERT INTO positions VALUES (?, ?, ?, ?)",
+            ((acc, p.share, p.rank, p.portfolio_class) for acc, p in placed),
+        )
+
+    # --- pass 2 ------------------------------------------------------------------------------------
+
+    def keep(self, places: Iterable[int]) -> None:
+        """Mark these accounts as unchanged since the earlier run: --resume skips them."""
+        self._db.executemany("INSERT INTO unchanged VALUES (?)", ((p,) for p in places))
+
+    def count_kept(self) -> int:
+        return self._db.execute("SELECT count(*) FROM unchanged").fetchone()[0]
+
+    def valid(self, *, deciding: bool = False) -> Iterator[Account]:
+        """Every valid account, in input order (the spill's order), with its position and whether
+        it is skipped. Read as it goes: two of these may be open at once. `deciding`: while `keep`
+        is being told which to skip (every account reads as not skipped; the table being written
+        is not read)."""
+        kept = "0" if deciding else "u.place IS NOT NULL"
+        join = "" if deciding else " LEFT JOIN unchanged u ON u.place = r.place"
+        rows = self._db.execute(
+            f"SELECT r.place, r.source, r.id, p.share, p.rank, p.class, {kept} FROM records r"  # noqa: S608 - our own text
+            f" LEFT JOIN positions p ON p.id = r.id{join} WHERE r.kind = 'ok' ORDER BY r.place"
+        )
+        for place, source, account_id, share, rank, cls, unchanged in rows:
+            position = Position(share, rank, cls, self.accounts) if rank is not None else None
+            yield Account(place, source, account_id, position, bool(unchanged))
