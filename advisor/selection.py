@@ -199,6 +199,7 @@ def select(
     floors = limits.get("floors", {})
     person_cap, others_cap = limits.get("person", UNLIMITED), limits.get("others", UNLIMITED)
     candidates: list[Candidate] = []
+    floored: list[tuple[Candidate, int]] = []  # those in a part with a floor, and the floor there
     for r in recs:
         where = slot(r, attending)
         if where[0] == "person":
@@ -209,7 +210,11 @@ def select(
             limit = others_cap
         else:
             limit = limits.get(r.section, UNLIMITED)
-        candidates.append(Candidate(r, where, limit))
+        c = Candidate(r, where, limit)
+        candidates.append(c)
+        floor = floors.get(r.section, 0)
+        if floor:
+            floored.append((c, min(limit, floor)))
 
     counts: dict[Slot, int] = {}
     chosen: set[int] = set()
@@ -229,7 +234,6 @@ def select(
         return id(c.rec) not in chosen and counts.get(c.where, 0) < limit
 
     # 1. floors, advice on a course topic not yet shown first
-    floored = [(c, min(c.limit, floor)) for c in candidates if (floor := floors.get(c.rec.section, 0))]
     for fresh in (True, False):
         for c, limit in floored:
             if len(chosen) < budget and open_(c, limit):
@@ -247,9 +251,11 @@ def select(
 
     # Lazily (a heap of values worked out when last looked at): each take only adds to the counts, so
     # a value never rises, and a value worked out since the last take is the best there is. Ties go to
-    # the earlier in relevance order, as a scan of every candidate at every step would pick.
+    # the earlier in relevance order, as a scan of every candidate at every step would pick. A value
+    # is at most the score, so the heap starts from the scores (in relevance order, a heap already),
+    # marked as never worked out: only the candidates that come near the top are ever valued.
     taken = 0
-    heap = [(-value(c), n, taken) for n, c in enumerate(candidates) if open_(c, c.limit)]
+    heap = [(-c.score, n, -1) for n, c in enumerate(candidates)]
     heapq.heapify(heap)
     while heap and len(chosen) < budget:
         _, n, when = heapq.heappop(heap)
