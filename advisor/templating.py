@@ -27,7 +27,7 @@ from .cache import PrivateCache, private_folder
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # Bump when what this module writes to the cache changes meaning.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently written first
 
 
@@ -386,6 +386,31 @@ class _Generator(CodeGenerator):
                 pieces.append(child if const is None else const)
         return pieces
 
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        # `text.format(…)` (most calls in a brief: `L.kv.format(k=…, v=…)`) goes to Sandbox.call_format
+        # with the text itself, rather than to Sandbox.getattr for its method and then to Sandbox.call.
+        # Anything but a str is resolved as before, before the arguments are worked out (a str's
+        # `format` is always there, so looking it up after them changes nothing).
+        target = node.node
+        if (
+            not isinstance(target, nodes.Getattr)
+            or target.attr != "format"
+            or forward_caller
+            or self.environment.is_async
+            or node.dyn_args is not None
+            or node.dyn_kwargs is not None
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        self.write("environment.call_format(context, (t_attr if type(t_attr := ")
+        self.visit(target.node, frame)
+        self.write(") is str else environment.getattr(t_attr, 'format'))")
+        extra_kwargs = {"_loop_vars": "_loop_vars"} if frame.loop_frame else {}
+        if frame.block_frame:
+            extra_kwargs["_block_vars"] = "_block_vars"
+        self.signature(node, frame, extra_kwargs or None)
+        self.write(")")
+
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
         # `d.name` on a plain dict (a label, a part of the view: most look-ups in a brief) reads the key
         # in place, without a call: what Sandbox.getattr returns for a dict and a name that is none of
@@ -473,6 +498,19 @@ class Sandbox(SandboxedEnvironment):
                 return __obj(*args, **kwargs)
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
+
+    def call_format(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - as call
+        """`obj.format(…)` as compiled by _Generator.visit_Call: `obj` is a str (whose `format` is looked
+        up here, as getattr would) or what getattr found already; then as call() would."""
+        if type(__obj) is not str:
+            return __self.call(__context, __obj, *args, **kwargs)
+        if not _plain_fields(__obj):
+            return __self.call(__context, __self.getattr(__obj, "format"), *args, **kwargs)
+        _budget(__context).step()
+        kwargs.pop("_loop_vars", None)
+        kwargs.pop("_block_vars", None)
+        _check_format(__obj, __obj.count("{"), (*args, *kwargs.values()))
+        return __obj.format(*args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
         if (
