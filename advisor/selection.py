@@ -80,9 +80,10 @@ def by_relevance(recs: list[Recommendation]) -> list[Recommendation]:
 
 def slot(r: Recommendation, attending: set[str]) -> Slot:
     """Where a recommendation shows: its section, its attendee's section, or "others" (people not attending)."""
-    if r.section == "person" and r.stakeholder:
+    section = r.advice.section  # not r.section: a property, and this runs for every recommendation
+    if section == "person" and r.stakeholder:
         return ("person", r.stakeholder) if r.stakeholder in attending else ("others",)
-    return (r.section,)
+    return (section,)
 
 
 def choose(
@@ -121,7 +122,7 @@ def choose(
     more: dict[Slot, int] = {}
     for r in rest:
         if id(r) in chosen:
-            shown_in.setdefault(r.section, []).append(r)
+            shown_in.setdefault(r.advice.section, []).append(r)
         else:
             where = slot(r, attending)
             more[where] = more.get(where, 0) + 1
@@ -148,10 +149,10 @@ def cares_about(
     said: dict[str, set[str]] = {}
     for r in in_full:
         if r.stakeholder:
-            said.setdefault(r.stakeholder, set()).update(r.source)
+            said.setdefault(r.stakeholder, set()).update(r.advice.source)
     about: dict[str, list[Recommendation]] = {}
     for r in left_out:
-        if r.stakeholder and any(c in traits and c not in said.get(r.stakeholder, ()) for c in r.source):
+        if r.stakeholder and any(c in traits and c not in said.get(r.stakeholder, ()) for c in r.advice.source):
             about.setdefault(r.stakeholder, []).append(r)
     chosen = set(about) if visit else set(list(about)[:limit])
     cards = {}
@@ -167,7 +168,7 @@ def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recomme
     others, one per course topic (the same advice for a second person waits in their section);
     advice about absent people waits in "others". `recs` are in relevance order."""
     eligible = [
-        r for r in recs if r.priority == "high" and (r.stakeholder is None or r.stakeholder in attending)
+        r for r in recs if r.advice.priority == "high" and (r.stakeholder is None or r.stakeholder in attending)
     ]  # fmt: skip
     glance: list[Recommendation] = []
     rules: set[str] = set()
@@ -176,11 +177,11 @@ def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recomme
         for r in eligible:
             if len(glance) == GLANCE_MAX:
                 return glance
-            topic = topic_of(r.source[0])
-            if r.rule_id in rules or (breadth and topic in topics):
+            topic = topic_of(r.advice.source[0])
+            if r.advice.rule_id in rules or (breadth and topic in topics):
                 continue
             glance.append(r)
-            rules.add(r.rule_id)
+            rules.add(r.advice.rule_id)
             topics.add(topic)
     return glance
 
@@ -205,14 +206,14 @@ def select(
         if where[0] == "person":
             limit = person_cap
         elif where[0] == "others":
-            if r.priority != "high":
+            if r.advice.priority != "high":
                 continue
             limit = others_cap
         else:
-            limit = limits.get(r.section, UNLIMITED)
+            limit = limits.get(r.advice.section, UNLIMITED)
         c = Candidate(r, where, limit)
         candidates.append(c)
-        floor = floors.get(r.section, 0)
+        floor = floors.get(r.advice.section, 0)
         if floor:
             floored.append((c, min(limit, floor)))
 
