@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.bccache import Bucket
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import Macro
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from .cache import PrivateCache, private_folder
@@ -496,6 +497,18 @@ class Sandbox(SandboxedEnvironment):
                 kwargs.pop("_block_vars", None)
                 _check_format(__obj.__self__, __obj.__self__.count("{"), (*args, *kwargs.values()))
                 return __obj(*args, **kwargs)
+        if type(__obj) is Macro:
+            # A template's own macro: where Jinja's route ends (Context.call hands Macro.__call__ the
+            # eval context), without asking the macro how it wants to be called. A template cannot mark
+            # a macro unsafe, and it has no `__self__` for _check_call to look at.
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+            try:
+                return __obj(__context.eval_ctx, *args, **kwargs)
+            except StopIteration:  # as Context.call
+                return __context.environment.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 

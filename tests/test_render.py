@@ -143,6 +143,14 @@ def both(source: str, **view):
         "{{ L.missing.format(1) }}",
         "{{ L.missing.format(L.other) }}",
         "{% block b %}{{ L.kv.format(k=1, v=2) }}{% endblock %}",
+        # a template's macros, called straight (Sandbox.call): defaults, keywords, loops, callers, varargs, mistakes
+        "{% macro m(a, b=2) %}{{ a }}-{{ b }}{% endmacro %}{{ m(1) }} {{ m(1, b=3) }}"
+        "{% for x in [1, 2] %}{{ m(x, b=loop.index) }}{% endfor %}",
+        "{% macro m() %}{{ varargs }} {{ kwargs }}{% endmacro %}{{ m(1, 2, k=3) }}",
+        "{% macro m(a) %}{{ caller(a) }}{% endmacro %}{% call(x) m(5) %}[{{ x }}]{% endcall %}",
+        "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+        "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(z=1) }}",
+        "{% macro m(a) %}{{ a }}{% endmacro %}{{ m() }}",
     ],
 )
 def test_render_sandbox_shortcuts_change_no_result(source):
