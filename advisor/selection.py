@@ -112,24 +112,26 @@ def choose(
     glance = at_a_glance(said, attending)
     in_glance = {id(r) for r in glance}
     rest = [r for r in said if id(r) not in in_glance]
+    slots = [slot(r, attending) for r in rest]  # worked out once, for select and for what is left out
     if full:
         chosen = {id(r) for r in rest}
     else:
         budget = limits.get("total", len(said)) - len(glance)
         covered = {t for r in glance for t in topics_of(r)}
-        chosen = select(rest, attending, limits, budget, covered, {c for r in glance for c in r.source})
+        shown_items = {c for r in glance for c in r.advice.source}
+        chosen = select(rest, attending, limits, budget, covered, shown_items, slots=slots)
     shown_in: dict[str, list[Recommendation]] = {}
     more: dict[Slot, int] = {}
-    for r in rest:
+    left_out: list[Recommendation] = []
+    for r, where in zip(rest, slots, strict=True):
         if id(r) in chosen:
             shown_in.setdefault(r.advice.section, []).append(r)
         else:
-            where = slot(r, attending)
             more[where] = more.get(where, 0) + 1
+            left_out.append(r)
     cares_limit = UNLIMITED if full or attending else limits.get("people", UNLIMITED)
     people = brief.attendees or tuple(s.id for s in brief.profile.stakeholders)
     in_full = [r for r in said if id(r) in chosen or id(r) in in_glance]
-    left_out = [r for r in rest if id(r) not in chosen]
     return Selection(
         said, glance, shown_in, more, cares_about(left_out, in_full, people, bool(attending), traits, cares_limit)
     )
@@ -193,16 +195,19 @@ def select(
     budget: int,
     covered: set[str] = frozenset(),
     shown_items: set[str] = frozenset(),
+    *,
+    slots: list[Slot] | None = None,
 ) -> set[int]:
     """Which recommendations the brief shows (as ids): floors, then the rest by relevance with breadth
     (see choose). `recs` are in relevance order; `covered` and `shown_items` hold the course topics and
-    items already shown at a glance."""
+    items already shown at a glance; `slots`, where each of `recs` shows (see `slot`), if known."""
     floors = limits.get("floors", {})
     person_cap, others_cap = limits.get("person", UNLIMITED), limits.get("others", UNLIMITED)
     candidates: list[Candidate] = []
     floored: list[tuple[Candidate, int]] = []  # those in a part with a floor, and the floor there
-    for r in recs:
-        where = slot(r, attending)
+    if slots is None:
+        slots = [slot(r, attending) for r in recs]
+    for r, where in zip(recs, slots, strict=True):
         if where[0] == "person":
             limit = person_cap
         elif where[0] == "others":
