@@ -320,8 +320,9 @@ def _output_chunks(pieces: list[Any]) -> Any:
 class _Generator(CodeGenerator):
     """Jinja's code generator, writing the budget's checks in: every output statement (its text and
     its `{{ … }}`) goes through `context.budget.put`, every loop's iterable through
-    `context.budget.each`, every `~` through `environment.joined` (see Budget). (Jinja allows no new
-    node types, so the loop's iterable is recognised by identity when it is visited.)"""
+    `context.budget.each`, every `~` through `environment.joined` (see Budget); and `x.format(…)`
+    through `environment.call_format` (see Sandbox). (Jinja allows no new node types, so the loop's
+    iterable is recognised by identity when it is visited.)"""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -452,17 +453,19 @@ class _BoundedLoader(jinja2.FileSystemLoader):
 
 
 class Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, with two shortcuts that change no result, only the time a brief takes.
+    """Jinja's sandbox, with shortcuts that change no result, only the time a brief takes.
 
-    A brief makes hundreds of attribute look-ups and dozens of str.format calls, and the sandbox
-    makes both slow:
+    A brief makes hundreds of attribute look-ups, dozens of str.format calls and a few macro calls,
+    and the sandbox makes them slow:
     * `L.title` on a dict: the sandbox first asks for an attribute, fails with an exception, then
       takes the key. A dict has no attributes but its methods, so for any other name the key is
       what the sandbox would have returned anyway; take it directly.
     * `L.kv.format(k=…, v=…)`: the sandbox formats in Python (about 15 µs a call) so that a field
       cannot reach `{v.__class__}` or `{v[0]}`. A format string whose fields are all plain names or
       positions reaches nothing but the arguments, so str.format itself is as safe and as exact,
-      and it is called directly rather than through the sandbox's checks for other callables.
+      and it is called directly rather than through the sandbox's checks for other callables
+      (compiled as one call_format: see _Generator.visit_Call).
+    * `bullets(…)`, a template's own macro: called as Jinja's route would end, without its probes.
     Everything else (other objects, other format strings, calls, operators) goes through the sandbox.
     """
 
