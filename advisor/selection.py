@@ -236,13 +236,13 @@ def select(
         rule_count[c.rule_id] = rule_count.get(c.rule_id, 0) + 1
         items.update(c.items)
 
-    def open_(c: Candidate, limit: int) -> bool:
-        return id(c.rec) not in chosen and counts.get(c.where, 0) < limit
+    # Whether a candidate may still be taken, within `limit` of its slot, is written out where it is
+    # asked (`counts.get(c.where, 0) < limit and id(c.rec) not in chosen`): a brief asks a hundred times.
 
     # 1. floors, advice on a course topic not yet shown first
     for fresh in (True, False):
         for c, limit in floored:
-            if len(chosen) < budget and open_(c, limit):
+            if len(chosen) < budget and counts.get(c.where, 0) < limit and id(c.rec) not in chosen:
                 if not fresh or not topic_count.keys() >= c.topics:
                     take(c)
 
@@ -265,12 +265,15 @@ def select(
     heapq.heapify(heap)
     while heap and len(chosen) < budget:
         _, n, when = heapq.heappop(heap)
-        c = candidates[n]
-        if not open_(c, c.limit):
-            continue  # its part filled up (or a floor took it): it never opens again
-        if when != taken:
-            heapq.heappush(heap, (-value(c), n, taken))
-            continue
-        take(c)
-        taken += 1
+        while True:
+            c = candidates[n]
+            if counts.get(c.where, 0) >= c.limit or id(c.rec) in chosen:
+                break  # its part filled up (or a floor took it): it never opens again
+            if when == taken:
+                take(c)
+                taken += 1
+                break
+            # Its value now, back on the heap, and the best there is taken off: itself, if it still
+            # leads (one call, not a push and then a pop).
+            _, n, when = heapq.heappushpop(heap, (-value(c), n, taken))
     return chosen
