@@ -393,7 +393,7 @@ def withdraw(
     kept: list[Recommendation] = []
     gone: list[Withdrawn] = []
     for r in recs:
-        withdrawing = active.get(r.rule_id)
+        withdrawing = active.get(r.advice.rule_id)
         if withdrawing is None:  # most advice: no rule that fired withdraws it
             kept.append(r)
             continue

@@ -80,9 +80,10 @@ def by_relevance(recs: list[Recommendation]) -> list[Recommendation]:
 
 def slot(r: Recommendation, attending: set[str]) -> Slot:
     """Where a recommendation shows: its section, its attendee's section, or "others" (people not attending)."""
-    if r.section == "person" and r.stakeholder:
+    section = r.advice.section  # not r.section: a property, and this runs for every recommendation
+    if section == "person" and r.stakeholder:
         return ("person", r.stakeholder) if r.stakeholder in attending else ("others",)
-    return (r.section,)
+    return (section,)
 
 
 def choose(
@@ -111,24 +112,26 @@ def choose(
     glance = at_a_glance(said, attending)
     in_glance = {id(r) for r in glance}
     rest = [r for r in said if id(r) not in in_glance]
+    slots = [slot(r, attending) for r in rest]  # worked out once, for select and for what is left out
     if full:
         chosen = {id(r) for r in rest}
     else:
         budget = limits.get("total", len(said)) - len(glance)
         covered = {t for r in glance for t in topics_of(r)}
-        chosen = select(rest, attending, limits, budget, covered, {c for r in glance for c in r.source})
+        shown_items = {c for r in glance for c in r.advice.source}
+        chosen = select(rest, attending, limits, budget, covered, shown_items, slots=slots)
     shown_in: dict[str, list[Recommendation]] = {}
     more: dict[Slot, int] = {}
-    for r in rest:
+    left_out: list[Recommendation] = []
+    for r, where in zip(rest, slots, strict=True):
         if id(r) in chosen:
-            shown_in.setdefault(r.section, []).append(r)
+            shown_in.setdefault(r.advice.section, []).append(r)
         else:
-            where = slot(r, attending)
             more[where] = more.get(where, 0) + 1
+            left_out.append(r)
     cares_limit = UNLIMITED if full or attending else limits.get("people", UNLIMITED)
     people = brief.attendees or tuple(s.id for s in brief.profile.stakeholders)
     in_full = [r for r in said if id(r) in chosen or id(r) in in_glance]
-    left_out = [r for r in rest if id(r) not in chosen]
     return Selection(
         said, glance, shown_in, more, cares_about(left_out, in_full, people, bool(attending), traits, cares_limit)
     )
@@ -148,10 +151,10 @@ def cares_about(
     said: dict[str, set[str]] = {}
     for r in in_full:
         if r.stakeholder:
-            said.setdefault(r.stakeholder, set()).update(r.source)
+            said.setdefault(r.stakeholder, set()).update(r.advice.source)
     about: dict[str, list[Recommendation]] = {}
     for r in left_out:
-        if r.stakeholder and any(c in traits and c not in said.get(r.stakeholder, ()) for c in r.source):
+        if r.stakeholder and any(c in traits and c not in said.get(r.stakeholder, ()) for c in r.advice.source):
             about.setdefault(r.stakeholder, []).append(r)
     chosen = set(about) if visit else set(list(about)[:limit])
     cards = {}
@@ -167,7 +170,7 @@ def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recomme
     others, one per course topic (the same advice for a second person waits in their section);
     advice about absent people waits in "others". `recs` are in relevance order."""
     eligible = [
-        r for r in recs if r.priority == "high" and (r.stakeholder is None or r.stakeholder in attending)
+        r for r in recs if r.advice.priority == "high" and (r.stakeholder is None or r.stakeholder in attending)
     ]  # fmt: skip
     glance: list[Recommendation] = []
     rules: set[str] = set()
@@ -176,11 +179,11 @@ def at_a_glance(recs: list[Recommendation], attending: set[str]) -> list[Recomme
         for r in eligible:
             if len(glance) == GLANCE_MAX:
                 return glance
-            topic = topic_of(r.source[0])
-            if r.rule_id in rules or (breadth and topic in topics):
+            topic = topic_of(r.advice.source[0])
+            if r.advice.rule_id in rules or (breadth and topic in topics):
                 continue
             glance.append(r)
-            rules.add(r.rule_id)
+            rules.add(r.advice.rule_id)
             topics.add(topic)
     return glance
 
@@ -192,24 +195,32 @@ def select(
     budget: int,
     covered: set[str] = frozenset(),
     shown_items: set[str] = frozenset(),
+    *,
+    slots: list[Slot] | None = None,
 ) -> set[int]:
     """Which recommendations the brief shows (as ids): floors, then the rest by relevance with breadth
     (see choose). `recs` are in relevance order; `covered` and `shown_items` hold the course topics and
-    items already shown at a glance."""
+    items already shown at a glance; `slots`, where each of `recs` shows (see `slot`), if known."""
     floors = limits.get("floors", {})
     person_cap, others_cap = limits.get("person", UNLIMITED), limits.get("others", UNLIMITED)
     candidates: list[Candidate] = []
-    for r in recs:
-        where = slot(r, attending)
+    floored: list[tuple[Candidate, int]] = []  # those in a part with a floor, and the floor there
+    if slots is None:
+        slots = [slot(r, attending) for r in recs]
+    for r, where in zip(recs, slots, strict=True):
         if where[0] == "person":
             limit = person_cap
         elif where[0] == "others":
-            if r.priority != "high":
+            if r.advice.priority != "high":
                 continue
             limit = others_cap
         else:
-            limit = limits.get(r.section, UNLIMITED)
-        candidates.append(Candidate(r, where, limit))
+            limit = limits.get(r.advice.section, UNLIMITED)
+        c = Candidate(r, where, limit)
+        candidates.append(c)
+        floor = floors.get(r.advice.section, 0)
+        if floor:
+            floored.append((c, min(limit, floor)))
 
     counts: dict[Slot, int] = {}
     chosen: set[int] = set()
@@ -225,14 +236,13 @@ def select(
         rule_count[c.rule_id] = rule_count.get(c.rule_id, 0) + 1
         items.update(c.items)
 
-    def open_(c: Candidate, limit: int) -> bool:
-        return id(c.rec) not in chosen and counts.get(c.where, 0) < limit
+    # Whether a candidate may still be taken, within `limit` of its slot, is written out where it is
+    # asked (`counts.get(c.where, 0) < limit and id(c.rec) not in chosen`): a brief asks a hundred times.
 
     # 1. floors, advice on a course topic not yet shown first
-    floored = [(c, min(c.limit, floor)) for c in candidates if (floor := floors.get(c.rec.section, 0))]
     for fresh in (True, False):
         for c, limit in floored:
-            if len(chosen) < budget and open_(c, limit):
+            if len(chosen) < budget and counts.get(c.where, 0) < limit and id(c.rec) not in chosen:
                 if not fresh or not topic_count.keys() >= c.topics:
                     take(c)
 
@@ -247,18 +257,23 @@ def select(
 
     # Lazily (a heap of values worked out when last looked at): each take only adds to the counts, so
     # a value never rises, and a value worked out since the last take is the best there is. Ties go to
-    # the earlier in relevance order, as a scan of every candidate at every step would pick.
+    # the earlier in relevance order, as a scan of every candidate at every step would pick. A value
+    # is at most the score, so the heap starts from the scores (in relevance order, a heap already),
+    # marked as never worked out: only the candidates that come near the top are ever valued.
     taken = 0
-    heap = [(-value(c), n, taken) for n, c in enumerate(candidates) if open_(c, c.limit)]
+    heap = [(-c.score, n, -1) for n, c in enumerate(candidates)]
     heapq.heapify(heap)
     while heap and len(chosen) < budget:
         _, n, when = heapq.heappop(heap)
-        c = candidates[n]
-        if not open_(c, c.limit):
-            continue  # its part filled up (or a floor took it): it never opens again
-        if when != taken:
-            heapq.heappush(heap, (-value(c), n, taken))
-            continue
-        take(c)
-        taken += 1
+        while True:
+            c = candidates[n]
+            if counts.get(c.where, 0) >= c.limit or id(c.rec) in chosen:
+                break  # its part filled up (or a floor took it): it never opens again
+            if when == taken:
+                take(c)
+                taken += 1
+                break
+            # Its value now, back on the heap, and the best there is taken off: itself, if it still
+            # leads (one call, not a push and then a pop).
+            _, n, when = heapq.heappushpop(heap, (-value(c), n, taken))
     return chosen

@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.bccache import Bucket
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import Macro
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from .cache import PrivateCache, private_folder
@@ -27,7 +28,7 @@ from .cache import PrivateCache, private_folder
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 # Bump when what this module writes to the cache changes meaning.
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 CACHE_KEEP = 64  # compiled templates kept in the cache folder, most recently written first
 
 
@@ -237,24 +238,30 @@ def _bounded_filter(name: str, function: Any) -> Any:
     """A built-in filter that checks its width or size arguments first (`|center(10**9)`), with the
     same way of being called (pass_context and the like) as the filter it wraps."""
 
+    # The checks this filter takes, chosen once here rather than by its name at every call (a brief
+    # joins and replaces a few dozen times).
+    printf, replace, parts = name == "format", name == "replace", name in ("join", "sum")
+    what = f"the result of |{name}"
+
     @functools.wraps(function)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        values = [
-            a
-            for a in (*args, *kwargs.values())
-            if not isinstance(a, (jinja2.Environment, jinja2.runtime.Context, nodes.EvalContext))
-        ]
-        if any(_int_bits(v) and abs(v) > MAX_SIZE for v in values):
-            raise _too_big(f"the result of |{name}")
-        if name == "format" and values and isinstance(values[0], str):
+        values = [a for a in (*args, *kwargs.values()) if not isinstance(a, _JINJA_STATE)]
+        for v in values:  # a width or count (an int, not a bool) past MAX_SIZE
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_SIZE:
+                raise _too_big(what)
+        if printf and values and isinstance(values[0], str):
             _check_printf(values[0], tuple(values[1:]))
-        if name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
+        if replace and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
             _check_call(values[0].replace, tuple(values[1:3]), {})
-        if name in ("join", "sum") and values:
-            _check_parts(values[0], f"the result of |{name}")
+        if parts and values:
+            _check_parts(values[0], what)
         return function(*args, **kwargs)
 
     return checked
+
+
+# What Jinja passes a filter besides the template's values (pass_context and the like).
+_JINJA_STATE = (jinja2.Environment, jinja2.runtime.Context, nodes.EvalContext)
 
 
 def _bounded_fill(name: str, function: Any) -> Any:
@@ -313,8 +320,9 @@ def _output_chunks(pieces: list[Any]) -> Any:
 class _Generator(CodeGenerator):
     """Jinja's code generator, writing the budget's checks in: every output statement (its text and
     its `{{ … }}`) goes through `context.budget.put`, every loop's iterable through
-    `context.budget.each`, every `~` through `environment.joined` (see Budget). (Jinja allows no new
-    node types, so the loop's iterable is recognised by identity when it is visited.)"""
+    `context.budget.each`, every `~` through `environment.joined` (see Budget); and `x.format(…)`
+    through `environment.call_format` (see Sandbox). (Jinja allows no new node types, so the loop's
+    iterable is recognised by identity when it is visited.)"""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -386,6 +394,31 @@ class _Generator(CodeGenerator):
                 pieces.append(child if const is None else const)
         return pieces
 
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        # `text.format(…)` (most calls in a brief: `L.kv.format(k=…, v=…)`) goes to Sandbox.call_format
+        # with the text itself, rather than to Sandbox.getattr for its method and then to Sandbox.call.
+        # Anything but a str is resolved as before, before the arguments are worked out (a str's
+        # `format` is always there, so looking it up after them changes nothing).
+        target = node.node
+        if (
+            not isinstance(target, nodes.Getattr)
+            or target.attr != "format"
+            or forward_caller
+            or self.environment.is_async
+            or node.dyn_args is not None
+            or node.dyn_kwargs is not None
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        self.write("environment.call_format(context, (t_attr if type(t_attr := ")
+        self.visit(target.node, frame)
+        self.write(") is str else environment.getattr(t_attr, 'format'))")
+        extra_kwargs = {"_loop_vars": "_loop_vars"} if frame.loop_frame else {}
+        if frame.block_frame:
+            extra_kwargs["_block_vars"] = "_block_vars"
+        self.signature(node, frame, extra_kwargs or None)
+        self.write(")")
+
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
         # `d.name` on a plain dict (a label, a part of the view: most look-ups in a brief) reads the key
         # in place, without a call: what Sandbox.getattr returns for a dict and a name that is none of
@@ -420,17 +453,19 @@ class _BoundedLoader(jinja2.FileSystemLoader):
 
 
 class Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, with two shortcuts that change no result, only the time a brief takes.
+    """Jinja's sandbox, with shortcuts that change no result, only the time a brief takes.
 
-    A brief makes hundreds of attribute look-ups and dozens of str.format calls, and the sandbox
-    makes both slow:
+    A brief makes hundreds of attribute look-ups, dozens of str.format calls and a few macro calls,
+    and the sandbox makes them slow:
     * `L.title` on a dict: the sandbox first asks for an attribute, fails with an exception, then
       takes the key. A dict has no attributes but its methods, so for any other name the key is
       what the sandbox would have returned anyway; take it directly.
     * `L.kv.format(k=…, v=…)`: the sandbox formats in Python (about 15 µs a call) so that a field
       cannot reach `{v.__class__}` or `{v[0]}`. A format string whose fields are all plain names or
       positions reaches nothing but the arguments, so str.format itself is as safe and as exact,
-      and it is called directly rather than through the sandbox's checks for other callables.
+      and it is called directly rather than through the sandbox's checks for other callables
+      (compiled as one call_format: see _Generator.visit_Call).
+    * `bullets(…)`, a template's own macro: called as Jinja's route would end, without its probes.
     Everything else (other objects, other format strings, calls, operators) goes through the sandbox.
     """
 
@@ -471,8 +506,33 @@ class Sandbox(SandboxedEnvironment):
                 kwargs.pop("_block_vars", None)
                 _check_format(__obj.__self__, __obj.__self__.count("{"), (*args, *kwargs.values()))
                 return __obj(*args, **kwargs)
+        if type(__obj) is Macro:
+            # A template's own macro: where Jinja's route ends (Context.call hands Macro.__call__ the
+            # eval context), without asking the macro how it wants to be called. A template cannot mark
+            # a macro unsafe, and it has no `__self__` for _check_call to look at.
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+            try:
+                return __obj(__context.eval_ctx, *args, **kwargs)
+            except StopIteration:  # as Context.call
+                return __context.environment.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
         _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
+
+    def call_format(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - as call
+        """`obj.format(…)` as compiled by _Generator.visit_Call: `obj` is a str (whose `format` is looked
+        up here, as getattr would) or what getattr found already; then as call() would."""
+        if type(__obj) is not str:
+            return __self.call(__context, __obj, *args, **kwargs)
+        if not _plain_fields(__obj):
+            return __self.call(__context, __self.getattr(__obj, "format"), *args, **kwargs)
+        _budget(__context).step()
+        kwargs.pop("_loop_vars", None)
+        kwargs.pop("_block_vars", None)
+        _check_format(__obj, __obj.count("{"), (*args, *kwargs.values()))
+        return __obj.format(*args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
         if (

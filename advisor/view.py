@@ -79,15 +79,19 @@ class _Context:
     def item(self, r: Recommendation) -> dict[str, Any]:
         who = self.esc[self.people[r.stakeholder].name] if r.stakeholder else ""
         text = self.text(r)
-        return {"text": text, "rule": r.rule_id, "priority": r.priority, "aspect": r.aspect,
-                "who": who if who and who not in text else "", "slot": slot(r.rule_id, r.stakeholder)}  # fmt: skip
+        advice = r.advice
+        return {"text": text, "rule": advice.rule_id, "priority": advice.priority, "aspect": advice.aspect,
+                "who": who if who and who not in text else "", "slot": slot(advice.rule_id, r.stakeholder)}  # fmt: skip
 
     def by_aspect(self, items: list[Recommendation]) -> list[dict[str, Any]]:
+        by: dict[str, list[Recommendation]] = {}  # one pass over the items, not one per aspect
+        for r in items:
+            by.setdefault(r.advice.aspect, []).append(r)
         return [
-            {"aspect": aspect, "label": self.L["aspects"][aspect], "entries": [self.item(r) for r in items if r.aspect == aspect]}
+            {"aspect": aspect, "label": self.L["aspects"][aspect], "entries": [self.item(r) for r in by[aspect]]}
             for aspect in ASPECTS  # the order the brief groups them in
-            if any(r.aspect == aspect for r in items)
-        ]  # fmt: skip
+            if aspect in by
+        ]
 
 
 def slot(rule_id: str, stakeholder: str | None) -> str:
@@ -280,9 +284,9 @@ def _why(cx: _Context, course: Course, shown: Selection) -> list[dict[str, Any]]
     cite, in course order. (Derivations that only set a fact show nothing, so they are not listed:
     what a rep reads and what the expert panel counts as shown are the same.)"""
     lang, sep = cx.brief.lang, cx.L["title_sep"]
-    sources = {r.rule_id: r.source for r in shown.glance}
-    sources.update((r.rule_id, r.source) for rs in shown.shown_in.values() for r in rs)
-    sources.update((r.rule_id, r.source) for card in shown.cares.values() for r in card.advice)
+    sources = {r.advice.rule_id: r.advice.source for r in shown.glance}
+    sources.update((r.advice.rule_id, r.advice.source) for rs in shown.shown_in.values() for r in rs)
+    sources.update((r.advice.rule_id, r.advice.source) for card in shown.cares.values() for r in card.advice)
     rows = sorted(
         (code_order(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
         for rule_id, codes in sources.items()

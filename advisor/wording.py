@@ -123,6 +123,8 @@ def fill_parts(
             value = values.get(chosen.name)
             form = None if value is None else chosen.form(value)
             out[i] = "?" if form is None else form.replace(COUNT, _shown(value, quote, sep))
+        elif type(value) is str:  # most values: quoted here, without a call to _shown
+            out[i] = quote(value)
         else:
             out[i] = "?" if value is None else _shown(value, quote, sep)
     return "".join(out)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup
 from strategies import SETTINGS
 
 from advisor import __version__, templating
@@ -95,7 +96,12 @@ def test_render_fill_quotes_values_and_marks_unknown_ones():
 
 # --- the sandbox's shortcuts --------------------------------------------------------------------------
 
-VIEW = {"L": {"kv": "{k}: {v}", "title": "T", "values": {"a": 1}, "items": "key named items"}, "p": {"name": "Wang"}}
+VIEW = {
+    "L": {"kv": "{k}: {v}", "title": "T", "values": {"a": 1}, "items": "key named items"},
+    "p": {"name": "Wang"},
+    "d": {"format": "<{x}>".format},  # a key named `format`: what `d.format(…)` calls
+    "m": Markup("<b>{x}</b>"),  # a str of another type: its own format
+}
 
 
 def both(source: str, **view):
@@ -131,6 +137,20 @@ def both(source: str, **view):
         "{% for x in [1] %}{{ '{_loop_vars}'.format() }}{% endfor %}",
         "{% macro m(a) %}{{ L.kv.format(k=a, v=caller is defined) }}{% endmacro %}{{ m(1) }}",
         "{{ L.kv.format('a', k=1, v=2, extra=3) }}",
+        # `x.format(…)` where x is no str, or is missing (looked up before the arguments are worked out)
+        "{{ d.format(x=1) }} {{ m.format(x='<i>') }}",
+        "{{ L.values.format(1) }}",
+        "{{ L.missing.format(1) }}",
+        "{{ L.missing.format(L.other) }}",
+        "{% block b %}{{ L.kv.format(k=1, v=2) }}{% endblock %}",
+        # a template's macros, called straight (Sandbox.call): defaults, keywords, loops, callers, varargs, mistakes
+        "{% macro m(a, b=2) %}{{ a }}-{{ b }}{% endmacro %}{{ m(1) }} {{ m(1, b=3) }}"
+        "{% for x in [1, 2] %}{{ m(x, b=loop.index) }}{% endfor %}",
+        "{% macro m() %}{{ varargs }} {{ kwargs }}{% endmacro %}{{ m(1, 2, k=3) }}",
+        "{% macro m(a) %}{{ caller(a) }}{% endmacro %}{% call(x) m(5) %}[{{ x }}]{% endcall %}",
+        "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+        "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(z=1) }}",
+        "{% macro m(a) %}{{ a }}{% endmacro %}{{ m() }}",
     ],
 )
 def test_render_sandbox_shortcuts_change_no_result(source):

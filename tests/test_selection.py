@@ -4,11 +4,12 @@ has no cliff (each earlier point of a course topic or rule counts against the ne
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import pytest
 
 from advisor.advise import Advice, Recommendation
-from advisor.selection import RULE_REPEAT, TOPIC_REPEAT, by_relevance, cares_about, select
+from advisor.selection import RULE_REPEAT, TOPIC_REPEAT, UNLIMITED, by_relevance, cares_about, select, slot
 
 
 def rec(rule: str, code: str, score: float, *, section: str = "account", person: str | None = None) -> Recommendation:
@@ -114,3 +115,86 @@ def test_selection_a_visit_card_is_each_attendees_and_an_account_brief_lists_the
     # Without one: the `limit` people the most relevant such advice is about, in the people's order.
     assert list(cares_about(left_out, [], ("amy", "bo", "cy"), False, TRAITS, limit=2)) == ["bo", "cy"]
     assert cares_about(left_out, [], ("amy", "bo", "cy"), False, frozenset(), limit=2) == {}
+
+
+def scan_select(recs, attending, limits, budget, covered):
+    """select() written plainly: floors, then at every step the value of every open candidate, the
+    best taken (ties to the earlier). select() keeps a heap of bounds instead; both must agree."""
+    floors, chosen, counts, rules, items = limits.get("floors", {}), [], {}, {}, set()
+    topics = dict.fromkeys(covered, 1)
+    kept = []
+    for r in recs:
+        where = slot(r, attending)
+        limit = {"person": limits.get("person", UNLIMITED), "others": limits.get("others", UNLIMITED)}.get(
+            where[0], limits.get(r.section, UNLIMITED)
+        )
+        if where[0] != "others" or r.priority == "high":
+            kept.append((r, where, limit))
+
+    def take(r, where):
+        chosen.append(r)
+        counts[where] = counts.get(where, 0) + 1
+        for t in r.advice.topics:
+            topics[t] = topics.get(t, 0) + 1
+        rules[r.rule_id] = rules.get(r.rule_id, 0) + 1
+        items.update(r.source)
+
+    def is_open(r, where, limit):
+        return all(c is not r for c in chosen) and counts.get(where, 0) < limit
+
+    for fresh in (True, False):
+        for r, where, limit in kept:
+            floor = floors.get(r.section, 0)
+            if floor and len(chosen) < budget and is_open(r, where, min(limit, floor)):
+                if not fresh or not all(t in topics for t in r.advice.topics):
+                    take(r, where)
+    while len(chosen) < budget:
+        best = None
+        for r, where, limit in kept:
+            if is_open(r, where, limit):
+                v = (
+                    r.score
+                    - TOPIC_REPEAT * min(topics.get(t, 0) for t in r.advice.topics)
+                    - RULE_REPEAT * (rules.get(r.rule_id, 0) + (set(r.source) <= items))
+                )
+                if best is None or v > best[0]:
+                    best = (v, r, where)
+        if best is None:
+            break
+        take(best[1], best[2])
+    return {id(r) for r in chosen}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_selection_select_takes_what_a_scan_of_every_candidate_at_every_step_takes(seed):
+    rnd = random.Random(seed)
+    people = ["amy", "bo", "cy", "dan"]
+    recs = []
+    for i in range(rnd.randint(5, 60)):
+        section = rnd.choice(["account", "person", "gaps", "checklist", "cadence"])
+        person = rnd.choice(people) if section == "person" or rnd.random() < 0.2 else None
+        codes = tuple(
+            rnd.sample(["1.1.1.a", "1.1.1.b", "1.2.1.a", "2.2.2.a", "2.4.2.a", "3.1.1.a", "3.3.3.a"], rnd.randint(1, 2))
+        )
+        r = rec(
+            f"r{rnd.randint(0, 15)}",
+            codes[0],
+            rnd.choice([1.0, 2.0, 2.5, 3.0, 4.25, 5.0]),
+            section=section,
+            person=person,
+        )
+        advice = dataclasses.replace(r.advice, source=codes, priority=rnd.choice(["high", "medium"]))
+        recs.append(Recommendation(advice, person, f"record:{i}", {}, r.score))
+    ordered = by_relevance(recs)
+    attending = set(rnd.sample(people, rnd.randint(0, 3)))
+    limits = {
+        "person": 2,
+        "others": 1,
+        "account": rnd.randint(1, 5),
+        "gaps": 2,
+        "floors": {"account": 1, "person": 1, "checklist": rnd.randint(0, 2)},
+    }
+    covered = set(rnd.sample(["1.1.1", "2.2.2", "3.3.3"], rnd.randint(0, 2)))
+    budget = rnd.randint(1, 25)
+    got = select(ordered, attending, limits, budget, set(covered), set())
+    assert got == scan_select(ordered, attending, limits, budget, covered)
