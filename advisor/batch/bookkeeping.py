@@ -25,11 +25,12 @@ CREATE TABLE records (          -- what pass 1 found, one row per item it yielde
     kind TEXT NOT NULL,         -- 'ok' (a valid profile, spilled), 'error' or 'note'
     source TEXT,
     id TEXT,
-    revenue REAL,
+    revenue REAL,               -- for ranking (SQLite keeps no sign of zero: -0.0 reads back as 0.0)
+    exact TEXT,                 -- the revenue as Python wrote it (repr), for the shares
     detail TEXT                 -- an error's lines, or a note as JSON
 );
 CREATE INDEX valid_ids ON records (id) WHERE kind = 'ok';
-CREATE TABLE positions (id TEXT PRIMARY KEY, share REAL, rank INTEGER, class TEXT) WITHOUT ROWID;
+CREATE TABLE positions (id TEXT PRIMARY KEY, share TEXT, rank INTEGER, class TEXT) WITHOUT ROWID;  -- share: repr
 CREATE TABLE unchanged (place INTEGER PRIMARY KEY);  -- accounts --resume skips
 CREATE TABLE earlier (id TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;  -- an earlier run's
 """
@@ -82,8 +83,10 @@ class Bookkeeping:
             detail: str | None = None) -> int:  # fmt: skip
         """Record what pass 1 found for the next item of the input; its place."""
         place = self._places
+        exact = None if revenue is None else repr(revenue)
         self._db.execute(
-            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", (place, kind, source, account_id, revenue, detail)
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (place, kind, source, account_id, revenue, exact, detail),
         )
         self._places += 1
         return place
@@ -106,13 +109,17 @@ class Bookkeeping:
         """Every valid account's position among those with a known revenue (portfolio.positions),
         streamed from the file in ranking order."""
         known = "FROM records WHERE kind = 'ok' AND revenue IS NOT NULL"
-        ranked = f"SELECT revenue, id {known} ORDER BY revenue DESC, id"
-        total = sum(revenue for revenue, _ in self._db.execute(ranked))  # in the order portfolio.tiers adds them
+
+        def ranked() -> Iterator[tuple[float, str]]:
+            for exact, account_id in self._db.execute(f"SELECT exact, id {known} ORDER BY revenue DESC, id"):  # noqa: S608 - our own text
+                yield float(exact), account_id
+
+        total = sum(revenue for revenue, _ in ranked())  # in the order portfolio.tiers adds them
         self.accounts = self._db.execute(f"SELECT count(*) {known}").fetchone()[0]  # noqa: S608 - our own text
-        placed = positions(self._db.execute(ranked), total, self.accounts)
+        placed = positions(ranked(), total, self.accounts)
         self._db.executemany(
             "INSERT INTO positions VALUES (?, ?, ?, ?)",
-            ((acc, p.share, p.rank, p.portfolio_class) for acc, p in placed),
+            ((acc, repr(p.share), p.rank, p.portfolio_class) for acc, p in placed),
         )
 
     # --- pass 2 ------------------------------------------------------------------------------------
@@ -136,5 +143,5 @@ class Bookkeeping:
             f" LEFT JOIN positions p ON p.id = r.id{join} WHERE r.kind = 'ok' ORDER BY r.place"
         )
         for place, source, account_id, share, rank, cls, unchanged in rows:
-            position = Position(share, rank, cls, self.accounts) if rank is not None else None
+            position = Position(float(share), rank, cls, self.accounts) if rank is not None else None
             yield Account(place, source, account_id, position, bool(unchanged))
