@@ -1,4 +1,4 @@
-"""The engine's fast paths must send durable exactly what the plain ones would: fact_writer writes,
+"""The engine's fast paths must send durable exactly what the plain ones would: a fact writer writes,
 byte for byte, the JSON of engine_fact, and a batch is exactly the JSON list of its facts."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from advisor.engine.wire import (
     compact_json,
     engine_fact,
     fact_projection,
-    fact_writer,
+    fact_writers,
     key_sources,
     shard_keys,
     text_projection,
@@ -30,13 +30,13 @@ TODAY = dt.date(2026, 12, 1)
 
 
 def _text(record: Record, projection, text, derived, ident=7) -> tuple[str, str]:
-    """(what fact_writer's writer gives, what json gives) for one record."""
+    """(what the fact writer gives, what json gives) for one record."""
     fast = (
         '{"id":'
         + compact_json(ident)
         + ',"t":'
         + compact_json(record.scope)
-        + "".join(fact_writer(text)(record.values, derived))
+        + "".join(fact_writers([text])[0](record.values, derived))
         + "}"
     )
     return fast, compact_json(engine_fact(record, projection, derived, ident))

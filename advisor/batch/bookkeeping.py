@@ -63,11 +63,11 @@ class Bookkeeping:
 
     def read_earlier(self, out: Path) -> None:
         """Take in what an earlier run in OUT finished: its index, then the journal of an interrupted run."""
-        for account_id, entry in earlier_entries(out):
-            if entry is None:  # "writing": its outputs were being replaced when the run stopped
+        for account_id, text in earlier_entries(out):  # kept as read: checked JSON, parsed again when asked
+            if text is None:  # "writing": its outputs were being replaced when the run stopped
                 self._db.execute("DELETE FROM earlier WHERE id = ?", (account_id,))
             else:
-                self._db.execute("INSERT OR REPLACE INTO earlier VALUES (?, ?)", (account_id, json.dumps(entry)))
+                self._db.execute("INSERT OR REPLACE INTO earlier VALUES (?, ?)", (account_id, text))
 
     def has_earlier(self) -> bool:
         return self._db.execute("SELECT 1 FROM earlier LIMIT 1").fetchone() is not None

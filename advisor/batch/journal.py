@@ -99,9 +99,9 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _lines(out: Path, names: Iterable[str]) -> Iterator[dict]:
-    """The JSON objects of owned JSON Lines files, read a line at a time (an index or journal of
-    100,000 accounts is never held whole); an absent file has none."""
+def _lines(out: Path, names: Iterable[str]) -> Iterator[tuple[str, dict]]:
+    """The JSON objects of owned JSON Lines files, each with its line's text, read a line at a time
+    (an index or journal of 100,000 accounts is never held whole); an absent file has none."""
     for name in names:
         try:
             fd = open_owned(out / name, os.O_RDONLY)
@@ -111,12 +111,13 @@ def _lines(out: Path, names: Iterable[str]) -> Iterator[dict]:
             raise
         with os.fdopen(fd, "rb") as handle:
             for line in handle:  # split at "\n" only: a U+2028 inside a string is not a line break
+                text = line.decode("utf-8", errors="replace")
                 try:  # NaN and Infinity are not JSON: a line holding one is not ours to trust
-                    entry = json.loads(line.decode("utf-8", errors="replace"), parse_constant=_not_json)
+                    entry = json.loads(text, parse_constant=_not_json)
                 except ValueError:
                     continue  # a line torn by a kill
                 if isinstance(entry, dict):
-                    yield entry
+                    yield text, entry
 
 
 def _not_json(word: str) -> None:
@@ -134,13 +135,13 @@ def whole(out: Path, rel: str, entry: dict) -> bool:
     return stat.S_ISREG(st.st_mode) and (size is None or st.st_size == size)
 
 
-def earlier_entries(out: Path) -> Iterator[tuple[str, dict | None]]:
+def earlier_entries(out: Path) -> Iterator[tuple[str, str | None]]:
     """What an earlier run finished, line by line: the index, then the journal of an interrupted
-    run. (account id, entry) for an account it finished, (account id, None) where a later line
-    revokes an earlier one (`writing`: its outputs were being replaced when the run stopped)."""
-    for entry in _lines(out, (INDEX, JOURNAL)):
+    run. (account id, its entry's JSON text) for an account it finished, (account id, None) where a
+    later line revokes an earlier one (`writing`: its outputs were being replaced when the run stopped)."""
+    for text, entry in _lines(out, (INDEX, JOURNAL)):
         if isinstance(entry.get("id"), str):  # not a work folder's line, nor anything not ours
-            yield entry["id"], entry if entry.get("status") == "ok" else None
+            yield entry["id"], text if entry.get("status") == "ok" else None
 
 
 def own_outputs(entry: dict) -> Iterator[str]:
@@ -235,7 +236,7 @@ def clear_leftovers(out: Path) -> None:
     if not os.path.lexists(out / JOURNAL):
         return  # no run was interrupted here: nothing is a leftover
     writing: set[str] = set()
-    for entry in _lines(out, (JOURNAL,)):
+    for _, entry in _lines(out, (JOURNAL,)):
         if isinstance(entry.get("work"), str) and isinstance(entry.get("token"), str):
             remove_work(out, entry["work"], entry["token"])
         elif entry.get("status") == "writing" and isinstance(entry.get("id"), str):

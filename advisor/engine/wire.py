@@ -150,7 +150,7 @@ def engine_fact(record: Record, projection: Projection, derived: dict[str, bool]
     }
 
 
-# How fact_writer writes one key: (`,"<property>":`, fact name, set value or None, derived by rules,
+# How a fact writer (fact_writers) writes one key: (`,"<property>":`, fact name, set value or None, derived by rules,
 # the key with true, the key with false, the key with each int or str value met so far).
 TextProjection = tuple[tuple[str, str, str | None, bool, str, str, dict[Any, str]], ...]
 
@@ -159,7 +159,7 @@ _CACHED = 512  # values remembered per key (ints and enum words recur from profi
 
 
 def text_projection(projection: Projection) -> TextProjection:
-    """fact_projection's keys as fact_writer writes them: each key's JSON text made once. The
+    """fact_projection's keys as fact_writers write them: each key's JSON text made once. The
     result remembers values it has written: give each Engine (one thread) its own."""
     out = []
     for key, name, member, is_derived in projection:
@@ -171,23 +171,17 @@ def text_projection(projection: Projection) -> TextProjection:
 FactWriter = Callable[[dict[str, Any], dict[str, bool]], list[str]]
 
 
-def fact_writer(projection: TextProjection) -> FactWriter:
-    """A function `write(values, derived)` giving engine_fact's properties after id and t, as JSON
-    text to join: `compact_json(engine_fact(...))` is `'{"id":' + compact_json(id) + ',"t":' +
-    compact_json(scope) + "".join(write(...)) + "}"`, byte for byte (a test holds it to that).
+def fact_writers(projections: Sequence[TextProjection]) -> list[FactWriter]:
+    """For each projection, a function `write(values, derived)` giving engine_fact's properties after
+    id and t, as JSON text to join: `compact_json(engine_fact(...))` is `'{"id":' + compact_json(id) +
+    ',"t":' + compact_json(scope) + "".join(write(...)) + "}"`, byte for byte (a test holds it to that).
 
     The engine writes one fact per record and shard, so this is its busiest Python. Rather than
-    one loop that asks of every key what kind it is, the writer is straight-line code made once
-    per shard (per Engine) from the projection: per key, only the tests its kind needs. The code
-    text holds generated identifiers alone; every name and value it uses is bound in its namespace.
-    """
-    return fact_writers([projection])[0]
-
-
-def fact_writers(projections: Sequence[TextProjection]) -> list[FactWriter]:
-    """A fact_writer for each projection, generated as one text: an Engine makes all of its writers
-    with one compile, and a start takes them from one entry of the code cache (each entry costs a look
-    at the private folder and a file read)."""
+    one loop that asks of every key what kind it is, each writer is straight-line code made from its
+    projection: per key, only the tests its kind needs. The code text holds generated identifiers
+    alone; every name and value it uses is bound in its namespace. All of an Engine's writers are one
+    text: one compile, and a start takes them from one entry of the code cache (each entry costs a
+    look at the private folder and a file read)."""
     code: list[str] = []
     space: dict[str, Any] = {"part": _value_part}
     for j, projection in enumerate(projections):
