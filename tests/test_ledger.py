@@ -247,3 +247,24 @@ def test_without_the_ledger_extra_one_line_names_it(tmp_path, command):
     assert (done.returncode, done.stdout) == (2, ""), done.stderr
     assert done.stderr == f"advisor {command[0]}: error: sqlalchemy is not installed; pip install 'advisor[ledger]'\n"
     assert not list(tmp_path.iterdir())  # no ledger file, no brief half-written
+
+
+def test_a_new_ledger_opened_while_another_process_holds_it_waits_instead_of_failing(tmp_path):
+    """A file not yet in WAL mode cannot switch while another connection writes, and SQLite says
+    "database is locked" at once (no busy wait): opening the ledger then waits for the lock, as a
+    transaction would, instead of failing (a CI run saw one of four processes opening it fail)."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "ledger.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE other_program (a)")  # another process writes, in the file's first mode
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        ledger = Ledger.open(str(path))
+    finally:
+        release.join()
+        holder.close()
+    assert ledger.react(reaction("rule-a", "adopted"))

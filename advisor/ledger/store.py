@@ -237,21 +237,43 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+SQLITE_WAIT = 30  # seconds a SQLite transaction waits for the write lock
+
+
 def _engine(url: str) -> Engine:
     """An engine whose transactions several processes can share: on SQLite every transaction takes the
     write lock at BEGIN (BEGIN IMMEDIATE) and waits up to 30 s for it, so none fails half-way on a
     lock it could not upgrade; PostgreSQL's own transactions need nothing more for inserts."""
     if sa.make_url(url).get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_WAIT})
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None  # the driver issues no BEGIN of its own; SQLAlchemy's begin does
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+        _write_ahead(dbapi_conn)  # readers never wait for a writer
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _write_ahead(dbapi_conn: Any) -> None:
+    """Put the SQLite file in WAL mode. A file still in its first mode (a new ledger, which several
+    processes may open at once) cannot switch while another connection holds its lock, and SQLite
+    then answers "database is locked" at once instead of waiting as for a transaction: so ask again,
+    for as long as a transaction would wait."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_WAIT
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
