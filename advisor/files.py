@@ -129,8 +129,8 @@ def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: 
     """
     chunks = _chunks(text)
     path, in_place, mode = _destination(Path(path))
-    if in_place:
-        return _write_in_place(path, chunks)
+    if in_place:  # nothing to rename: the whole text is made before the first byte goes, so a failure
+        return _write_in_place(path, [b"".join(chunks)])  # while making it writes nothing (held whole)
     folder = os.path.dirname(path) or "."
     try:
         fd, tmp = _temp(folder, path.name)

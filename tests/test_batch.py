@@ -283,6 +283,29 @@ def test_batch_portfolio_summary_is_in_the_batch_language_with_names_escaped(cap
     assert not any("\u4e00" <= ch <= "\u9fff" for line in en.splitlines() if line.startswith("#") for ch in line)
 
 
+def test_batch_portfolio_template_error_names_its_line_and_writes_no_summary(capsys, tmp_path):
+    """portfolio.md is written as its template makes it: a template that fails half-way (a trainer's
+    slip past the first lines) gives the one-line error, and leaves no summary, half or whole."""
+    import shutil
+
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    template = tmp_path / "templates" / "portfolio.md.j2"
+    lines = template.read_text(encoding="utf-8").splitlines()
+    where = next(i for i, line in enumerate(lines, 1) if line.startswith("## {{ L.no_insider }}"))
+    lines.insert(where, "{{ L.no_such_label.format(n=1) }}")  # a label not in labels.yaml: fails while rendering
+    template.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    src = odd_portfolio(tmp_path / "in")
+    code, err = batch(capsys, str(src), "-o", str(tmp_path / "out"), "--templates", str(tmp_path / "templates"))
+    assert code != 0 and "Traceback" not in err, err
+    assert f"{template}:{where + 1}:1: error: template error: " in err and "no_such_label" in err, err
+    out = tmp_path / "out"
+    assert not (out / "portfolio.md").exists() and not [p for p in out.iterdir() if p.name.startswith(".portfolio")]
+    assert len(index(out)) == 2  # the briefs and index are done: a fixed template and --resume finish it
+    shutil.copy(ROOT / "templates" / "portfolio.md.j2", template)
+    assert batch(capsys, str(src), "-o", str(out), "--templates", str(tmp_path / "templates"), "--resume")[0] == 0
+    assert (out / "portfolio.md").read_text(encoding="utf-8").startswith("# Portfolio summary\n\n2 accounts briefed")
+
+
 def test_batch_index_lists_flagged_people_and_competitors_as_typed(capsys, tmp_path):
     """rules/portfolio.yaml decides who is listed; the index keeps the profile's own order, and a
     senior leader never contacted is listed with days unknown."""

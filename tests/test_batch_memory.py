@@ -90,3 +90,44 @@ def test_batch_main_process_holds_nothing_per_account_from_pass_one_or_an_earlie
     small, large = held_while_briefing(tmp_path, 40), held_while_briefing(tmp_path, 160)
     per_account = (large - small) / 120
     assert per_account < 300, f"{per_account:.0f} bytes held per account"
+
+
+def peak_after_briefing(tmp_path, accounts: int) -> int:
+    """The most the process holds above what it held when the last of `accounts` was briefed, while
+    it writes the index and portfolio.md (every allocation but pathlib's, as above)."""
+    base = yaml.safe_load((ROOT / "profiles" / "gz-tax-bureau.yaml").read_text(encoding="utf-8"))
+    folder = tmp_path / f"in-{accounts}"
+    folder.mkdir(parents=True)
+    with (folder / "all.jsonl").open("w", encoding="utf-8") as handle:
+        for i in range(accounts):
+            base["account"]["id"], base["account"]["name"] = f"acct-{i:05d}", f"客户{i:05d}"
+            base["account"]["annual_revenue"] = None if i % 10 == 0 else 1000.0 + i  # some without: untiered
+            handle.write(json.dumps(base, ensure_ascii=False, default=str) + "\n")
+    at_last: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if done == total:
+            gc.collect()
+            at_last.append(tracemalloc.get_traced_memory()[0])
+            tracemalloc.reset_peak()
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run([str(folder)], tmp_path / f"out-{accounts}", Options(today=dt.date(2026, 12, 1)), progress=progress)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    summary = (tmp_path / f"out-{accounts}" / "portfolio.md").read_text(encoding="utf-8")
+    assert f"客户{accounts - 1:05d}" in summary and "客户00000" in summary  # every account is listed
+    return peak - at_last[0]
+
+
+def test_batch_main_process_holds_nothing_per_account_for_the_index_and_portfolio(tmp_path):
+    """The index and portfolio.md are written from the work folder as they are read, the summary's
+    lists from the bookkeeping file: the process needs about the same at the end for 200 accounts
+    as for 50 (holding the summary's lists and its whole text: about 1.5 KB an account)."""
+    peak_after_briefing(tmp_path / "warm", 10)
+    small, large = peak_after_briefing(tmp_path / "small", 50), peak_after_briefing(tmp_path / "large", 200)
+    per_account = (large - small) / 150
+    assert per_account < 300, f"{per_account:.0f} bytes held per account at the end"

@@ -1,7 +1,8 @@
 """A batch's per-account bookkeeping, kept in an SQLite file in the run's work folder rather than in
 memory, so the main process holds the same however many accounts there are: what pass 1 found for
 each record (in input order), the accounts' portfolio positions, which accounts --resume may skip,
-and what an earlier run finished (its index and journal, which a run over a full folder reads).
+what an earlier run finished (its index and journal, which a run over a full folder reads), and the
+lists portfolio.md shows (every account, handed to its template as sequences read from the file).
 
 A scratch file, not a database anyone shares: no rollback journal and no flush to disk (the work
 folder goes with the run; a killed run's is removed by the next, see journal.py).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ CREATE INDEX valid_ids ON records (id) WHERE kind = 'ok';
 CREATE TABLE positions (id TEXT PRIMARY KEY, share TEXT, rank INTEGER, class TEXT) WITHOUT ROWID;  -- share: repr
 CREATE TABLE unchanged (place INTEGER PRIMARY KEY);  -- accounts --resume skips
 CREATE TABLE earlier (id TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;  -- an earlier run's
+CREATE TABLE shown (list TEXT NOT NULL, key INTEGER NOT NULL, item TEXT NOT NULL);  -- portfolio.md's lists:
+CREATE INDEX shown_order ON shown (list, key);  -- items as JSON (floats exact, -0.0 too), by key then as added
 """
 
 
@@ -145,3 +148,45 @@ class Bookkeeping:
         for place, source, account_id, share, rank, cls, unchanged in rows:
             position = Position(float(share), rank, cls, self.accounts) if rank is not None else None
             yield Account(place, source, account_id, position, bool(unchanged))
+
+    # --- what portfolio.md lists -------------------------------------------------------------------
+
+    def show(self, name: str, item: Any, key: int = 0) -> None:
+        """Add an item (JSON-able) to the list `name`; a list reads back by key, then in the order added."""
+        self._db.execute("INSERT INTO shown VALUES (?, ?, ?)", (name, key, json.dumps(item, ensure_ascii=False)))
+
+    def shown(self, name: str, shape: Callable[[Any], Any] | None = None) -> Rows:
+        """The list `name` as a sequence read from the file, each item passed through `shape`."""
+        return Rows(self._db, name, shape)
+
+
+class Rows(Sequence):
+    """A list kept in the bookkeeping file, for a template: sized and read again at each loop (so
+    `if`, `|length`, `for ... else`, `[0]`, `|first`, `|last` and `|reverse` all work as on a list),
+    never held whole. Complete once made: nothing is added while a template reads it."""
+
+    def __init__(self, db: sqlite3.Connection, name: str, shape: Callable[[Any], Any] | None):
+        self._db, self._name, self._shape = db, name, shape or (lambda item: item)
+        self._length = db.execute("SELECT count(*) FROM shown WHERE list = ?", (name,)).fetchone()[0]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._read("ORDER BY key, rowid")
+
+    def __reversed__(self) -> Iterator[Any]:
+        return self._read("ORDER BY key DESC, rowid DESC")
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._length))]
+        place = index + self._length if index < 0 else index
+        if not 0 <= place < self._length:
+            raise IndexError(f"{self._name}: no item {index}")
+        return next(self._read("ORDER BY key, rowid LIMIT 1 OFFSET ?", place))
+
+    def _read(self, order: str, *args: int) -> Iterator[Any]:
+        rows = self._db.execute(f"SELECT item FROM shown WHERE list = ? {order}", (self._name, *args))  # noqa: S608 - our own text
+        for (item,) in rows:
+            yield self._shape(json.loads(item))

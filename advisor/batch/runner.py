@@ -317,7 +317,9 @@ def _run(
         write_atomically(out / INDEX, placed.lines())
         if books.has_earlier():
             remove_stale(out, books.earlier, placed.entries())
-        write_atomically(out / PORTFOLIO, render_portfolio(template, advisor.templates, placed.entries(), options.lang))
+        write_atomically(
+            out / PORTFOLIO, render_portfolio(template, advisor.templates, placed.entries(), options.lang, books)
+        )
     finally:
         flusher.close()
         if placed is not None:

@@ -9,7 +9,8 @@ lays it out, in the brief's sandbox.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ..facts import Record
     from ..profile import Profile
     from ..render import Templates
+    from .bookkeeping import Bookkeeping
 
 PORTFOLIO = "portfolio.md"
 TEMPLATE = "portfolio.md.j2"
@@ -31,6 +33,7 @@ OVERDUE_SENIOR = "stakeholder.overdue_senior"  # derived by rules/portfolio.yaml
 THREAT = "competitor.threat"
 LISTS = (OVERDUE_SENIOR, THREAT)  # what labels.yaml's portfolio_lists names
 PARETO_TOP = 20
+PIECE = 4096  # characters of the template's output joined into one piece to write
 
 
 # --- from each account, while it is in memory ---------------------------------------------------
@@ -111,10 +114,23 @@ def portfolio_template(templates: Templates) -> jinja2.Template:
         ) from None  # fmt: skip
 
 
-def render_portfolio(template: jinja2.Template, templates: Templates, entries: Iterable[dict], lang: str) -> str:
-    """OUT/portfolio.md: tiers, accounts without an insider, overdue senior contacts, competitor threats, Pareto."""
+def render_portfolio(
+    template: jinja2.Template, templates: Templates, entries: Iterable[dict], lang: str, books: Bookkeeping
+) -> Iterator[str]:
+    """OUT/portfolio.md, in pieces as the template makes them: tiers, accounts without an insider,
+    overdue senior contacts, competitor threats, Pareto. Its lists go to `books` first."""
+    view = portfolio_view(entries, templates.labels, lang, books)
     try:
-        return template.render(portfolio_view(entries, templates.labels, lang))
+        piece: list[str] = []
+        size = 0
+        for text in template.generate(view):
+            piece.append(text)
+            size += len(text)
+            if size >= PIECE:
+                yield "".join(piece)
+                piece.clear()
+                size = 0
+        yield "".join(piece)
     except jinja2.TemplateError as exc:
         line = next(
             (f.lineno or 1 for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename.endswith(TEMPLATE)),
@@ -125,18 +141,14 @@ def render_portfolio(template: jinja2.Template, templates: Templates, entries: I
         ) from None
 
 
-def portfolio_view(entries: Iterable[dict], labels: dict[str, Any], lang: str) -> dict[str, Any]:
+def portfolio_view(entries: Iterable[dict], labels: dict[str, Any], lang: str, books: Bookkeeping) -> dict[str, Any]:
     """Everything the summary shows, in order and escaped for Markdown: the template only lays it out.
-    One pass over the entries (a batch streams them from its spill), keeping only what is shown."""
+    One pass over the entries (a batch streams them from its work folder); each list goes to the
+    bookkeeping file and reaches the template as a sequence read from there (every account is
+    listed: held in memory, 1.5 KB an account at the end of a batch)."""
     values = labels[lang]["values"]
     skip_reasons = labels[lang]["portfolio"]["skip_reasons"]
     ok = failed = 0
-    files: list[dict] = []
-    ranked: list[dict] = []
-    untiered: list[str] = []
-    no_insider: list[str] = []
-    overdue: list[dict] = []
-    threats: list[dict] = []
     for e in entries:
         status = e.get("status")
         if status == "error":
@@ -144,47 +156,47 @@ def portfolio_view(entries: Iterable[dict], labels: dict[str, Any], lang: str) -
         if (
             status == "read"
         ):  # a CRM export's files: rows read, unreadable, skipped and why (the index has a line for each)
-            files.append({"file": md(e["source"]), "rows": e["rows"], "unreadable": e["unreadable"], "skipped": e["skipped"],
-                          "why": [skip_reasons.get(why, md(why) + ": {n}").format(n=n) for why, n in e["why"].items()]})  # fmt: skip
+            books.show("files", {"file": md(e["source"]), "rows": e["rows"], "unreadable": e["unreadable"], "skipped": e["skipped"],
+                                 "why": [skip_reasons.get(why, md(why) + ": {n}").format(n=n) for why, n in e["why"].items()]})  # fmt: skip
         if status != "ok":
             continue
         ok += 1
         summary, position = e["summary"], e.get("portfolio")
         name = md(summary["name"])
         if position:
-            ranked.append({"rank": position["rank"], "name": name, "revenue": summary["revenue"],
-                           "share": position["share"], "portfolio_class": position["portfolio_class"]})  # fmt: skip
+            books.show("ranked", {"rank": position["rank"], "name": name, "revenue": summary["revenue"],
+                                  "share": position["share"], "portfolio_class": position["portfolio_class"]},
+                       key=position["rank"])  # fmt: skip
         else:
-            untiered.append(name)
+            books.show("untiered", name)
         if not summary["has_insider"]:
-            no_insider.append(name)
-        overdue.extend({"account": name, "name": md(p["name"]), "days": p["days"]} for p in summary["overdue_senior"])
-        threats.extend(
-            {
+            books.show("no_insider", name)
+        for p in summary["overdue_senior"]:
+            books.show("overdue", {"account": name, "name": md(p["name"]), "days": p["days"]})
+        for t in summary["threats"]:
+            books.show("threats", {
                 "account": name,
                 "name": md(t["name"]),
                 "strength": values["competitor_strength"].get(t["strength"], md(t["strength"])),
                 "move": md(t["move"]) if t["move"] else "",
-            }  # fmt: skip
-            for t in summary["threats"]
-        )
-    ranked.sort(key=lambda r: r["rank"])
+            })  # fmt: skip
+    ranked = books.shown("ranked")  # by rank; revenues and shares as the entries had them
     view: dict[str, Any] = {
         "L": labels[lang]["portfolio"],
         "lists": {name: labels["portfolio_lists"][name][lang] for name in LISTS},
         "ok": ok,
         "failed": failed,
-        "files": files,
-        "ranked": [{**r, "revenue": f"{r['revenue']:,.0f}", "share": f"{100 * r['share']:.1f}"} for r in ranked],
-        "untiered": untiered,
-        "no_insider": no_insider,
-        "overdue": overdue,
-        "threats": threats,
+        "files": books.shown("files"),
+        "ranked": books.shown("ranked", _shown_position),
+        "untiered": books.shown("untiered"),
+        "no_insider": books.shown("no_insider"),
+        "overdue": books.shown("overdue"),
+        "threats": books.shown("threats"),
         "pareto": None,
     }
     if ranked:
-        top = ranked[:PARETO_TOP]
-        total = sum(r["revenue"] for r in ranked)
+        total = sum(r["revenue"] for r in ranked)  # in rank order, with sum's own rounding (3.12 compensates)
+        top = list(islice(ranked, PARETO_TOP))
         cumulative, running = [], 0.0
         for r in top:
             running += r["revenue"]
@@ -195,3 +207,7 @@ def portfolio_view(entries: Iterable[dict], labels: dict[str, Any], lang: str) -
             "line": ", ".join(str(c) for c in cumulative),
         }
     return view
+
+
+def _shown_position(r: dict[str, Any]) -> dict[str, Any]:
+    return {**r, "revenue": f"{r['revenue']:,.0f}", "share": f"{100 * r['share']:.1f}"}
