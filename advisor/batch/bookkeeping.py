@@ -20,6 +20,10 @@ from typing import Any
 from ..portfolio import Position, positions
 from .journal import earlier_entries
 
+SHOWN_AT_ONCE = 64  # portfolio.md's items added in one statement
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=True).encode  # made once, not per item
+_decode = json.JSONDecoder().raw_decode  # (item, end): what we wrote has no space around it
+
 SCHEMA = """
 CREATE TABLE records (          -- what pass 1 found, one row per item it yielded, in input order
     place INTEGER PRIMARY KEY,  -- the item's place in the input order (the index follows it)
@@ -34,8 +38,8 @@ CREATE INDEX valid_ids ON records (id) WHERE kind = 'ok';
 CREATE TABLE positions (id TEXT PRIMARY KEY, share TEXT, rank INTEGER, class TEXT) WITHOUT ROWID;  -- share: repr
 CREATE TABLE unchanged (place INTEGER PRIMARY KEY);  -- accounts --resume skips
 CREATE TABLE earlier (id TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;  -- an earlier run's
-CREATE TABLE shown (list TEXT NOT NULL, key INTEGER NOT NULL, item TEXT NOT NULL);  -- portfolio.md's lists:
-CREATE INDEX shown_order ON shown (list, key);  -- items as JSON (floats exact, -0.0 too), by key then as added
+CREATE TABLE shown (list TEXT NOT NULL, key INTEGER NOT NULL, text TEXT, json TEXT);  -- portfolio.md's lists:
+CREATE INDEX shown_order ON shown (list, key);  -- a text as it is, anything else as JSON (floats exact, -0.0 too)
 """
 
 
@@ -58,6 +62,7 @@ class Bookkeeping:
         self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;" + SCHEMA)
         self.accounts = 0  # accounts with a known revenue: each Position's `accounts`
         self._places = 0
+        self._shown: list[tuple[str, int, str | None, str | None]] = []  # added, not yet in the file
 
     def close(self) -> None:
         self._db.close()
@@ -152,12 +157,21 @@ class Bookkeeping:
     # --- what portfolio.md lists -------------------------------------------------------------------
 
     def show(self, name: str, item: Any, key: int = 0) -> None:
-        """Add an item (JSON-able) to the list `name`; a list reads back by key, then in the order added."""
-        self._db.execute("INSERT INTO shown VALUES (?, ?, ?)", (name, key, json.dumps(item, ensure_ascii=False)))
+        """Add an item (a text, or anything JSON can write) to the list `name`; a list reads back by
+        key, then in the order added."""
+        row = (name, key, item, None) if type(item) is str else (name, key, None, _encode(item))
+        self._shown.append(row)
+        if len(self._shown) == SHOWN_AT_ONCE:
+            self._store_shown()
 
     def shown(self, name: str, shape: Callable[[Any], Any] | None = None) -> Rows:
         """The list `name` as a sequence read from the file, each item passed through `shape`."""
+        self._store_shown()
         return Rows(self._db, name, shape)
+
+    def _store_shown(self) -> None:
+        self._db.executemany("INSERT INTO shown VALUES (?, ?, ?, ?)", self._shown)
+        self._shown.clear()
 
 
 class Rows(Sequence):
@@ -187,6 +201,7 @@ class Rows(Sequence):
         return next(self._read("ORDER BY key, rowid LIMIT 1 OFFSET ?", place))
 
     def _read(self, order: str, *args: int) -> Iterator[Any]:
-        rows = self._db.execute(f"SELECT item FROM shown WHERE list = ? {order}", (self._name, *args))  # noqa: S608 - our own text
-        for (item,) in rows:
-            yield self._shape(json.loads(item))
+        rows = self._db.execute(f"SELECT text, json FROM shown WHERE list = ? {order}", (self._name, *args))  # noqa: S608 - our own text
+        shape = self._shape
+        for text, encoded in rows:
+            yield shape(text if encoded is None else _decode(encoded)[0])
