@@ -268,6 +268,18 @@ def recommend(
     Only what is said once becomes a Recommendation and is scored: with many rules, most firings
     repeat a text said already.
     """
+    return recommend_compared(said_by, records, firings, score)[0]
+
+
+def recommend_compared(
+    said_by: Sayings,
+    records: list[Record],
+    firings: list[Firing],
+    score: Callable[[Advice, dict[str, Any]], float] | None = None,
+) -> tuple[list[Recommendation], bool]:
+    """What recommend() gives, and whether saying it once compared any texts: when it compared none,
+    no two of them (nor of any part of them, in the same order) may read alike, and a Markdown
+    brief's own said_once pass would keep them all (Brief.may_read_alike)."""
     by_id = {r.id: r for r in records}
     # One number orders the firings: the rule's place in reading order, then the record's in id
     # order (records are ordered by what they are, not where they stand in the file, so list order
@@ -290,11 +302,11 @@ def recommend(
         Recommendation(said, record.subject if said.about_person else None, record.id, record.values)
         for _, said, record in sorted(first.values())
     ]
-    kept = said_once(recs, str)
+    kept, compared = _said_once(recs, str)
     if score is not None:  # scored once said once: with many rules, most firings repeat what is said
         for r in kept:
             r.score = score(r.advice, r.values)
-    return kept
+    return kept, compared
 
 
 class _Quoted(dict):
@@ -321,6 +333,15 @@ def said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> list[R
     read like it: a text can equal only texts its rule may read alike with (each starts with its
     first literal part and ends with its last).
     """
+    return _said_once(recs, quote)[0]
+
+
+def _said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> tuple[list[Recommendation], bool]:
+    """said_once's list, and whether any text was compared: when none was, every advice met only
+    advice it cannot read alike with, so the list is `recs` whole, and so would be any pass over a
+    part of them in the same order, whatever `quote` escapes (the advice of a part, met earlier in the
+    same section about the same person, is a part of what this pass met there)."""
+    compared = False
     if quote is not str:
         quote = _Quoted(quote).__getitem__
     # (section, person) -> (rule ids said there, texts filled in, what was said unfilled, by rule id)
@@ -343,6 +364,7 @@ def said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> list[R
                 unread[advice.rule_id] = [r]
             out.append(r)
             continue
+        compared = True
         text = r.text_in(quote)
         if unread:
             if len(alike) < len(unread):
@@ -355,7 +377,7 @@ def said_once(recs: list[Recommendation], quote: Callable[[str], str]) -> list[R
             texts.add(text)
             rule_ids.add(advice.rule_id)
             out.append(r)
-    return out
+    return out, compared
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .advise import Recommendation, Sayings, Withdrawers, recommend, sayings, withdraw
+from .advise import Recommendation, Sayings, Withdrawers, recommend_compared, sayings, withdraw
 from .brief import Brief, Evaluation
 from .canonical import canonical
 from .checked import load_checked
@@ -111,16 +111,20 @@ class Advisor:
 
     def recommendations(self, evaluation: Evaluation, lang: str = "en") -> list[Recommendation]:
         """Every recommendation the evaluation gives, in plain text and reading order (JSON's list)."""
-        return recommend(self.sayings[lang], evaluation.records, evaluation.outcome.firings, self.relevance.score)
+        return self._recommend(evaluation, lang)[0]
+
+    def _recommend(self, evaluation: Evaluation, lang: str) -> tuple[list[Recommendation], bool]:
+        """The recommendations, and whether saying them once compared any texts (Brief.may_read_alike)."""
+        said_by, firings = self.sayings[lang], evaluation.outcome.firings
+        return recommend_compared(said_by, evaluation.records, firings, self.relevance.score)
 
     def prepare(self, evaluation: Evaluation, lang: str = "en") -> Brief:
         """The brief in `lang`, worked out once, for render() to show in any format."""
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {LANGS}")
-        recs, withdrawn = withdraw(
-            self.recommendations(evaluation, lang), evaluation.records, evaluation.outcome.firings, self.withdrawers
-        )
-        return Brief(evaluation, lang, recs, self.tiers(evaluation), tuple(withdrawn))
+        said, compared = self._recommend(evaluation, lang)
+        recs, withdrawn = withdraw(said, evaluation.records, evaluation.outcome.firings, self.withdrawers)
+        return Brief(evaluation, lang, recs, self.tiers(evaluation), tuple(withdrawn), may_read_alike=compared)
 
     def tiers(self, evaluation: Evaluation) -> tuple[str, ...]:
         """The account's value tiers, by name, in labels.yaml's order (no brief needs preparing for them)."""

@@ -60,6 +60,9 @@ class Brief:
     recommendations: list[Recommendation]
     tiers: tuple[str, ...]  # the account's value tiers, by name, in labels.yaml's order
     withdrawn: tuple[Withdrawn, ...] = ()  # advice another rule's situation withdrew (listed in JSON only)
+    # Whether any two recommendations may read alike once escaped: False when saying them once in plain
+    # text compared no texts (advise.recommend_compared), and the Markdown brief's own pass is skipped.
+    may_read_alike: bool = True
 
     @property
     def profile(self) -> Profile:

@@ -106,8 +106,10 @@ def choose(
        advice about them left out: every attendee's, or with no visit, the people the most relevant
        such advice is about (limits' `people`).
     """
-    # A Markdown brief says once what reads the same once escaped (values differing only in spacing).
-    said = by_relevance(said_once(brief.recommendations, escape))
+    # A Markdown brief says once what reads the same once escaped (values differing only in spacing);
+    # when no two of its recommendations may read alike, there is nothing to look for.
+    recs = brief.recommendations
+    said = by_relevance(said_once(recs, escape) if brief.may_read_alike else recs)
     attending = set(brief.attendees)
     glance = at_a_glance(said, attending)
     in_glance = {id(r) for r in glance}

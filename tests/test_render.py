@@ -513,6 +513,31 @@ def test_render_recommend_dedups_lazily_filled_texts_like_filled_ones():
     assert dropped > 1000  # the cases did test de-duplication
 
 
+def test_render_recommend_that_compared_no_texts_leaves_nothing_for_markdown_to_drop():
+    """Brief.may_read_alike: when saying the advice once compared no texts, the Markdown brief skips its
+    own pass; that pass, over the advice or any part of it in order, must then drop nothing."""
+    from types import SimpleNamespace as NS
+
+    from advisor.advise import recommend_compared, said_once, sayings
+
+    rnd = random.Random(20261203)
+    seen = {True: 0, False: 0}
+    markdown_dropped = 0
+    for _ in range(1000):
+        rules, records, firings = _advice_case(rnd)
+        said_by = sayings(NS(rules=rules), "en")
+        recs, compared = recommend_compared(said_by, records, firings)
+        seen[compared] += 1
+        part = [r for r in recs if rnd.random() < 0.7]  # what withdrawing advice may leave
+        once = said_once(part, md)
+        if len(once) < len(part):
+            markdown_dropped += 1
+            assert compared, "the Markdown pass drops advice although saying it once compared no texts"
+        if not compared:
+            assert once == part
+    assert seen[True] > 50 and seen[False] > 10 and markdown_dropped > 10  # both kinds of case were met
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
 def test_render_cache_is_not_used_under_a_folder_others_can_write(cache, tmp_path):
     shared = tmp_path / "cache"
