@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -92,17 +91,17 @@ def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_pa
     """With --jobs 2 the brief is written by a worker process (forked with the full disk)."""
     src, clean_tree = clean
     out = tmp_path / "out"
-    real_mkstemp = tempfile.mkstemp
+    real_temp = advisor.files._temp
     name = Path(target).name
 
     def full_disk(*args, **kwargs):  # the disk fills up just as this file is written
-        fd, tmp = real_mkstemp(*args, **kwargs)
+        fd, tmp = real_temp(*args, **kwargs)
         if Path(tmp).name.startswith(f".{name}."):
             os.close(fd)
             fd = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC
         return fd, tmp
 
-    monkeypatch.setattr(tempfile, "mkstemp", full_disk)
+    monkeypatch.setattr(advisor.files, "_temp", full_disk)
     code, err = batch(capsys, str(src), "-o", str(out), "--jobs", jobs)
     assert code == 2
     assert err == f"{out / target}:1:1: error: cannot write the file: {NOSPACE}{STOPPED}\n"
@@ -112,7 +111,7 @@ def test_batch_full_disk_stops_with_one_line_and_resume_completes(capsys, tmp_pa
         assert (out / "index.jsonl").read_bytes() == clean_tree["index.jsonl"]
     else:
         assert not (out / "index.jsonl").exists()
-    monkeypatch.setattr(tempfile, "mkstemp", real_mkstemp)  # space is freed
+    monkeypatch.setattr(advisor.files, "_temp", real_temp)  # space is freed
     resume_matches_clean(capsys, src, out, clean_tree)
 
 

@@ -205,6 +205,42 @@ def test_hardening_brief_writes_through_a_link_and_keeps_the_link(capsys, work):
     assert {k: v for k, v in after.items() if k != "target.md"} == {k: v for k, v in before.items() if k != "target.md"}
 
 
+@pytest.mark.skipif(not hasattr(os, "umask"), reason="POSIX modes")
+def test_hardening_write_atomically_modes_temp_names_and_failures(tmp_path, monkeypatch):
+    """A new file takes 0666 less the umask, a replaced one keeps its mode; the temporary file is named
+    as the batch's journal recognises it, and a failed write leaves neither it nor a target behind."""
+    from advisor import files
+    from advisor.batch.journal import _TEMP
+    from advisor.errors import UnwritableOutput
+
+    mask = os.umask(0o027)
+    try:
+        size = files.write_atomically(tmp_path / "new" / "a.md", "café\n")  # its folder is made too
+        fd, tmp = files._temp(str(tmp_path), "b.md")
+    finally:
+        os.umask(mask)
+    os.close(fd)
+    assert size == len("café\n".encode()) and (tmp_path / "new" / "a.md").read_text(encoding="utf-8") == "café\n"
+    assert stat.S_IMODE((tmp_path / "new" / "a.md").stat().st_mode) == 0o640
+    assert _TEMP.fullmatch(Path(tmp).name) and Path(tmp).name.startswith(".b.md.")
+    os.unlink(tmp)
+    (tmp_path / "c.md").write_text("old\n", encoding="utf-8")
+    os.chmod(tmp_path / "c.md", 0o604)
+    files.write_atomically(tmp_path / "c.md", b"new\n", durable=False)
+    assert stat.S_IMODE((tmp_path / "c.md").stat().st_mode) == 0o604
+    assert (tmp_path / "c.md").read_bytes() == b"new\n"
+    files.write_atomically(tmp_path / "d.jsonl", iter(["x\n"] * 3000))  # a stream: buffered
+    assert (tmp_path / "d.jsonl").read_text(encoding="utf-8") == "x\n" * 3000
+
+    def refused(*_):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(UnwritableOutput, match="cannot write the file: Permission denied"):
+        files.write_atomically(tmp_path / "e.md", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.md", "d.jsonl", "new"]
+
+
 def test_hardening_brief_to_dev_stdout_reaches_the_pipe(work):
     done, _ = child("brief", work / "p.yaml", "-o", "/dev/stdout")
     reference, _ = child("brief", work / "p.yaml")
