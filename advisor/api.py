@@ -27,7 +27,7 @@ from .relevance import Relevance
 from .render import LANGS, Templates, to_json
 from .rules import RuleBase
 from .selection import Selection, choose
-from .view import html_view, markdown_view
+from .view import WhyRows, html_view, markdown_view
 from .vocabulary import FORMATS
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class Advisor:
             r.id: (r.rule.scope, tuple(r.rule.withdraws)) for r in base.rules if r.rule.withdraws
         }
         self.sayings: dict[str, Sayings] = _SayingsByLang(base)
+        self.why_rows = WhyRows(course)  # each shown rule's "why this advice" row, worked out once
         self._local = threading.local()
 
     @classmethod
@@ -191,12 +192,13 @@ class Advisor:
         if "json" in formats:
             out["json"] = to_json(brief, selection, **stamp)
         if "markdown" in formats:
-            view = markdown_view(brief, selection, self.templates.labels, self.course, **stamp)
+            view = markdown_view(brief, selection, self.templates.labels, self.course, why_rows=self.why_rows, **stamp)
             out["markdown"] = self.templates.render(view)
         if "html" in formats or "pdf" in formats:
             # What the HTML folds away is what --full adds: the full selection, less what this one shows.
             full = self.selection(brief, full=True)
-            view = html_view(brief, selection, full, self.templates.labels, self.course, paper=paper, **stamp)
+            labels, course = self.templates.labels, self.course
+            view = html_view(brief, selection, full, labels, course, paper=paper, why_rows=self.why_rows, **stamp)
             view.update(extra or {})
             page = self.templates.render(view, html=True)
             out["html"] = page

@@ -100,11 +100,19 @@ def slot(rule_id: str, stakeholder: str | None) -> str:
 
 
 def markdown_view(
-    brief: Brief, shown: Selection, labels: dict[str, Any], course: Course, *, version: str, digest: str
+    brief: Brief,
+    shown: Selection,
+    labels: dict[str, Any],
+    course: Course,
+    *,
+    version: str,
+    digest: str,
+    why_rows: WhyRows | None = None,
 ) -> dict[str, Any]:
-    """Everything the Markdown brief template shows of `brief`, given what it shows (selection.choose)."""
+    """Everything the Markdown brief template shows of `brief`, given what it shows (selection.choose).
+    `why_rows`: the rows of "why this advice" worked out for earlier briefs (an Advisor's)."""
     cx = _Context(brief, labels[brief.lang])
-    view = _brief_view(cx, shown, labels, course, version=version, digest=digest)
+    view = _brief_view(cx, shown, labels, course, version=version, digest=digest, why_rows=why_rows)
     view["mermaid"] = relationship_map(brief.profile, list(brief.attendees), cx.values)
     return view
 
@@ -119,11 +127,12 @@ def html_view(
     version: str,
     digest: str,
     paper: str = "a4",
+    why_rows: WhyRows | None = None,
 ) -> dict[str, Any]:
     """Everything the HTML brief template shows: the Markdown brief's view, escaped for HTML, with the
     relationship map drawn as SVG and, under `folded`, what `full` (the --full selection) adds, part by part."""
     cx = _Context(brief, labels[brief.lang], HTML)
-    view = _brief_view(cx, shown, labels, course, version=version, digest=digest)
+    view = _brief_view(cx, shown, labels, course, version=version, digest=digest, why_rows=why_rows)
     view["org_chart"] = org_chart(
         brief.profile, brief.attendees, cx.values, cx.esc.__getitem__, cx.L["sections"]["map"]
     )
@@ -147,7 +156,14 @@ def _folded(cx: _Context, shown: Selection, full: Selection) -> dict[str, Any]:
 
 
 def _brief_view(
-    cx: _Context, shown: Selection, labels: dict[str, Any], course: Course, *, version: str, digest: str
+    cx: _Context,
+    shown: Selection,
+    labels: dict[str, Any],
+    course: Course,
+    *,
+    version: str,
+    digest: str,
+    why_rows: WhyRows | None = None,
 ) -> dict[str, Any]:
     """What every brief template shows, escaped the context's way."""
     brief = cx.brief
@@ -178,7 +194,7 @@ def _brief_view(
         "cadence": _cadence(cx, shown_in.get("cadence", ())),
         "competitor_table": _competitor_table(cx),
         **{name: [cx.item(r) for r in shown_in.get(name, ())] for name in LISTED_SECTIONS},
-        "why": _why(cx, course, shown),
+        "why": _why(cx, course, shown, why_rows),
         # How much more fired than each part shows: a part that shows nothing says "Nothing
         # flagged." only when nothing fired there.
         "more": {part: shown.more.get((part,), 0) for part in (*SECTIONS, "others") if part != "person"},
@@ -279,19 +295,36 @@ def _competitor_table(cx: _Context) -> list[dict[str, Any]]:
     ]
 
 
-def _why(cx: _Context, course: Course, shown: Selection) -> list[dict[str, Any]]:
+class WhyRows(dict):
+    """Each rule's row in "why this advice" (its place in course order, id, codes and titles), worked
+    out once per course, language and title separator rather than in every brief that shows the rule.
+    An Advisor keeps one for its course: the key holds everything else a row depends on, so it never
+    goes stale; a lost race between threads only works a row out twice."""
+
+    def __init__(self, course: Course) -> None:
+        super().__init__()
+        self.course = course
+
+    def __missing__(self, key: tuple[str, tuple[str, ...], str, str]) -> tuple:
+        rule_id, codes, lang, sep = key
+        title = self.course.title
+        row = self[key] = (code_order(codes[0]), rule_id, ", ".join(codes), sep.join([title(c, lang) for c in codes]))
+        return row
+
+
+def _why(cx: _Context, course: Course, shown: Selection, rows: WhyRows | None = None) -> list[dict[str, Any]]:
     """Why this advice: exactly the rules whose advice the brief shows, with the course items they
     cite, in course order. (Derivations that only set a fact show nothing, so they are not listed:
-    what a rep reads and what the expert panel counts as shown are the same.)"""
+    what a rep reads and what the expert panel counts as shown are the same.) `rows`: worked out
+    already for this course (see WhyRows)."""
+    if rows is None or rows.course is not course:
+        rows = WhyRows(course)
     lang, sep = cx.brief.lang, cx.L["title_sep"]
     sources = {r.advice.rule_id: r.advice.source for r in shown.glance}
     sources.update((r.advice.rule_id, r.advice.source) for rs in shown.shown_in.values() for r in rs)
     sources.update((r.advice.rule_id, r.advice.source) for card in shown.cares.values() for r in card.advice)
-    rows = sorted(
-        (code_order(codes[0]), rule_id, ", ".join(codes), sep.join([course.title(c, lang) for c in codes]))
-        for rule_id, codes in sources.items()
-    )
-    return [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in rows]
+    ordered = sorted([rows[rule_id, codes, lang, sep] for rule_id, codes in sources.items()])
+    return [{"rule": rule_id, "codes": codes, "titles": titles, "key": key} for key, rule_id, codes, titles in ordered]
 
 
 def relationship_map(profile: Profile, attendee_ids: list[str], values: dict[str, Any]) -> str:

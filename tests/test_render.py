@@ -252,6 +252,28 @@ def view(templates: Templates, advisor, lang: str = "en") -> dict:
     return markdown_view(brief, shown, templates.labels, advisor.course, version=__version__, digest=advisor.digest)
 
 
+def test_render_why_rows_kept_by_the_advisor_match_rows_worked_out_afresh(advisor):
+    """One Advisor's WhyRows serves both languages and any title separator without mixing them up."""
+    import copy
+
+    from advisor.view import WhyRows
+
+    evaluation = advisor.evaluate(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"))
+    labels = copy.deepcopy(advisor.templates.labels)
+    kept = WhyRows(advisor.course)
+    for lang in ("en", "zh", "en"):
+        for sep in (labels[lang]["title_sep"], " // "):
+            labels[lang]["title_sep"] = sep
+            brief = advisor.prepare(evaluation, lang)
+            shown = choose(brief, labels["limits"], md)
+            stamp = {"version": __version__, "digest": advisor.digest}
+            with_kept = markdown_view(brief, shown, labels, advisor.course, why_rows=kept, **stamp)["why"]
+            assert with_kept == markdown_view(brief, shown, labels, advisor.course, **stamp)["why"]
+            titles = [sep.join(advisor.course.title(c, lang) for c in w["codes"].split(", ")) for w in with_kept]
+            assert with_kept and [w["titles"] for w in with_kept] == titles
+    assert {lang for _, _, lang, _ in kept} == {"en", "zh"}
+
+
 def no_compiling(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("compiled although the cache had the template")
