@@ -402,3 +402,43 @@ def test_a_resumed_batch_flushes_the_briefs_it_keeps_and_no_file_an_entry_names(
     assert len(kept) == 10
     assert kept <= set(flushed)
     assert str(foreign) not in flushed
+
+
+def test_batch_brief_many_gives_each_task_what_brief_one_gives_failures_included(tmp_path, monkeypatch):
+    """A pool's worker briefs its chunk a stage at a time (tasks.brief_many): each account's result,
+    and its failure, must be what briefing it alone gives, in the chunk's order."""
+    from advisor.batch.options import Options
+    from advisor.batch.tasks import brief_many, brief_one, parse_source
+    from advisor.errors import EngineError
+    from advisor.sources import Source
+
+    paths = sorted((ROOT / "profiles").glob("*.yaml"))
+    profiles = [parse_source(Source(str(p), 1, "file", None))["profile"] for p in paths]
+    ids = [load_profile(p).account.id for p in paths]
+    failing = {ids[1]: EngineError("refused"), ids[3]: KeyError("x")}  # in the engine, and in rendering
+    evaluate, render_all = Advisor.evaluate, Advisor.render_all
+
+    def evaluate_or_fail(self, profile, *args, **kwargs):
+        if isinstance(failing.get(profile.account.id), EngineError):
+            raise failing[profile.account.id]
+        return evaluate(self, profile, *args, **kwargs)
+
+    def render_or_fail(self, evaluation, **kwargs):
+        if isinstance(failing.get(evaluation.profile.account.id), KeyError):
+            raise failing[evaluation.profile.account.id]
+        return render_all(self, evaluation, **kwargs)
+
+    monkeypatch.setattr(Advisor, "evaluate", evaluate_or_fail)
+    monkeypatch.setattr(Advisor, "render_all", render_or_fail)
+    options = Options(formats=("markdown", "json"), today=dt.date(2026, 12, 1))
+    clock = dt.date(2026, 12, 1)
+    for out in (None, tmp_path / "out"):
+        tasks = [(options, profile, None, out, clock) for profile in profiles]
+        together = brief_many(tasks)
+        assert together == [brief_one(task) for task in tasks]
+        assert together[1] == {"error": f"advisor batch: error: account '{ids[1]}': refused"}
+        assert together[3] == {"error": f"advisor batch: internal error: account '{ids[3]}': KeyError: 'x'"}
+        assert sum("hash" in r for r in together) == len(paths) - 2
+    assert sorted(p.name for p in (tmp_path / "out" / "briefs").iterdir()) == sorted(
+        f"{i}.{ext}" for i in ids if i not in failing for ext in ("md", "json")
+    )

@@ -532,7 +532,11 @@ def slow(task):
             os.kill(os.getpid(), 9)
     return real(task)
 
+def slow_many(tasks):  # what a pool's worker is sent: a chunk of tasks, each slow
+    return [slow(task) for task in tasks]
+
 b.brief_one = slow
+b.brief_many = slow_many
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -669,9 +673,9 @@ def chunks_sent(monkeypatch, total: int | None) -> list[int]:
     sizes: list[int] = []
     submit = ProcessPoolExecutor.submit
 
-    def counting(self, fn, chunk_fn, chunk):
+    def counting(self, fn, chunk_fn, chunk, *many):
         sizes.append(len(chunk))
-        return submit(self, fn, chunk_fn, chunk)
+        return submit(self, fn, chunk_fn, chunk, *many)
 
     monkeypatch.setattr(ProcessPoolExecutor, "submit", counting)
     assert list(ordered_map(abs, range(-600, 600), Options(jobs=2), total)) == [abs(n) for n in range(-600, 600)]

@@ -58,18 +58,27 @@ def chunk_size(tasks: int, jobs: int) -> int:
 
 
 def ordered_map(
-    fn: Callable, items: Iterable, options: Options, total: int | None = None, client: Any = None
+    fn: Callable,
+    items: Iterable,
+    options: Options,
+    total: int | None = None,
+    client: Any = None,
+    *,
+    many: Callable[[list], list] | None = None,
 ) -> Iterator:
     """`fn` over `items`, results in input order, wherever `options` says the work runs (`client`:
     the Dask client `cluster` connected, when --dask is given). `total`: how many items there are,
-    when known (it sizes the chunks sent to workers: see chunk_size)."""
+    when known (it sizes the chunks sent to workers: see chunk_size). `many`: what `fn` gives for each
+    of a list of items, worked out together (tasks.brief_many), for the chunks of a pool. (--jobs 1
+    keeps to one item at a time: its main process records each result before the next is worked
+    out, so a kill loses at most the one account in hand.)"""
     if options.dask is not None:
         yield from _map_dask(fn, items, client, printable(options.dask))
         return
     if options.jobs <= 1:
         yield from map(fn, items)
         return
-    yield from _map_pool(fn, items, options, total)
+    yield from _map_pool(fn, items, options, total, many)
 
 
 def _worker_start(options: Options) -> None:
@@ -82,11 +91,13 @@ def _worker_start(options: Options) -> None:
     gc.freeze()
 
 
-def _run_chunk(fn: Callable, chunk: list) -> list:
-    return [fn(item) for item in chunk]
+def _run_chunk(fn: Callable, chunk: list, many: Callable[[list], list] | None = None) -> list:
+    return many(chunk) if many is not None else [fn(item) for item in chunk]
 
 
-def _map_pool(fn: Callable, items: Iterable, options: Options, total: int | None) -> Iterator:
+def _map_pool(
+    fn: Callable, items: Iterable, options: Options, total: int | None, many: Callable[[list], list] | None = None
+) -> Iterator:
     """Chunks on a process pool, a bounded number in flight (memory stays flat), results in order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -106,7 +117,7 @@ def _map_pool(fn: Callable, items: Iterable, options: Options, total: int | None
                 if not chunk:
                     break
                 sent += len(chunk)
-                pending.append(pool.submit(_run_chunk, fn, chunk))
+                pending.append(pool.submit(_run_chunk, fn, chunk, many))
             if not pending:
                 return
             try:

@@ -59,7 +59,7 @@ from .journal import (
 )
 from .options import Options
 from .summary import PORTFOLIO, portfolio_template, render_portfolio
-from .tasks import Task, advisor_for, brief_one, content_hash, parse_source, write_outputs
+from .tasks import Task, advisor_for, brief_many, brief_one, content_hash, parse_source, write_outputs
 
 Report = Callable[[str], None]  # one line per failed account (or, as `notice`, about the run)
 Progress = Callable[[int, int], None]  # accounts done, accounts in all
@@ -296,7 +296,7 @@ def _run(
             # engine (a process of its own, so nothing is shared) instead of building its own.
             with contextlib.suppress(EngineError):  # the workers report it, account by account
                 advisor.engine()
-        results = ordered_map(brief_one, planned(), second, todo, client=client)
+        results = ordered_map(brief_one, planned(), second, todo, client=client, many=brief_many)
         try:
             for account in books.valid():
                 if account.unchanged:
