@@ -119,12 +119,22 @@ def brief_one(task: Task) -> dict[str, Any]:
     return brief_many([task])[0]
 
 
+STAGED = 8  # accounts briefed a stage at a time (see brief_many)
+
+
 def brief_many(tasks: list[Task]) -> list[dict[str, Any]]:
-    """brief_one of each task (a chunk a worker is sent at once), a stage at a time: every account
-    evaluated, then every brief rendered, then every one written. Each stage's code and data (the
-    engine's rulesets in C, the templates and their labels) stay in the processor's caches from one
-    account to the next, where one account's stages in turn push each other's out: a chunk of 32
-    took about 7% less CPU. One account's failure is its own result, as in brief_one."""
+    """brief_one of each task (a chunk a worker is sent at once), a stage at a time for every STAGED
+    of them: each account evaluated, then each brief rendered, then each one written. Each stage's
+    code and data (the engine's rulesets in C, the templates and their labels) stay in the
+    processor's caches from one account to the next, where one account's stages in turn push each
+    other's out. More accounts at once keep more objects alive from stage to stage for the garbage
+    collector to walk: over 320 JSON Lines tasks, 4 at once took 0.919 of the CPU of one at a time,
+    8 took 0.904, 16 0.924 and 32 0.931. One account's failure is its own result, as in brief_one."""
+    return [result for start in range(0, len(tasks), STAGED) for result in _staged(tasks[start : start + STAGED])]
+
+
+def _staged(tasks: list[Task]) -> list[dict[str, Any]]:
+    """The tasks' results, each stage run over all of them before the next (see brief_many)."""
     results: list[dict[str, Any] | None] = [None] * len(tasks)
     evaluated = []
     for n, task in enumerate(tasks):
