@@ -109,7 +109,9 @@ VALUE_TYPES: dict[str, Any] = {
     "scalar": _Scalar, "scalars": list[_Scalar], "number": StrictInt | StrictFloat, "bool": StrictBool, "word": str,
 }  # fmt: skip
 
-# One optional field per YAML operator: adding an operator to the vocabulary adds it here.
+# One optional field per YAML operator: adding an operator to the vocabulary adds it here. Its forward
+# references (`list[Condition]`) resolve from this module when a rule is first validated: no
+# model_rebuild(), which would build the validator a start that finds the rules checked never uses.
 Condition = create_model(
     "Condition",
     __base__=_ConditionForm,
@@ -605,6 +607,3 @@ def _rule_id_at(doc: Located):
         return ""
 
     return rule_id
-
-
-Condition.model_rebuild()
