@@ -4,6 +4,8 @@ bench/bench.py measures its time, this only what is imported, which a test can h
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +156,54 @@ def test_cold_start_brief_builds_only_the_profile_models(tmp_path):
     assert result["code"] == 0, done.stderr
     assert result["built"]  # the profile was validated
     assert [m for m in result["built"] if not m.startswith("advisor.profile.")] == []
+
+
+RUN_SCRIPT = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))
+sys.argv = ["advisor", *sys.argv[1:]]
+from advisor.cli import run
+run()
+"""
+
+
+def _brief_by_run(tmp_path, **env: str) -> tuple[str, set[str]]:
+    """`advisor brief` as the console script runs it: the brief, and every module it imported."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_SCRIPT, "brief", str(PROFILE)],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={**environ, **env},
+    )  # fmt: skip
+    return done.stdout, set(json.loads(done.stderr.splitlines()[-1]))
+
+
+def test_cold_start_brief_skips_pydantic_plugin_discovery(tmp_path):
+    # With plugins off, pydantic's loader would import importlib.metadata (email, zipfile, csv, socket:
+    # about 6 ms) only to find none; plugins.off() answers "none" in its place.
+    brief, modules = _brief_by_run(tmp_path)
+    assert brief.startswith("# ")
+    assert not modules & {"importlib.metadata", "email", "email.message", "csv", "socket"}
+
+
+def test_cold_start_plugins_asked_for_are_looked_for(tmp_path):
+    # PYDANTIC_DISABLE_PLUGINS set by the user (here: no plugin disabled) leaves pydantic's own loader.
+    quick, _ = _brief_by_run(tmp_path)
+    brief, modules = _brief_by_run(tmp_path, PYDANTIC_DISABLE_PLUGINS="")
+    assert "importlib.metadata" in modules
+    assert brief == quick
+
+
+def test_cold_start_plugins_off_answers_all_pydantic_asks_of_its_loader():
+    # plugins.off() stands in for pydantic.plugin._loader: it must hold every name pydantic takes from it.
+    import pydantic
+
+    from advisor import plugins
+
+    asked: set[str] = set()
+    for path in Path(pydantic.__file__).parent.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for names in re.findall(r"from (?:\.|pydantic\.plugin\.)_loader import \(?([\w, ]+)", text):
+            asked |= {name.strip() for name in names.split(",") if name.strip()}
+        asked |= set(re.findall(r"\b_loader\.(\w+)", text))
+    assert asked == {"get_plugins"}
+    assert plugins.no_plugins() == ()
