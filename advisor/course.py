@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from .yamlio import load_text
+from .kept import load_kept
 
 
 @lru_cache(maxsize=4096)  # the course's codes, over and over: every brief sorts the ones it cites
@@ -47,7 +47,7 @@ class Course:
 def load_course() -> Course:
     """The packaged outline. Cached: it is immutable reference data, read once per process."""
     text = packaged("course.yaml")
-    outline = load_text(text, "advisor/data/course.yaml").data  # read on every start: the fast path
+    outline = load_kept(text, "advisor/data/course.yaml").data  # read on every start: parsed once, kept
     items: dict[str, Item] = {}
     for unit in outline["units"]:
         for section in unit["sections"]:

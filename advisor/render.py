@@ -15,11 +15,12 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
+from .kept import load_kept
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS, SCHEMA_VERSION
 from .wording import fill_parts, split_say
-from .yamlio import load_file
+from .yamlio import read_text
 
 BRIEF_TEMPLATE = "brief.md.j2"
 HTML_TEMPLATE = "brief.html.j2"
@@ -59,7 +60,7 @@ class Templates:
     def load(cls, directory: Path, course_items: Collection[str] | None = None) -> Templates:
         """The templates in `directory`; with `course_items`, the labels' `traits` must name course items."""
         labels_path = directory / LABELS_FILE
-        doc = load_file(labels_path, what="a labels file")
+        doc = load_kept(read_text(labels_path), str(labels_path), what="a labels file")  # parsed once, kept
         labels = doc.data
         problems = []
         if not isinstance(labels, dict) or set(LANGS) - set(labels):

@@ -228,3 +228,33 @@ def test_cold_start_profile_models_are_annotated_with_types_not_text():
     assert len(models) > 10
     as_text = [f"{m.__name__}.{name}" for m in models for name, a in vars(m).get("__annotations__", {}).items() if isinstance(a, str)]  # fmt: skip
     assert as_text == []
+
+
+PARSED_SCRIPT = """
+import json, sys
+from advisor import yamlio
+from advisor.cli import main
+parsed = []
+load_text = yamlio.load_text
+
+def counting(text, path, *args, **kwargs):
+    parsed.append(str(path))
+    return load_text(text, path, *args, **kwargs)
+
+yamlio.load_text = counting
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "parsed": parsed}))
+"""
+
+
+def test_cold_start_brief_parses_only_the_profile_once_the_cache_is_filled(tmp_path):
+    # The course outline and the labels are kept parsed (kept.py; about 2 ms a start); the rules are
+    # kept checked (checked.py). A second start parses the profile alone.
+    args = ["brief", str(PROFILE), "-o", str(tmp_path / "brief.md")]
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", PARSED_SCRIPT, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+        )
+    result = json.loads(done.stdout)
+    assert result["code"] == 0, done.stderr
+    assert result["parsed"] == [str(PROFILE)]
