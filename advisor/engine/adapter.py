@@ -186,7 +186,7 @@ class Engine:
             self._prefix = f"a{next(_names)}"
         self._rulesets: dict[str, _Ruleset] = {}
         self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
-        check_order(plan)
+        check_order(plan, wiring.keys if wiring is not None else None)  # the wiring's keys: those of this plan
         if wiring is None:  # given: the plan's own, kept with it (checked.py)
             wiring = plan_wiring(plan)
         self.names = wiring.names
