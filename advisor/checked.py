@@ -116,12 +116,19 @@ def _key(rules_dir: Path, course: Course) -> str | None:
 
 
 def _code() -> tuple:
-    """advisor's modules, by path, size and time: a changed checker never reads an older entry."""
-    package = Path(__file__).parent
+    """advisor's modules, by path, size and time: a changed checker never reads an older entry. Every
+    start asks, so the bytecode folders (no module in them) are not listed, and a module's path is cut
+    from its folder's rather than worked out by os.path.relpath (about 0.4 ms of a start in all)."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    folders = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [f for f in subfolders if f != "__pycache__"]
+        folders.append((folder, names))
     out = []
-    for folder, _, names in sorted(os.walk(package)):
+    for folder, names in sorted(folders):
+        inside = folder[len(root) + 1 :]  # "" for the package's own folder
         for name in sorted(names):
             if name.endswith(".py"):
                 st = os.stat(os.path.join(folder, name))
-                out.append((os.path.relpath(os.path.join(folder, name), package), st.st_size, st.st_mtime_ns))
+                out.append((os.path.join(inside, name) if inside else name, st.st_size, st.st_mtime_ns))
     return tuple(out)
