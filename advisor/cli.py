@@ -460,7 +460,7 @@ def settle(args: argparse.Namespace) -> None:
     args.settings_from, args.config_file = {}, None
     if not getattr(args, "configured", False):
         return
-    from .config import SETTINGS
+    from .projectfile import SETTINGS
 
     taken = [key for key in SETTINGS if hasattr(args, key)]
     args.settings_from = {key: "command line" for key in taken if getattr(args, key)}
@@ -468,7 +468,7 @@ def settle(args: argparse.Namespace) -> None:
         args.settings_from["rules"] = "command line"
     found = _found(args)
     for key in taken:
-        value = getattr(found.config, key)
+        value = getattr(found.config, key) if found is not None else None  # no file: every setting unset
         if key == "limits":
             if value:
                 args.limits = [*value.items(), *(args.limits or ())]
@@ -478,18 +478,24 @@ def settle(args: argparse.Namespace) -> None:
             args.settings_from[key] = found.where(key)
         elif getattr(args, key) is None and key in SETTING_DEFAULTS:
             setattr(args, key, SETTING_DEFAULTS[key])
-    args.config_file = found.path
+    args.config_file = found.path if found is not None else None
 
 
 def _found(args: argparse.Namespace):
-    from .config import Found, find, load
+    """The config file in force, read and checked; None when there is none (the config's model, in
+    config.py, is then never imported: most starts find no file)."""
+    from .projectfile import find
 
     if args.no_config:
-        return Found()
+        return None
     path = args.config or find(Path.cwd())
     if args.config and not args.config.is_file():
         raise CommandError(f"--config: no such file: {args.config}")
-    return load(path) if path else Found()
+    if not path:
+        return None
+    from .config import load
+
+    return load(path)
 
 
 def say(args: argparse.Namespace, *lines: str) -> None:
@@ -1091,7 +1097,7 @@ def _shown(path: Path) -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from .config import SETTINGS
+    from .projectfile import SETTINGS
 
     rows = []
     for key in SETTINGS:

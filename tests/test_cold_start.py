@@ -29,6 +29,7 @@ NOT_FOR_A_BRIEF = {
     "uvicorn": "the web service",
     "logging": "only the PDF silences WeasyPrint's log",
     "tomllib": "only a project config file is TOML, and there is none here",
+    "advisor.config": "the project config's model and checks: there is no config file here",
     "difflib": "only a mistake gets a 'did you mean'",
     "signal": "only the batch handles SIGTERM",
     "sqlite3": "the ledger",
