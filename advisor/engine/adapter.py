@@ -60,7 +60,6 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import EngineError
@@ -107,12 +106,15 @@ class Firing(NamedTuple):
 _new_firing = tuple.__new__  # Firing's own constructor, without the Python call NamedTuple adds
 
 
-@dataclass
 class Outcome:
-    """What one evaluation gives: the firings, and the derived facts each record ended with."""
+    """What one evaluation gives: the firings, and the derived facts each record ended with. (A plain
+    class: as a dataclass it cost every start about 0.2 ms to create.)"""
 
-    firings: list[Firing]
-    derived: dict[str, dict[str, bool]]  # record id -> derived facts that hold for it
+    __slots__ = ("firings", "derived")
+
+    def __init__(self, firings: list[Firing], derived: dict[str, dict[str, bool]]) -> None:
+        self.firings = firings
+        self.derived = derived  # record id -> derived facts that hold for it
 
 
 class _Ruleset:
