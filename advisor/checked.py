@@ -31,7 +31,7 @@ from .policy import Policy, load_policy
 from .relevance import Relevance, load_relevance
 from .rules import DATA_FILES, RuleBase, load_rules, rule_files
 
-FORMAT = 3  # bump when what an entry holds changes meaning (3: CheckedRules a plain class)
+FORMAT = 4  # bump when what an entry holds changes meaning (3: CheckedRules a plain class; 4: FactSpec too)
 KEEP = 16  # entries kept: a trainer editing rules makes one per edit
 
 
