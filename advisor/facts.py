@@ -327,11 +327,14 @@ _BASE: tuple[FactSpec, ...] = (
 )
 
 
-@dataclass(frozen=True)
 class Catalogue:
-    """The base catalogue plus the facts that rules derive (declared by the rules' `derive:` lists)."""
+    """The base catalogue plus the facts that rules derive (declared by the rules' `derive:` lists). Treat
+    it as read-only. (A plain class: as a frozen dataclass it cost every start about 0.3 ms to create.)"""
 
-    specs: dict[str, FactSpec]
+    __slots__ = ("specs",)
+
+    def __init__(self, specs: dict[str, FactSpec]) -> None:
+        self.specs = specs
 
     @classmethod
     def base(cls) -> Catalogue:
