@@ -31,7 +31,7 @@ from .policy import Policy, load_policy
 from .relevance import Relevance, load_relevance
 from .rules import DATA_FILES, RuleBase, load_rules, rule_files
 
-FORMAT = 5  # bump when what an entry holds changes meaning (3-5: CheckedRules, FactSpec, the rule base plain classes)
+FORMAT = 6  # bump when what an entry holds changes meaning (3-6: CheckedRules, FactSpec, the rule base, the plan plain classes)
 KEEP = 16  # entries kept: a trainer editing rules makes one per edit
 
 
