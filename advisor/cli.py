@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, collector, plugins
+from . import __version__, collector, ending, plugins
 from .errors import AdvisorError, CommandError, EngineError, Failure, MissingExtra, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .pdf import PAPERS
@@ -205,6 +205,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
 
     p = command("brief", cmd_brief, engine=True, loads=True, help="write the pre-visit brief for one profile")
+    # Its files written and closed, it leaves nothing for Python's teardown but memory (ending.py).
+    p.set_defaults(quick_exit=True)
     p.add_argument("profile", type=Path, help="the account profile (YAML)")
     with_lang(p)
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
@@ -390,12 +392,26 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _main(argv)[0]
+
+
+def _main(argv: Sequence[str] | None = None) -> tuple[int, bool]:
+    """main's exit code, and whether the process may end without Python's teardown (ending.py): the
+    command declared `quick_exit`, its handler returned 0, and it opened no ledger (a connection that
+    Python's teardown closes)."""
+    code, args = _command(argv)
+    quick = code == 0 and args is not None and getattr(args, "quick_exit", False) and not getattr(args, "db", None)
+    return code, quick
+
+
+def _command(argv: Sequence[str] | None) -> tuple[int, argparse.Namespace | None]:
+    """The command's exit code, and its arguments when its handler returned (None when it failed)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=_command_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:  # bare `advisor`: what it does and its commands
         parser.print_help(sys.stderr)
-        return 2
+        return 2, None
     handler: Callable[[argparse.Namespace], int] = args.handler
     prog = f"advisor {args.command}"
     if not args.loads:
@@ -409,18 +425,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise EngineError(problem)
         code = handler(args)
         _flush_stdout()  # a full disk fails here, with one line, rather than at exit with a traceback
-        return code
+        return code, args
     except Failure as exc:
         for line in exc.lines(prog):
             print(line, file=sys.stderr)
-        return exc.exit_code
+        return exc.exit_code, None
     except KeyboardInterrupt:
-        return 130
+        return 130, None
     except BrokenPipeError:
         # The reader went away (`advisor brief x.yaml | head`): not an error; silence the flush at exit.
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 0, None
     except OSError as exc:
         if exc.errno not in _WRITE_FAILURES:
             if args.debug:
@@ -428,23 +444,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"{prog}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
             )
-            return 1
+            return 1, None
         with contextlib.suppress(OSError, ValueError, AttributeError):  # what is buffered would fail again at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        return 2
+        return 2, None
     except UnicodeEncodeError as exc:
         print(
             f"{prog}: error: standard output takes {exc.encoding} only, which cannot show this text; "
             "set PYTHONIOENCODING=utf-8, or write to a file",
             file=sys.stderr,
         )
-        return 2
+        return 2, None
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if args.debug:
             raise
         print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
-        return 1
+        return 1, None
 
 
 # --- settings: flags, then the project config, then the defaults -----------------------------------
@@ -1217,9 +1233,9 @@ def run() -> None:
     # advisor uses none, and a plugin must not change how a profile is validated; to have them anyway,
     # set PYDANTIC_DISABLE_PLUGINS yourself (to "": none disabled). See plugins.py.
     plugins.off()
-    code = main()
+    code, quick = _main(None)
     collector.freeze_for_exit()  # the process ends here
-    sys.exit(code)
+    ending.end(code, quick)
 
 
 if __name__ == "__main__":
