@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +35,9 @@ if TYPE_CHECKING:
 
 def shipped(name: str) -> Path:
     """A folder shipped with advisor (rules, templates, profiles): inside the installed package, or
-    beside it in a source checkout."""
-    inside = Path(str(resources.files("advisor"))) / name
+    beside it in a source checkout. The package's folder is this module's (what importlib.resources
+    gives for a package installed as files, without the 2 ms of imports it costs a start)."""
+    inside = Path(__file__).parent / name
     if inside.is_dir():
         return inside
     return Path(__file__).resolve().parent.parent / name

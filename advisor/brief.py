@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -13,15 +12,23 @@ from .facts import Record
 from .profile import Profile
 
 
-@dataclass(frozen=True)
 class Evaluation:
-    """What the engine concluded about one profile."""
+    """What the engine concluded about one profile. Treat it as read-only.
 
-    profile: Profile
-    today: dt.date
-    as_of_source: str  # "today" (given), "visit" (the visit date) or "clock" (the current date)
-    records: list[Record]
-    outcome: Outcome
+    (This and Brief are plain classes: as frozen dataclasses, whose six methods Python compiles when it
+    creates them, they cost every start about 0.8 ms; neither is compared, hashed or printed.)"""
+
+    def __init__(
+        self,
+        profile: Profile,
+        today: dt.date,
+        as_of_source: str,  # "today" (given), "visit" (the visit date) or "clock" (the current date)
+        records: list[Record],
+        outcome: Outcome,
+    ) -> None:
+        self.profile, self.today, self.as_of_source, self.records, self.outcome = (
+            profile, today, as_of_source, records, outcome
+        )  # fmt: skip
 
     def facts(self) -> dict[str, dict]:
         """Each record's values with the facts rules derived for it, by record id."""
@@ -47,22 +54,31 @@ class Evaluation:
         return [r for r in self.records if r.scope == scope]
 
 
-@dataclass(frozen=True)
 class Brief:
-    """One account's brief in one language, worked out once and then shown in any format.
+    """One account's brief in one language, worked out once and then shown in any format. Treat it as
+    read-only.
 
     The recommendations are plain text, every one that fired (JSON shows them all; a Markdown
     brief escapes its own text and selects what fits the car park).
     """
 
-    evaluation: Evaluation
-    lang: str
-    recommendations: list[Recommendation]
-    tiers: tuple[str, ...]  # the account's value tiers, by name, in labels.yaml's order
-    withdrawn: tuple[Withdrawn, ...] = ()  # advice another rule's situation withdrew (listed in JSON only)
-    # Whether any two recommendations may read alike once escaped: False when saying them once in plain
-    # text compared no texts (advise.recommend_compared), and the Markdown brief's own pass is skipped.
-    may_read_alike: bool = True
+    __slots__ = ("evaluation", "lang", "recommendations", "tiers", "withdrawn", "may_read_alike")
+
+    def __init__(
+        self,
+        evaluation: Evaluation,
+        lang: str,
+        recommendations: list[Recommendation],
+        tiers: tuple[str, ...],  # the account's value tiers, by name, in labels.yaml's order
+        withdrawn: tuple[Withdrawn, ...] = (),  # advice another rule's situation withdrew (listed in JSON only)
+        # Whether any two recommendations may read alike once escaped: False when saying them once in plain
+        # text compared no texts (advise.recommend_compared), and the Markdown brief's own pass is skipped.
+        may_read_alike: bool = True,
+    ) -> None:
+        self.evaluation, self.lang, self.recommendations, self.tiers, self.withdrawn = (
+            evaluation, lang, recommendations, tiers, withdrawn
+        )  # fmt: skip
+        self.may_read_alike = may_read_alike
 
     @property
     def profile(self) -> Profile:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, collector
+from . import __version__, collector, ending, plugins
 from .errors import AdvisorError, CommandError, EngineError, Failure, MissingExtra, Problem, printable, suggest
 from .limits import DEFAULT, NAMES, Limits, parse_item
 from .pdf import PAPERS
@@ -205,6 +205,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "(default: ./advisor-ledger.sqlite, created on first use)")  # fmt: skip
 
     p = command("brief", cmd_brief, engine=True, loads=True, help="write the pre-visit brief for one profile")
+    # Its files written and closed, it leaves nothing for Python's teardown but memory (ending.py).
+    p.set_defaults(quick_exit=True)
     p.add_argument("profile", type=Path, help="the account profile (YAML)")
     with_lang(p)
     p.add_argument("--today", type=_date, help="the date to advise as of (default: the visit date, else today)")
@@ -390,12 +392,26 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _main(argv)[0]
+
+
+def _main(argv: Sequence[str] | None = None) -> tuple[int, bool]:
+    """main's exit code, and whether the process may end without Python's teardown (ending.py): the
+    command declared `quick_exit`, its handler returned 0, and it opened no ledger (a connection that
+    Python's teardown closes)."""
+    code, args = _command(argv)
+    quick = code == 0 and args is not None and getattr(args, "quick_exit", False) and not getattr(args, "db", None)
+    return code, quick
+
+
+def _command(argv: Sequence[str] | None) -> tuple[int, argparse.Namespace | None]:
+    """The command's exit code, and its arguments when its handler returned (None when it failed)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=_command_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:  # bare `advisor`: what it does and its commands
         parser.print_help(sys.stderr)
-        return 2
+        return 2, None
     handler: Callable[[argparse.Namespace], int] = args.handler
     prog = f"advisor {args.command}"
     if not args.loads:
@@ -409,18 +425,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise EngineError(problem)
         code = handler(args)
         _flush_stdout()  # a full disk fails here, with one line, rather than at exit with a traceback
-        return code
+        return code, args
     except Failure as exc:
         for line in exc.lines(prog):
             print(line, file=sys.stderr)
-        return exc.exit_code
+        return exc.exit_code, None
     except KeyboardInterrupt:
-        return 130
+        return 130, None
     except BrokenPipeError:
         # The reader went away (`advisor brief x.yaml | head`): not an error; silence the flush at exit.
         with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 0, None
     except OSError as exc:
         if exc.errno not in _WRITE_FAILURES:
             if args.debug:
@@ -428,23 +444,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"{prog}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
             )
-            return 1
+            return 1, None
         with contextlib.suppress(OSError, ValueError, AttributeError):  # what is buffered would fail again at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        return 2
+        return 2, None
     except UnicodeEncodeError as exc:
         print(
             f"{prog}: error: standard output takes {exc.encoding} only, which cannot show this text; "
             "set PYTHONIOENCODING=utf-8, or write to a file",
             file=sys.stderr,
         )
-        return 2
+        return 2, None
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if args.debug:
             raise
         print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
-        return 1
+        return 1, None
 
 
 # --- settings: flags, then the project config, then the defaults -----------------------------------
@@ -460,7 +476,7 @@ def settle(args: argparse.Namespace) -> None:
     args.settings_from, args.config_file = {}, None
     if not getattr(args, "configured", False):
         return
-    from .config import SETTINGS
+    from .projectfile import SETTINGS
 
     taken = [key for key in SETTINGS if hasattr(args, key)]
     args.settings_from = {key: "command line" for key in taken if getattr(args, key)}
@@ -468,7 +484,7 @@ def settle(args: argparse.Namespace) -> None:
         args.settings_from["rules"] = "command line"
     found = _found(args)
     for key in taken:
-        value = getattr(found.config, key)
+        value = getattr(found.config, key) if found is not None else None  # no file: every setting unset
         if key == "limits":
             if value:
                 args.limits = [*value.items(), *(args.limits or ())]
@@ -478,18 +494,24 @@ def settle(args: argparse.Namespace) -> None:
             args.settings_from[key] = found.where(key)
         elif getattr(args, key) is None and key in SETTING_DEFAULTS:
             setattr(args, key, SETTING_DEFAULTS[key])
-    args.config_file = found.path
+    args.config_file = found.path if found is not None else None
 
 
 def _found(args: argparse.Namespace):
-    from .config import Found, find, load
+    """The config file in force, read and checked; None when there is none (the config's model, in
+    config.py, is then never imported: most starts find no file)."""
+    from .projectfile import find
 
     if args.no_config:
-        return Found()
+        return None
     path = args.config or find(Path.cwd())
     if args.config and not args.config.is_file():
         raise CommandError(f"--config: no such file: {args.config}")
-    return load(path) if path else Found()
+    if not path:
+        return None
+    from .config import load
+
+    return load(path)
 
 
 def say(args: argparse.Namespace, *lines: str) -> None:
@@ -1091,7 +1113,7 @@ def _shown(path: Path) -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from .config import SETTINGS
+    from .projectfile import SETTINGS
 
     rows = []
     for key in SETTINGS:
@@ -1207,12 +1229,13 @@ def run() -> None:
     # command that does not declare it `loads`; the others end it themselves (collector.end_start).
     collector.pause_start()
     # Before its first model, pydantic reads the entry points of every installed distribution to find
-    # its plugins (about 10 ms of each start). advisor uses none, and a plugin must not change how a
-    # profile is validated; to have them anyway, set the variable yourself (to "": none disabled).
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    code = main()
+    # its plugins (about 10 ms of each start), and imports importlib.metadata to do it (about 6 ms more).
+    # advisor uses none, and a plugin must not change how a profile is validated; to have them anyway,
+    # set PYDANTIC_DISABLE_PLUGINS yourself (to "": none disabled). See plugins.py.
+    plugins.off()
+    code, quick = _main(None)
     collector.freeze_for_exit()  # the process ends here
-    sys.exit(code)
+    ending.end(code, quick)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The project config: defaults for the command line, read from `advisor.toml` or the `[tool.advisor]`
-table of a `pyproject.toml`, found upward from the current folder (as ruff and sqlfluff find theirs).
+table of a `pyproject.toml`, found upward from the current folder (as ruff and sqlfluff find theirs:
+projectfile.py finds it).
 
 Flags on the command line always win over the file; `advisor config` shows what is in force and where
 each value came from. Paths in the file are relative to the file's folder, so a config works from
@@ -17,17 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import AdvisorError, Problem, one_of
 from .limits import NAMES, parse_item
+from .projectfile import CONFIG_FILE, PYPROJECT, SETTINGS, TABLE, find  # noqa: F401 - importers take them from here too
 from .vocabulary import LANGS
-
-CONFIG_FILE = "advisor.toml"
-PYPROJECT = "pyproject.toml"
-TABLE = ("tool", "advisor")
 
 
 class Config(BaseModel):
     """What a project may set once instead of on every command (`advisor.toml`, or `[tool.advisor]`)."""
 
-    # Built when first validating: most starts find no config file, and take the defaults (Found) unbuilt.
+    # Built when first validating: a file found is read by this module; most starts find none, and never import it.
     model_config = ConfigDict(extra="forbid", frozen=True, title="advisor project config", defer_build=True)
 
     rules: Path | None = Field(None, description="the rule folder (or one rule file) every command uses")
@@ -47,9 +45,6 @@ class Config(BaseModel):
         return limits
 
 
-SETTINGS = tuple(Config.model_fields)
-
-
 class ConfigError(AdvisorError):
     """A config file that cannot be read or holds a bad setting: every command would be wrong, so exit 2."""
 
@@ -67,26 +62,6 @@ class Found:
     def where(self, key: str) -> str:
         """Where a set value comes from: `path:line`."""
         return f"{self.path}:{self.lines.get(key, 1)}"
-
-
-def find(start: Path) -> Path | None:
-    """The nearest `advisor.toml`, or `pyproject.toml` holding `[tool.advisor]`, in `start` or above it.
-    In one folder, advisor.toml wins."""
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_FILE).is_file():
-            return folder / CONFIG_FILE
-        pyproject = folder / PYPROJECT
-        if pyproject.is_file() and _has_table(pyproject):
-            return pyproject
-    return None
-
-
-def _has_table(pyproject: Path) -> bool:
-    try:
-        text = pyproject.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return re.search(r"^\s*\[\s*tool\s*\.\s*advisor\s*[\].]", text, re.MULTILINE) is not None
 
 
 def load(path: Path) -> Found:

@@ -35,12 +35,14 @@ class Forbidden(_Model):
 
 class Compliance(_Model):
     gift_value_cap: float = Field(200, ge=0, description="a gift or meal above this value breaches the policy anywhere")
-    forbidden: Forbidden = Forbidden()
+    # Defaults made with model_construct (nothing to validate): Forbidden() here, at import, would build the
+    # validators that defer_build leaves to a start that reads a policy file.
+    forbidden: Forbidden = Forbidden.model_construct()
     lookback_days: int = Field(365, ge=1, description="how far back the history is checked")
 
 
 class Policy(_Model):
-    compliance: Compliance = Compliance()
+    compliance: Compliance = Compliance.model_construct()
 
 
 def load_policy(rules_dir: Path) -> tuple[Policy, Path | None]:

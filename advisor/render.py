@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,12 @@ from .advise import Recommendation
 from .brief import Brief
 from .errors import AdvisorError, Problem, UnreadableInput, did_you_mean
 from .escape import md
+from .kept import load_kept
 from .selection import Selection
 from .templating import BUDGET, Budget, Sandbox, TemplateLimit, environment
 from .vocabulary import LANGS, SCHEMA_VERSION
 from .wording import fill_parts, split_say
-from .yamlio import load_file
+from .yamlio import read_text
 
 BRIEF_TEMPLATE = "brief.md.j2"
 HTML_TEMPLATE = "brief.html.j2"
@@ -39,16 +39,23 @@ def fmt(text: str, **values: Any) -> Markup:
     return escape(str(text)).format(**values)
 
 
-@dataclass(frozen=True)
 class Templates:
-    """The brief templates (Markdown, and HTML for the page and the PDF) and their labels, loaded once."""
+    """The brief templates (Markdown, and HTML for the page and the PDF) and their labels, loaded once.
+    Treat it as read-only. (A plain class: as a frozen dataclass it cost every start about 0.45 ms to create.)"""
 
-    directory: Path
-    labels: dict[str, Any]
-    env: Sandbox
-    files: tuple[Path, ...]
-    template: jinja2.Template  # the brief's, compiled once (Jinja's own look-up costs a little each brief)
-    html: jinja2.Template | None = None  # the HTML brief's (None: a templates folder made before there was one)
+    __slots__ = ("directory", "labels", "env", "files", "template", "html")
+
+    def __init__(
+        self,
+        directory: Path,
+        labels: dict[str, Any],
+        env: Sandbox,
+        files: tuple[Path, ...],
+        template: jinja2.Template,  # the brief's, compiled once (Jinja's own look-up costs a little each brief)
+        html: jinja2.Template | None = None,  # the HTML brief's (None: a templates folder made before there was one)
+    ):
+        self.directory, self.labels, self.env, self.files = directory, labels, env, files
+        self.template, self.html = template, html
 
     @property
     def traits(self) -> frozenset[str]:
@@ -59,7 +66,7 @@ class Templates:
     def load(cls, directory: Path, course_items: Collection[str] | None = None) -> Templates:
         """The templates in `directory`; with `course_items`, the labels' `traits` must name course items."""
         labels_path = directory / LABELS_FILE
-        doc = load_file(labels_path, what="a labels file")
+        doc = load_kept(read_text(labels_path), str(labels_path), what="a labels file")  # parsed once, kept
         labels = doc.data
         problems = []
         if not isinstance(labels, dict) or set(LANGS) - set(labels):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,7 +108,9 @@ VALUE_TYPES: dict[str, Any] = {
     "scalar": _Scalar, "scalars": list[_Scalar], "number": StrictInt | StrictFloat, "bool": StrictBool, "word": str,
 }  # fmt: skip
 
-# One optional field per YAML operator: adding an operator to the vocabulary adds it here.
+# One optional field per YAML operator: adding an operator to the vocabulary adds it here. Its forward
+# references (`list[Condition]`) resolve from this module when a rule is first validated: no
+# model_rebuild(), which would build the validator a start that finds the rules checked never uses.
 Condition = create_model(
     "Condition",
     __base__=_ConditionForm,
@@ -221,19 +222,28 @@ class RuleFile(_Model):
         return rules
 
 
-@dataclass(frozen=True)
 class LoadedRule:
-    """A rule plus where it came from and its normalised condition."""
+    """A rule plus where it came from and its normalised condition. Treat it as read-only.
 
-    rule: Rule
-    path: str
-    index: int  # global order: files by path, rules in file order
-    condition: c.Node | None
-    line: int
-    col: int
-    when_at: tuple[int, int] = (0, 0)  # position of `when:` (or of the rule), for lint messages
-    derive_at: tuple[int, int] = (0, 0)
-    source_at: tuple[tuple[int, int], ...] = ()  # where each cited course item is written
+    (This and RuleBase are plain classes: as frozen dataclasses they cost every start about 1 ms to
+    create, though a start that finds the rules checked only unpickles them; neither is compared.)"""
+
+    __slots__ = ("rule", "path", "index", "condition", "line", "col", "when_at", "derive_at", "source_at")
+
+    def __init__(
+        self,
+        rule: Rule,
+        path: str,
+        index: int,  # global order: files by path, rules in file order
+        condition: c.Node | None,
+        line: int,
+        col: int,
+        when_at: tuple[int, int] = (0, 0),  # position of `when:` (or of the rule), for lint messages
+        derive_at: tuple[int, int] = (0, 0),
+        source_at: tuple[tuple[int, int], ...] = (),  # where each cited course item is written
+    ) -> None:
+        self.rule, self.path, self.index, self.condition, self.line, self.col = rule, path, index, condition, line, col
+        self.when_at, self.derive_at, self.source_at = when_at, derive_at, source_at
 
     @property
     def id(self) -> str:
@@ -244,13 +254,14 @@ class LoadedRule:
         return Problem(self.path, line, col, level, message, self.id)
 
 
-@dataclass(frozen=True)
 class RuleBase:
-    """A rules folder loaded and checked: its rules, the facts they may test, and the files read."""
+    """A rules folder loaded and checked: its rules, the facts they may test, and the files read. Treat
+    it as read-only."""
 
-    rules: tuple[LoadedRule, ...]
-    catalogue: Catalogue
-    files: tuple[Path, ...]
+    __slots__ = ("rules", "catalogue", "files")
+
+    def __init__(self, rules: tuple[LoadedRule, ...], catalogue: Catalogue, files: tuple[Path, ...]) -> None:
+        self.rules, self.catalogue, self.files = rules, catalogue, files
 
     def by_id(self) -> dict[str, LoadedRule]:
         return {r.id: r for r in self.rules}
@@ -605,6 +616,3 @@ def _rule_id_at(doc: Located):
         return ""
 
     return rule_id
-
-
-Condition.model_rebuild()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import keyword
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 LANGS: tuple[str, ...] = ("en", "zh")
@@ -82,20 +81,33 @@ def _compare(sign: str) -> Callable[[str, Any], dict]:
     return lambda key, want: {sign: {key: want}}
 
 
-@dataclass(frozen=True)
 class Operator:
-    """One leaf test: its YAML key, where it applies, its negation, its words and its two evaluations."""
+    """One leaf test: its YAML key, where it applies, its negation, its words and its two evaluations.
+    Treat it as read-only. (A plain class: as a frozen dataclass it cost every start about 0.65 ms to create.)"""
 
-    name: str  # the YAML key, and the name of the normalised leaf operator
-    negation: str  # the operator `not:` turns it into
-    types: tuple[str, ...]  # fact types it applies to in YAML; () for one reached only through not/known
-    words: dict[str, str]  # by language, as explain and docs write it: "<fact> <words> <value>"
-    holds: Callable[[Any, Any], bool]  # reference evaluation: (known value, wanted value) -> bool
-    durable: Callable[[str, Any], dict]  # durable-rules form: (engine key, wanted value) -> pattern
-    value: str | None = None  # the kind of its YAML value (VALUE_KINDS); None: not written in YAML
-    presence: bool = False  # tests whether the fact is known: holds also for an unknown (None) value
-    admits: Callable[[Any], tuple] | None = None  # the enum values it admits, for discriminating tests
-    from_yaml: Callable[[Any], tuple[str, Any]] | None = None  # YAML value -> (operator, value)
+    __slots__ = ("name", "negation", "types", "words", "holds", "durable", "value", "presence", "admits", "from_yaml")
+
+    def __init__(
+        self,
+        name: str,  # the YAML key, and the name of the normalised leaf operator
+        negation: str,  # the operator `not:` turns it into
+        types: tuple[str, ...],  # fact types it applies to in YAML; () for one reached only through not/known
+        words: dict[str, str],  # by language, as explain and docs write it: "<fact> <words> <value>"
+        holds: Callable[[Any, Any], bool],  # reference evaluation: (known value, wanted value) -> bool
+        durable: Callable[[str, Any], dict],  # durable-rules form: (engine key, wanted value) -> pattern
+        value: str | None = None,  # the kind of its YAML value (VALUE_KINDS); None: not written in YAML
+        presence: bool = False,  # tests whether the fact is known: holds also for an unknown (None) value
+        admits: Callable[[Any], tuple] | None = None,  # the enum values it admits, for discriminating tests
+        from_yaml: Callable[[Any], tuple[str, Any]] | None = None,  # YAML value -> (operator, value)
+    ) -> None:
+        self.name, self.negation, self.types, self.words, self.holds = name, negation, types, words, holds
+        self.durable, self.value, self.presence, self.admits, self.from_yaml = (
+            durable,
+            value,
+            presence,
+            admits,
+            from_yaml,
+        )
 
 
 def _op(name: str, negation: str, types: tuple[str, ...], en: str, zh: str, holds, durable, **kw) -> Operator:

@@ -205,3 +205,12 @@ def test_a_fifo_among_the_rules_is_left_to_the_loader_which_reports_it(cache, ru
         Advisor.load(rules)
     assert any("zz-pipe.yaml" in p.path for p in caught.value.problems)
     assert entries(cache) == []
+
+
+def test_the_key_lists_every_module_of_advisor_by_path_size_and_time():
+    # A changed checker must never read an older entry: every module counts, in every folder.
+    package = Path(checked.__file__).parent
+    modules = sorted(package.rglob("*.py"), key=lambda p: (str(p.parent), p.name))
+    expected = tuple((str(p.relative_to(package)), p.stat().st_size, p.stat().st_mtime_ns) for p in modules)
+    assert checked._code() == expected
+    assert ("engine/adapter.py" in {path for path, *_ in expected}) and len(expected) > 50

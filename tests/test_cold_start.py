@@ -4,6 +4,8 @@ bench/bench.py measures its time, this only what is imported, which a test can h
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,7 @@ NOT_FOR_A_BRIEF = {
     "uvicorn": "the web service",
     "logging": "only the PDF silences WeasyPrint's log",
     "tomllib": "only a project config file is TOML, and there is none here",
+    "advisor.config": "the project config's model and checks: there is no config file here",
     "difflib": "only a mistake gets a 'did you mean'",
     "signal": "only the batch handles SIGTERM",
     "sqlite3": "the ledger",
@@ -123,3 +126,136 @@ def test_cold_start_brief_builds_no_config_model_without_a_config_file(tmp_path)
         [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert run.stdout.split() == ["True"]  # a file is validated as before
+
+
+BUILT_SCRIPT = """
+import json, sys
+from pydantic import BaseModel
+from advisor.cli import main
+code = main(sys.argv[1:])
+
+def models(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from models(sub)
+
+built = sorted({f"{m.__module__}.{m.__qualname__}" for m in models(BaseModel)
+                if m.__module__.startswith("advisor") and m.__pydantic_complete__})
+print(json.dumps({"code": code, "built": built}))
+"""
+
+
+def test_cold_start_brief_builds_only_the_profile_models(tmp_path):
+    # A start that finds the rules checked (the cache filled by the first run) validates only the profile:
+    # no rule, condition, policy or relevance model builds its validator (Condition and the policy defaults: about 1.3 ms).
+    args = ["brief", str(PROFILE), "-o", str(tmp_path / "brief.md")]
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", BUILT_SCRIPT, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+        )
+    result = json.loads(done.stdout)
+    assert result["code"] == 0, done.stderr
+    assert result["built"]  # the profile was validated
+    assert [m for m in result["built"] if not m.startswith("advisor.profile.")] == []
+
+
+RUN_SCRIPT = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))
+sys.argv = ["advisor", *sys.argv[1:]]
+from advisor.cli import run
+run()
+"""
+
+
+def _brief_by_run(tmp_path, **env: str) -> tuple[str, set[str]]:
+    """`advisor brief` as the console script runs it: the brief, and every module it imported."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_SCRIPT, "brief", str(PROFILE)],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={**environ, **env},
+    )  # fmt: skip
+    return done.stdout, set(json.loads(done.stderr.splitlines()[-1]))
+
+
+def test_cold_start_brief_skips_pydantic_plugin_discovery(tmp_path):
+    # With plugins off, pydantic's loader would import importlib.metadata (email, zipfile, csv, socket:
+    # about 6 ms) only to find none; plugins.off() answers "none" in its place.
+    brief, modules = _brief_by_run(tmp_path)
+    assert brief.startswith("# ")
+    assert not modules & {"importlib.metadata", "email", "email.message", "csv", "socket"}
+
+
+def test_cold_start_brief_finds_shipped_files_without_importlib_resources(tmp_path):
+    # The shipped rules, templates and course are read from the package's folder: importlib.resources
+    # (and the zipfile it brings) cost a start about 2 ms.
+    brief, modules = _brief_by_run(tmp_path)
+    assert brief.startswith("# ")
+    assert not modules & {"importlib.resources", "importlib.readers", "zipfile"}
+
+
+def test_cold_start_plugins_asked_for_are_looked_for(tmp_path):
+    # PYDANTIC_DISABLE_PLUGINS set by the user (here: no plugin disabled) leaves pydantic's own loader.
+    quick, _ = _brief_by_run(tmp_path)
+    brief, modules = _brief_by_run(tmp_path, PYDANTIC_DISABLE_PLUGINS="")
+    assert "importlib.metadata" in modules
+    assert brief == quick
+
+
+def test_cold_start_plugins_off_answers_all_pydantic_asks_of_its_loader():
+    # plugins.off() stands in for pydantic.plugin._loader: it must hold every name pydantic takes from it.
+    import pydantic
+
+    from advisor import plugins
+
+    asked: set[str] = set()
+    for path in Path(pydantic.__file__).parent.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for names in re.findall(r"from (?:\.|pydantic\.plugin\.)_loader import \(?([\w, ]+)", text):
+            asked |= {name.strip() for name in names.split(",") if name.strip()}
+        asked |= set(re.findall(r"\b_loader\.(\w+)", text))
+    assert asked == {"get_plugins"}
+    assert plugins.no_plugins() == ()
+
+
+def test_cold_start_profile_models_are_annotated_with_types_not_text():
+    # pydantic builds the profile's models at every start; annotations kept as text (a `from __future__
+    # import annotations` in profile.py) would each be evaluated from it first (about 1 ms in all).
+    from pydantic import BaseModel
+
+    from advisor import profile
+
+    models = [m for m in vars(profile).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    assert len(models) > 10
+    as_text = [f"{m.__name__}.{name}" for m in models for name, a in vars(m).get("__annotations__", {}).items() if isinstance(a, str)]  # fmt: skip
+    assert as_text == []
+
+
+PARSED_SCRIPT = """
+import json, sys
+from advisor import yamlio
+from advisor.cli import main
+parsed = []
+load_text = yamlio.load_text
+
+def counting(text, path, *args, **kwargs):
+    parsed.append(str(path))
+    return load_text(text, path, *args, **kwargs)
+
+yamlio.load_text = counting
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "parsed": parsed}))
+"""
+
+
+def test_cold_start_brief_parses_only_the_profile_once_the_cache_is_filled(tmp_path):
+    # The course outline and the labels are kept parsed (kept.py; about 2 ms a start); the rules are
+    # kept checked (checked.py). A second start parses the profile alone.
+    args = ["brief", str(PROFILE), "-o", str(tmp_path / "brief.md")]
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", PARSED_SCRIPT, *args], cwd=tmp_path, capture_output=True, text=True, check=True
+        )
+    result = json.loads(done.stdout)
+    assert result["code"] == 0, done.stderr
+    assert result["parsed"] == [str(PROFILE)]

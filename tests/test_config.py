@@ -119,3 +119,11 @@ def test_config_schema_accepts_what_init_writes_and_rejects_a_misspelled_limit(c
     jsonschema.validate({"lang": "zh", "limits": {"stakeholders": 5000}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"limits": {"stakholders": 5000}}, schema)
+
+
+def test_config_the_settings_a_start_knows_are_the_config_models_fields():
+    # projectfile.SETTINGS names them for a start that finds no file (config.py's model is not imported).
+    from advisor import projectfile
+    from advisor.config import Config
+
+    assert projectfile.SETTINGS == tuple(Config.model_fields)

@@ -84,3 +84,17 @@ def test_course_every_item_has_exactly_a_code_and_both_titles():
 def test_course_titles_cut_by_a_comma_are_whole(advisor):
     assert advisor.course.title("1.3.2.c", "en") == "More personal, emotional care"
     assert advisor.course.title("3.1.6.b", "en").endswith("a service incident, a holiday or anniversary)")
+
+
+@pytest.mark.parametrize("name", ["course.yaml", "course-source.txt"])
+def test_course_packaged_files_read_from_the_folder_or_the_packages_loader(name, monkeypatch):
+    # Read from the package's folder (no importlib.resources at start); where there is no folder (a zip),
+    # through the package's loader, with the same text.
+    from importlib import resources
+
+    from advisor import course
+
+    expected = resources.files("advisor").joinpath("data", name).read_text(encoding="utf-8")
+    assert course.packaged(name) == expected
+    monkeypatch.setattr(course, "__file__", str(ROOT / "no-such.zip" / "advisor" / "course.py"))
+    assert course.packaged(name) == expected

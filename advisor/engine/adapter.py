@@ -60,7 +60,6 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import EngineError
@@ -107,12 +106,15 @@ class Firing(NamedTuple):
 _new_firing = tuple.__new__  # Firing's own constructor, without the Python call NamedTuple adds
 
 
-@dataclass
 class Outcome:
-    """What one evaluation gives: the firings, and the derived facts each record ended with."""
+    """What one evaluation gives: the firings, and the derived facts each record ended with. (A plain
+    class: as a dataclass it cost every start about 0.2 ms to create.)"""
 
-    firings: list[Firing]
-    derived: dict[str, dict[str, bool]]  # record id -> derived facts that hold for it
+    __slots__ = ("firings", "derived")
+
+    def __init__(self, firings: list[Firing], derived: dict[str, dict[str, bool]]) -> None:
+        self.firings = firings
+        self.derived = derived  # record id -> derived facts that hold for it
 
 
 class _Ruleset:
@@ -186,7 +188,7 @@ class Engine:
             self._prefix = f"a{next(_names)}"
         self._rulesets: dict[str, _Ruleset] = {}
         self._broken: str | None = None  # why evaluate cannot run (closed, or a ruleset lost)
-        check_order(plan)
+        check_order(plan, wiring.keys if wiring is not None else None)  # the wiring's keys: those of this plan
         if wiring is None:  # given: the plan's own, kept with it (checked.py)
             wiring = plan_wiring(plan)
         self.names = wiring.names
