@@ -192,13 +192,12 @@ class Advisor:
         if "json" in formats:
             out["json"] = to_json(brief, selection, **stamp)
         if "markdown" in formats:
-            view = markdown_view(brief, selection, self.templates.labels, self.course, why_rows=self.why_rows, **stamp)
+            view = markdown_view(brief, selection, self.templates.labels, self.why_rows, **stamp)
             out["markdown"] = self.templates.render(view)
         if "html" in formats or "pdf" in formats:
             # What the HTML folds away is what --full adds: the full selection, less what this one shows.
             full = self.selection(brief, full=True)
-            labels, course = self.templates.labels, self.course
-            view = html_view(brief, selection, full, labels, course, paper=paper, why_rows=self.why_rows, **stamp)
+            view = html_view(brief, selection, full, self.templates.labels, self.why_rows, paper=paper, **stamp)
             view.update(extra or {})
             page = self.templates.render(view, html=True)
             out["html"] = page

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import AdvisorError, Problem, one_of
 from .limits import NAMES, parse_item
-from .projectfile import CONFIG_FILE, PYPROJECT, SETTINGS, TABLE, find  # noqa: F401 - importers take them from here too
+from .projectfile import PYPROJECT, SETTINGS, TABLE
 from .vocabulary import LANGS
 
 

@@ -63,7 +63,7 @@ def _destination(path: Path) -> tuple[Path, bool, int | None]:
     return target, False, stat.S_IMODE(st.st_mode)
 
 
-def _write_in_place(path: Path, chunks: Iterable[bytes]) -> int:
+def _write_in_place(path: Path, data: bytes) -> int:
     """Write to a FIFO or character device as it is: no temporary file, no rename (a regular file
     reached this way is truncated first, as a shell's `>` would)."""
     flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -76,19 +76,13 @@ def _write_in_place(path: Path, chunks: Iterable[bytes]) -> int:
         if exc.errno == errno.ENXIO:
             raise _refuse(path, "a pipe that nobody reads from; start its reader first") from None
         raise _refuse(path, f"cannot write here: {_reason(exc)}") from None
-    size = 0
     try:
         os.set_blocking(fd, True)
-        for data in chunks:
-            view = memoryview(data)
-            size += len(view)
-            while view:
-                view = view[os.write(fd, view) :]
+        return _write_all(fd, data)
     except OSError as exc:
         raise _refuse(path, f"cannot write the file: {_reason(exc)}") from None
     finally:
         os.close(fd)
-    return size
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -129,7 +123,7 @@ def write_atomically(path: Path, text: str | bytes | Iterable[str], *, durable: 
     """
     path, in_place, mode = _destination(Path(path))
     if in_place:  # nothing to rename: the whole text is made before the first byte goes, so a failure
-        return _write_in_place(path, [b"".join(_chunks(text))])  # while making it writes nothing (held whole)
+        return _write_in_place(path, b"".join(_chunks(text)))  # while making it writes nothing (held whole)
     folder = os.path.dirname(path) or "."
     try:
         # A new file is made with the mode it keeps (0666 less the umask, set by the system as it is

@@ -97,19 +97,12 @@ def slot(rule_id: str, stakeholder: str | None) -> str:
 
 
 def markdown_view(
-    brief: Brief,
-    shown: Selection,
-    labels: dict[str, Any],
-    course: Course,
-    *,
-    version: str,
-    digest: str,
-    why_rows: WhyRows | None = None,
+    brief: Brief, shown: Selection, labels: dict[str, Any], why: WhyRows, *, version: str, digest: str
 ) -> dict[str, Any]:
     """Everything the Markdown brief template shows of `brief`, given what it shows (selection.choose).
-    `why_rows`: the rows of "why this advice" worked out for earlier briefs (an Advisor's)."""
+    `why`: the course's rows of "why this advice" (an Advisor keeps them from brief to brief)."""
     cx = _Context(brief, labels[brief.lang])
-    view = _brief_view(cx, shown, labels, course, version=version, digest=digest, why_rows=why_rows)
+    view = _brief_view(cx, shown, labels, why, version=version, digest=digest)
     view["mermaid"] = relationship_map(brief.profile, list(brief.attendees), cx.values)
     return view
 
@@ -119,17 +112,16 @@ def html_view(
     shown: Selection,
     full: Selection,
     labels: dict[str, Any],
-    course: Course,
+    why: WhyRows,
     *,
     version: str,
     digest: str,
     paper: str = "a4",
-    why_rows: WhyRows | None = None,
 ) -> dict[str, Any]:
     """Everything the HTML brief template shows: the Markdown brief's view, escaped for HTML, with the
     relationship map drawn as SVG and, under `folded`, what `full` (the --full selection) adds, part by part."""
     cx = _Context(brief, labels[brief.lang], HTML)
-    view = _brief_view(cx, shown, labels, course, version=version, digest=digest, why_rows=why_rows)
+    view = _brief_view(cx, shown, labels, why, version=version, digest=digest)
     view["org_chart"] = org_chart(
         brief.profile, brief.attendees, cx.values, cx.esc.__getitem__, cx.L["sections"]["map"]
     )
@@ -153,14 +145,7 @@ def _folded(cx: _Context, shown: Selection, full: Selection) -> dict[str, Any]:
 
 
 def _brief_view(
-    cx: _Context,
-    shown: Selection,
-    labels: dict[str, Any],
-    course: Course,
-    *,
-    version: str,
-    digest: str,
-    why_rows: WhyRows | None = None,
+    cx: _Context, shown: Selection, labels: dict[str, Any], why: WhyRows, *, version: str, digest: str
 ) -> dict[str, Any]:
     """What every brief template shows, escaped the context's way."""
     brief = cx.brief
@@ -191,7 +176,7 @@ def _brief_view(
         "cadence": _cadence(cx, shown_in.get("cadence", ())),
         "competitor_table": _competitor_table(cx),
         **{name: [cx.item(r) for r in shown_in.get(name, ())] for name in LISTED_SECTIONS},
-        "why": _why(cx, course, shown, why_rows),
+        "why": _why(cx, shown, why),
         # How much more fired than each part shows: a part that shows nothing says "Nothing
         # flagged." only when nothing fired there.
         "more": {part: shown.more.get((part,), 0) for part in (*SECTIONS, "others") if part != "person"},
@@ -309,13 +294,10 @@ class WhyRows(dict):
         return row
 
 
-def _why(cx: _Context, course: Course, shown: Selection, rows: WhyRows | None = None) -> list[dict[str, Any]]:
+def _why(cx: _Context, shown: Selection, rows: WhyRows) -> list[dict[str, Any]]:
     """Why this advice: exactly the rules whose advice the brief shows, with the course items they
     cite, in course order. (Derivations that only set a fact show nothing, so they are not listed:
-    what a rep reads and what the expert panel counts as shown are the same.) `rows`: worked out
-    already for this course (see WhyRows)."""
-    if rows is None or rows.course is not course:
-        rows = WhyRows(course)
+    what a rep reads and what the expert panel counts as shown are the same.)"""
     lang, sep = cx.brief.lang, cx.L["title_sep"]
     sources = {r.advice.rule_id: r.advice.source for r in shown.glance}
     sources.update((r.advice.rule_id, r.advice.source) for rs in shown.shown_in.values() for r in rs)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from advisor.cli import main
-from advisor.config import find
+from advisor.projectfile import find
 
 from conftest import ROOT
 

@@ -249,7 +249,7 @@ def view(templates: Templates, advisor, lang: str = "en") -> dict:
     evaluation = advisor.evaluate(load_profile(ROOT / "profiles" / "gz-tax-bureau.yaml"))
     brief = advisor.prepare(evaluation, lang)
     shown = choose(brief, templates.labels["limits"], md)
-    return markdown_view(brief, shown, templates.labels, advisor.course, version=__version__, digest=advisor.digest)
+    return markdown_view(brief, shown, templates.labels, advisor.why_rows, version=__version__, digest=advisor.digest)
 
 
 def test_render_why_rows_kept_by_the_advisor_match_rows_worked_out_afresh(advisor):
@@ -267,8 +267,8 @@ def test_render_why_rows_kept_by_the_advisor_match_rows_worked_out_afresh(adviso
             brief = advisor.prepare(evaluation, lang)
             shown = choose(brief, labels["limits"], md)
             stamp = {"version": __version__, "digest": advisor.digest}
-            with_kept = markdown_view(brief, shown, labels, advisor.course, why_rows=kept, **stamp)["why"]
-            assert with_kept == markdown_view(brief, shown, labels, advisor.course, **stamp)["why"]
+            with_kept = markdown_view(brief, shown, labels, kept, **stamp)["why"]
+            assert with_kept == markdown_view(brief, shown, labels, WhyRows(advisor.course), **stamp)["why"]
             titles = [sep.join(advisor.course.title(c, lang) for c in w["codes"].split(", ")) for w in with_kept]
             assert with_kept and [w["titles"] for w in with_kept] == titles
     assert {lang for _, _, lang, _ in kept} == {"en", "zh"}

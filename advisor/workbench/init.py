@@ -9,9 +9,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..config import CONFIG_FILE
 from ..errors import CommandError, printable
 from ..files import folder_mode
+from ..projectfile import CONFIG_FILE
 
 COPIED = ("rules", "profiles", "templates")  # shipped folders, copied whole
 
