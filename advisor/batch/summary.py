@@ -144,8 +144,8 @@ def render_portfolio(
 def portfolio_view(entries: Iterable[dict], labels: dict[str, Any], lang: str, books: Bookkeeping) -> dict[str, Any]:
     """Everything the summary shows, in order and escaped for Markdown: the template only lays it out.
     One pass over the entries (a batch streams them from its work folder); each list goes to the
-    bookkeeping file and reaches the template as a sequence read from there (every account is
-    listed: held in memory, 1.5 KB an account at the end of a batch)."""
+    bookkeeping file and reaches the template as a sequence read from there (the lists name every
+    account: held in memory, they took about 1.5 KB an account at the end of a batch)."""
     values = labels[lang]["values"]
     skip_reasons = labels[lang]["portfolio"]["skip_reasons"]
     ok = failed = 0
